@@ -1,0 +1,62 @@
+// Package backend defines how the gateway starts, stops and finds users' workspaces.
+// Implementations: local (code-server processes on this machine) and kubernetes
+// (Workspace custom resources reconciled by the operator).
+package backend
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"time"
+
+	"github.com/codehub-dev/codehub/internal/identity"
+)
+
+// State is the lifecycle phase of a workspace, shared with the Workspace CRD's status.phase.
+type State string
+
+const (
+	StatePending  State = "Pending" // exists, never started
+	StateStarting State = "Starting"
+	StateRunning  State = "Running" // healthy: Endpoint answers /healthz
+	StateStopping State = "Stopping"
+	StateStopped  State = "Stopped"
+	StateFailed   State = "Failed"
+)
+
+// Workspace is the gateway's view of one user's workspace.
+type Workspace struct {
+	Name     string   // identity.WorkspaceName(User)
+	User     string   // exact platform user name
+	State    State    // current phase
+	Endpoint *url.URL // base URL of code-server; set only when State is Running
+	Message  string   // human-readable detail (why it failed, what it waits for)
+	// LastActivity is the last activity the backend knows of (zero if unknown).
+	LastActivity time.Time
+}
+
+// ErrNotFound means the user has no workspace yet.
+var ErrNotFound = errors.New("workspace not found")
+
+// Backend starts, stops and locates workspaces. All methods are safe for concurrent use
+// and idempotent; none blocks until a workspace is ready.
+type Backend interface {
+	// Get reports the user's workspace; ErrNotFound if it was never created.
+	Get(ctx context.Context, user string) (Workspace, error)
+	// Start creates the workspace if needed and begins starting it. Concurrent calls
+	// for the same user start it once.
+	Start(ctx context.Context, id identity.Identity) (Workspace, error)
+	// Stop stops the workspace and keeps all of its data.
+	Stop(ctx context.Context, user string) error
+	// List reports every workspace the backend knows.
+	List(ctx context.Context) ([]Workspace, error)
+	// Shutdown releases the backend's resources when the gateway exits; the local
+	// backend stops the processes it started.
+	Shutdown(ctx context.Context) error
+}
+
+// ActivityRecorder is implemented by backends that persist activity (the kubernetes
+// backend writes status.lastActivityTime at a bounded rate).
+type ActivityRecorder interface {
+	RecordActivity(ctx context.Context, user string, at time.Time) error
+}
