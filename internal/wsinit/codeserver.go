@@ -1,0 +1,63 @@
+package wsinit
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// CodeServerArgs is code-server's command line (argv[0] included). Authentication is the
+// gateway's job in front of it, hence --auth none; the grace time is short because every
+// closed browser tab otherwise keeps an extension host alive for code-server's default 3 h.
+func CodeServerArgs(c *Config) []string {
+	grace := int64((c.ReconnectionGraceTime + 999_999_999) / 1_000_000_000) // whole seconds, rounded up
+	args := []string{
+		c.CodeServer,
+		"--bind-addr", c.BindAddr,
+		"--auth", "none",
+		"--user-data-dir", c.UserDataDir,
+		"--extensions-dir", c.ExtensionsDir,
+		"--disable-telemetry",
+		"--disable-update-check",
+		"--disable-workspace-trust",
+		"--reconnection-grace-time", strconv.FormatInt(grace, 10),
+	}
+	args = append(args, c.ExtraArgs...)
+	return append(args, c.Folder)
+}
+
+// ExecCodeServer replaces this process with code-server, so the pod's or the local
+// backend's signals reach code-server directly and no wrapper process lingers.
+func ExecCodeServer(argv []string) error {
+	path, err := exec.LookPath(argv[0])
+	if err != nil {
+		return fmt.Errorf("code-server launcher %q (--code-server): %w", argv[0], unwrapExecErr(err))
+	}
+	if err := syscall.Exec(path, argv, os.Environ()); err != nil {
+		return fmt.Errorf("exec code-server launcher %s: %w", path, err)
+	}
+	return nil // unreachable
+}
+
+func unwrapExecErr(err error) error {
+	if ee, ok := err.(*exec.Error); ok {
+		return ee.Err
+	}
+	return err
+}
+
+// ShellQuote renders argv as one copy-pasteable shell line (for --dry-run).
+func ShellQuote(argv []string) string {
+	parts := make([]string, len(argv))
+	for i, a := range argv {
+		if a != "" && strings.Trim(a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=@,+") == "" {
+			parts[i] = a
+		} else {
+			parts[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+	}
+	return strings.Join(parts, " ")
+}

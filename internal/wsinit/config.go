@@ -1,0 +1,176 @@
+// Package wsinit prepares a workspace before code-server starts: kubeconfig from the pod's
+// ServiceAccount, conda config shared with Jupyter, VS Code default settings and the pinned
+// builtin extensions. It runs on every start (pod or local backend), so every step is
+// idempotent, merges with what the user wrote and never needs the network.
+package wsinit
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the resolved command line of codehub-init.
+type Config struct {
+	ConfigFile            string
+	CodeServer            string
+	BindAddr              string
+	Home                  string
+	StateDir              string
+	UserDataDir           string
+	ExtensionsDir         string
+	BuiltinExtensionsDir  string
+	Folder                string
+	ServiceAccountDir     string
+	CondaEnvsDirs         []string
+	CondaBase             string
+	ReconnectionGraceTime time.Duration
+	DryRun                bool
+	// ExtraArgs follow "--" and are passed to code-server before the folder.
+	ExtraArgs []string
+}
+
+// Flag names are a contract with the gateway's local backend and the operator's Deployment.
+const (
+	flagConfig         = "config"
+	flagCodeServer     = "code-server"
+	flagBindAddr       = "bind-addr"
+	flagHome           = "home"
+	flagStateDir       = "state-dir"
+	flagUserDataDir    = "user-data-dir"
+	flagExtensionsDir  = "extensions-dir"
+	flagBuiltinExt     = "builtin-extensions-dir"
+	flagFolder         = "folder"
+	flagSADir          = "serviceaccount-dir"
+	flagCondaEnvsDirs  = "conda-envs-dirs"
+	flagCondaBase      = "conda-base"
+	flagReconnectGrace = "reconnection-grace-time"
+	flagDryRun         = "dry-run"
+)
+
+// ParseArgs parses the command line (without the program name). getenv supplies HOME, so
+// tests do not depend on the process environment.
+func ParseArgs(args []string, getenv func(string) string, stderr io.Writer) (*Config, error) {
+	c := &Config{}
+	fs := flag.NewFlagSet("codehub-init", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: codehub-init [flags] [-- extra code-server args]")
+		fs.PrintDefaults()
+	}
+	var envsDirs string
+	fs.StringVar(&c.ConfigFile, flagConfig, "", "JSON file whose keys are flag names; flags on the command line win")
+	fs.StringVar(&c.CodeServer, flagCodeServer, "code-server", "code-server launcher (path or name on PATH)")
+	fs.StringVar(&c.BindAddr, flagBindAddr, "0.0.0.0:8080", "address code-server listens on")
+	fs.StringVar(&c.Home, flagHome, "", "user's home directory (default $HOME)")
+	fs.StringVar(&c.StateDir, flagStateDir, "", "non-FUSE directory for user data and extensions (default <home>/.local/share/codehub)")
+	fs.StringVar(&c.UserDataDir, flagUserDataDir, "", "code-server --user-data-dir (default <state-dir>/user-data)")
+	fs.StringVar(&c.ExtensionsDir, flagExtensionsDir, "", "code-server --extensions-dir (default <state-dir>/extensions)")
+	fs.StringVar(&c.BuiltinExtensionsDir, flagBuiltinExt, "/opt/codehub/extensions", "directory of pinned *.vsix files to install")
+	fs.StringVar(&c.Folder, flagFolder, "", "workspace folder to open (default <home>)")
+	fs.StringVar(&c.ServiceAccountDir, flagSADir, "/var/run/secrets/kubernetes.io/serviceaccount", "ServiceAccount token dir; absent means no kubeconfig")
+	fs.StringVar(&envsDirs, flagCondaEnvsDirs, "/User/.conda/envs", "comma-separated conda envs dirs shared with Jupyter")
+	fs.StringVar(&c.CondaBase, flagCondaBase, "/opt/conda", "conda installation (base env) in the image")
+	fs.DurationVar(&c.ReconnectionGraceTime, flagReconnectGrace, 30*time.Second, "how long code-server keeps a disconnected window's extension host")
+	fs.BoolVar(&c.DryRun, flagDryRun, false, "prepare files and print the code-server command line instead of running it")
+
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	c.ExtraArgs = fs.Args()
+	if c.ConfigFile != "" {
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		if err := applyConfigFile(fs, c.ConfigFile, set); err != nil {
+			return nil, err
+		}
+	}
+
+	if c.Home == "" {
+		c.Home = getenv("HOME")
+	}
+	if c.Home == "" {
+		return nil, errors.New("home: neither --home nor $HOME is set")
+	}
+	if c.StateDir == "" {
+		c.StateDir = filepath.Join(c.Home, ".local", "share", "codehub")
+	}
+	if c.UserDataDir == "" {
+		c.UserDataDir = filepath.Join(c.StateDir, "user-data")
+	}
+	if c.ExtensionsDir == "" {
+		c.ExtensionsDir = filepath.Join(c.StateDir, "extensions")
+	}
+	if c.Folder == "" {
+		c.Folder = c.Home
+	}
+	for _, d := range strings.Split(envsDirs, ",") {
+		if d = strings.TrimSpace(d); d != "" {
+			c.CondaEnvsDirs = append(c.CondaEnvsDirs, d)
+		}
+	}
+	if c.ReconnectionGraceTime < 0 {
+		return nil, fmt.Errorf("--%s: must not be negative", flagReconnectGrace)
+	}
+	return c, nil
+}
+
+// applyConfigFile sets every flag named in the file that was not given on the command line.
+func applyConfigFile(fs *flag.FlagSet, path string, setOnCmdline map[string]bool) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("config file %s: %w", path, err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		return fmt.Errorf("config file %s: not a JSON object: %w", path, err)
+	}
+	for key, v := range m {
+		f := fs.Lookup(key)
+		if f == nil || key == flagConfig {
+			return fmt.Errorf("config file %s: unknown key %q (keys are codehub-init flag names)", path, key)
+		}
+		if setOnCmdline[key] {
+			continue
+		}
+		var s string
+		switch v := v.(type) {
+		case string:
+			s = v
+		case bool:
+			s = strconv.FormatBool(v)
+		case json.Number:
+			s = v.String()
+			// A bare number for the grace time means seconds, like code-server's own flag.
+			if key == flagReconnectGrace {
+				s += "s"
+			}
+		case []any:
+			parts := make([]string, 0, len(v))
+			for _, e := range v {
+				es, ok := e.(string)
+				if !ok {
+					return fmt.Errorf("config file %s: key %q: list items must be strings", path, key)
+				}
+				parts = append(parts, es)
+			}
+			s = strings.Join(parts, ",")
+		default:
+			return fmt.Errorf("config file %s: key %q: unsupported value %v", path, key, v)
+		}
+		if err := f.Value.Set(s); err != nil {
+			return fmt.Errorf("config file %s: key %q: %w", path, key, err)
+		}
+	}
+	return nil
+}
