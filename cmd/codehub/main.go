@@ -1,0 +1,192 @@
+// Command codehub is the gateway (`codehub serve`) and its admin CLI (`codehub users`).
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/codehub-dev/codehub/internal/serve"
+	"github.com/codehub-dev/codehub/internal/users"
+)
+
+var version = "dev"
+
+func main() {
+	if err := newRoot().Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "codehub:", err)
+		os.Exit(1)
+	}
+}
+
+func defaultStateDir() string {
+	if d := os.Getenv("CODEHUB_STATE_DIR"); d != "" {
+		return d
+	}
+	home, _ := os.UserHomeDir()
+	return filepath.Join(home, ".local", "share", "codehub")
+}
+
+func envDuration(name string, def time.Duration) time.Duration {
+	if v := os.Getenv(name); v != "" {
+		if d, err := time.ParseDuration(v); err == nil {
+			return d
+		}
+	}
+	return def
+}
+
+func newRoot() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "codehub",
+		Short:         "VS Code in the browser (code-server) as a service, one workspace per user",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       version,
+	}
+	root.AddCommand(newServe(), newUsers())
+	return root
+}
+
+func newServe() *cobra.Command {
+	o := serve.Options{}
+	var logLevel string
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the gateway with the local backend (one code-server process per user)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var lvl slog.Level
+			if err := lvl.UnmarshalText([]byte(logLevel)); err != nil {
+				return fmt.Errorf("--log-level: %w", err)
+			}
+			if (o.TLSCert == "") != (o.TLSKey == "") {
+				return errors.New("--tls-cert and --tls-key go together")
+			}
+			if o.IdleTimeout < 0 || o.SessionTTL <= 0 {
+				return errors.New("--idle-timeout must be >= 0 and --session-ttl > 0")
+			}
+			o.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
+			o.Stdout = cmd.OutOrStdout()
+			return serve.Run(context.Background(), o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.Listen, "listen", envOr("CODEHUB_LISTEN", "127.0.0.1:8080"), "address the gateway listens on (env CODEHUB_LISTEN)")
+	f.StringVar(&o.MetricsListen, "metrics-listen", envOr("CODEHUB_METRICS_LISTEN", "127.0.0.1:9090"), "address for Prometheus /metrics; empty disables (env CODEHUB_METRICS_LISTEN)")
+	f.StringVar(&o.StateDir, "state-dir", defaultStateDir(), "directory for users, keys and workspaces (env CODEHUB_STATE_DIR)")
+	f.StringVar(&o.CodeServer, "code-server", envOr("CODEHUB_CODE_SERVER", "code-server"), "code-server launcher to run (env CODEHUB_CODE_SERVER)")
+	f.StringVar(&o.Init, "init", os.Getenv("CODEHUB_INIT"), "codehub-init binary that prepares each start (env CODEHUB_INIT); empty runs code-server directly")
+	f.StringVar(&o.BuiltinExtensions, "builtin-extensions-dir", os.Getenv("CODEHUB_BUILTIN_EXTENSIONS"), "pinned extensions codehub-init syncs into each workspace")
+	f.DurationVar(&o.IdleTimeout, "idle-timeout", envDuration("CODEHUB_IDLE_TIMEOUT", time.Hour), "stop a workspace after this long without activity; 0 = never")
+	f.DurationVar(&o.SessionTTL, "session-ttl", 12*time.Hour, "how long a sign-in lasts")
+	f.StringVar(&o.SessionKeyFile, "session-key-file", os.Getenv("CODEHUB_SESSION_KEY_FILE"), "hex AES-256 key for session cookies (default <state-dir>/session.key, created if missing)")
+	f.DurationVar(&o.ReconnectionGrace, "reconnection-grace-time", 5*time.Minute, "how long code-server keeps a closed tab's session")
+	f.DurationVar(&o.StopGrace, "stop-grace", 10*time.Second, "time between SIGTERM and SIGKILL when stopping a workspace")
+	f.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "bound on draining at SIGTERM")
+	f.StringVar(&o.TLSCert, "tls-cert", "", "serve HTTPS with this certificate (PEM)")
+	f.StringVar(&o.TLSKey, "tls-key", "", "private key for --tls-cert (PEM)")
+	f.BoolVar(&o.Secure, "secure-cookies", false, "mark cookies Secure (with the __Host- prefix) when TLS terminates in front of the gateway")
+	f.StringVar(&o.PublicURL, "public-url", os.Getenv("CODEHUB_PUBLIC_URL"), "URL users open, shown at start-up")
+	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	return cmd
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+func newUsers() *cobra.Command {
+	var stateDir string
+	cmd := &cobra.Command{Use: "users", Short: "Manage local users (the users file in the state dir)"}
+	cmd.PersistentFlags().StringVar(&stateDir, "state-dir", defaultStateDir(), "gateway state directory (env CODEHUB_STATE_DIR)")
+	open := func() (*users.Store, error) {
+		if err := os.MkdirAll(stateDir, 0o700); err != nil {
+			return nil, fmt.Errorf("state dir: %w", err)
+		}
+		return users.Open(filepath.Join(stateDir, "users.json"))
+	}
+	var admin, fromStdin bool
+	add := &cobra.Command{
+		Use:   "add NAME",
+		Short: "Create a user or set a new password (read from stdin with --password-stdin)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if !fromStdin {
+				return errors.New("pass the password on stdin with --password-stdin (never on the command line)")
+			}
+			pw, err := readPassword(cmd.InOrStdin())
+			if err != nil {
+				return err
+			}
+			s, err := open()
+			if err != nil {
+				return err
+			}
+			if err := s.Set(args[0], pw, admin); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "user %q saved\n", args[0])
+			return nil
+		},
+	}
+	add.Flags().BoolVar(&admin, "admin", false, "make the user an admin")
+	add.Flags().BoolVar(&fromStdin, "password-stdin", false, "read the password from stdin")
+	list := &cobra.Command{
+		Use: "list", Short: "List users", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := open()
+			if err != nil {
+				return err
+			}
+			all, err := s.List()
+			if err != nil {
+				return err
+			}
+			for _, u := range all {
+				role := "user"
+				if u.Admin {
+					role = "admin"
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s\t%s\t%s\n", u.Name, role, u.Created.Format(time.RFC3339))
+			}
+			return nil
+		},
+	}
+	del := &cobra.Command{
+		Use: "delete NAME", Short: "Delete a user (their workspace files stay)", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := open()
+			if err != nil {
+				return err
+			}
+			return s.Delete(args[0])
+		},
+	}
+	cmd.AddCommand(add, list, del)
+	return cmd
+}
+
+func readPassword(r io.Reader) (string, error) {
+	line, err := bufio.NewReader(io.LimitReader(r, 1024)).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("read password: %w", err)
+	}
+	pw := strings.TrimRight(line, "\r\n")
+	if pw == "" {
+		return "", errors.New("empty password on stdin")
+	}
+	return pw, nil
+}

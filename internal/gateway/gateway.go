@@ -1,0 +1,145 @@
+// Package gateway is codehub's HTTP front door: it signs users in, finds each user's own
+// workspace from the session identity alone, wakes it on a real page visit, proxies HTTP
+// and WebSocket traffic to it, and stops it when idle.
+package gateway
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/codehub-dev/codehub/internal/auth"
+	"github.com/codehub-dev/codehub/internal/backend"
+	"github.com/codehub-dev/codehub/internal/idle"
+	"github.com/codehub-dev/codehub/internal/metrics"
+	"github.com/codehub-dev/codehub/internal/session"
+)
+
+// Prefix is reserved for the gateway's own pages; code-server never uses it.
+const Prefix = "/_codehub/"
+
+// Config wires a gateway.
+type Config struct {
+	Backend     backend.Backend
+	Passwords   auth.PasswordAuthenticator
+	Codec       *session.Codec
+	Revocations *session.Revocations
+	// Secure marks the cookie Secure and gives it the __Host- prefix; set when the
+	// gateway is reached over TLS (directly or through a TLS-terminating ingress).
+	Secure      bool
+	SessionTTL  time.Duration
+	IdleTimeout time.Duration
+	Clock       idle.Clock
+	Logger      *slog.Logger
+	Metrics     *metrics.Metrics
+}
+
+// CookieName returns the session cookie's name for the given security mode.
+func CookieName(secure bool) string {
+	if secure {
+		return "__Host-codehub_session"
+	}
+	return "codehub_session"
+}
+
+// Gateway is an http.Handler. Create it with New and stop it with Shutdown.
+type Gateway struct {
+	cfg        Config
+	cookieName string
+	internal   http.Handler
+	routes     sync.Map // user → *route; lock-free reads on the hot path
+	wakeMu     sync.Mutex
+	sockets    socketSet
+	stopReaper context.CancelFunc
+	reaperDone chan struct{}
+}
+
+// New returns a gateway and starts its idle reaper.
+func New(cfg Config) *Gateway {
+	if cfg.Clock == nil {
+		cfg.Clock = idle.SystemClock{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.SessionTTL <= 0 {
+		cfg.SessionTTL = 12 * time.Hour
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = metrics.New(cfg.Backend)
+	}
+	g := &Gateway{cfg: cfg, cookieName: CookieName(cfg.Secure)}
+	g.sockets.init()
+	g.sockets.g = g
+	g.internal = g.internalMux()
+	ctx, cancel := context.WithCancel(context.Background())
+	g.stopReaper, g.reaperDone = cancel, make(chan struct{})
+	go g.reap(ctx)
+	return g
+}
+
+// Handler returns the gateway wrapped in cross-origin protection: state-changing
+// requests (POST, PUT, ...) from another origin are refused before they reach the
+// gateway's forms or code-server.
+func (g *Gateway) Handler() http.Handler {
+	cop := http.NewCrossOriginProtection()
+	return cop.Handler(g)
+}
+
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	sw := statusRecorder{ResponseWriter: w}
+	if strings.HasPrefix(r.URL.Path, Prefix) {
+		g.internal.ServeHTTP(&sw, r)
+	} else {
+		g.serveWorkspace(&sw, r)
+	}
+	g.cfg.Metrics.CountStatus(sw.statusCode())
+}
+
+// Shutdown closes proxied WebSockets with code 1001 (going away), stops the reaper and
+// stops the workspaces the backend started.
+func (g *Gateway) Shutdown(ctx context.Context) error {
+	g.stopReaper()
+	<-g.reaperDone
+	g.sockets.closeAll(ctx)
+	return g.cfg.Backend.Shutdown(ctx)
+}
+
+// statusRecorder remembers the status code for metrics. It keeps Hijack and Flush
+// reachable through Unwrap (http.ResponseController).
+type statusRecorder struct {
+	http.ResponseWriter
+	code int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.code == 0 {
+		s.code = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.code == 0 {
+		s.code = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+func (s *statusRecorder) Flush() {
+	if f, ok := s.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+func (s *statusRecorder) statusCode() int {
+	if s.code == 0 {
+		return http.StatusOK
+	}
+	return s.code
+}

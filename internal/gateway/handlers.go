@@ -1,0 +1,149 @@
+package gateway
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/codehub-dev/codehub/internal/auth"
+	"github.com/codehub-dev/codehub/internal/backend"
+	"github.com/codehub-dev/codehub/internal/identity"
+)
+
+// maxFormBytes bounds sign-in and button forms; they carry a few short fields.
+const maxFormBytes = 16 << 10
+
+func (g *Gateway) internalMux() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /_codehub/healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /_codehub/login", g.loginPage)
+	mux.HandleFunc("POST /_codehub/login", g.login)
+	mux.HandleFunc("GET /_codehub/logout", g.logoutPage)
+	mux.HandleFunc("POST /_codehub/logout", g.logout)
+	mux.HandleFunc("POST /_codehub/start", g.startAgain)
+	mux.HandleFunc("GET /_codehub/api/v1/workspace", g.workspaceStatus)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		render(w, http.StatusNotFound, "error.html", pageData{Title: "Not found", Message: "There is no such codehub page."})
+	})
+	return mux
+}
+
+func (g *Gateway) loginPage(w http.ResponseWriter, r *http.Request) {
+	data := pageData{Title: "Sign in", Next: safeNext(r.URL.Query().Get("next"))}
+	if r.URL.Query().Get("signed_out") != "" {
+		data.Notice = "You have signed out."
+	}
+	render(w, http.StatusOK, "login.html", data)
+}
+
+func (g *Gateway) login(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		render(w, http.StatusBadRequest, "login.html", pageData{Title: "Sign in", Error: "The form could not be read.", Next: "/"})
+		return
+	}
+	user, password, next := r.PostForm.Get("username"), r.PostForm.Get("password"), safeNext(r.PostForm.Get("next"))
+	id, err := g.cfg.Passwords.Authenticate(r.Context(), user, password)
+	if err != nil {
+		g.cfg.Metrics.LoginFailures.Inc()
+		status, msg := http.StatusUnauthorized, "Wrong user name or password."
+		if !errors.Is(err, auth.ErrBadCredentials) {
+			status, msg = http.StatusServiceUnavailable, "Sign-in is unavailable right now; please try again."
+			g.cfg.Logger.Error("sign-in failed", "provider", g.cfg.Passwords.Name(), "err", err)
+		} else {
+			g.cfg.Logger.Info("sign-in refused", "user", user, "remote", r.RemoteAddr)
+		}
+		render(w, status, "login.html", pageData{Title: "Sign in", Error: msg, Next: next, User: user})
+		return
+	}
+	if err := g.issueSession(w, id); err != nil {
+		g.cfg.Logger.Error("issue session", "err", err)
+		render(w, http.StatusInternalServerError, "error.html", pageData{Title: "Error", Message: "Could not create a session."})
+		return
+	}
+	g.cfg.Logger.Info("signed in", "user", id.User, "remote", r.RemoteAddr)
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+func (g *Gateway) logoutPage(w http.ResponseWriter, r *http.Request) {
+	s, ok := g.currentSession(r)
+	if !ok {
+		http.Redirect(w, r, "/_codehub/login", http.StatusSeeOther)
+		return
+	}
+	render(w, http.StatusOK, "logout.html", pageData{Title: "Sign out", User: s.User})
+}
+
+// logout revokes the session server-side, so a copy of the cookie stops working too.
+func (g *Gateway) logout(w http.ResponseWriter, r *http.Request) {
+	if s, ok := g.currentSession(r); ok {
+		if err := g.cfg.Revocations.Revoke(s.ID, s.Expires, g.cfg.Clock.Now()); err != nil {
+			g.cfg.Logger.Error("revoke session", "err", err)
+			render(w, http.StatusInternalServerError, "error.html", pageData{Title: "Error", Message: "Could not sign out; please try again."})
+			return
+		}
+		g.cfg.Logger.Info("signed out", "user", s.User)
+	}
+	g.clearCookie(w)
+	http.Redirect(w, r, "/_codehub/login?signed_out=1", http.StatusSeeOther)
+}
+
+// startAgain is the "Try again" button of a failed start.
+func (g *Gateway) startAgain(w http.ResponseWriter, r *http.Request) {
+	s, ok := g.currentSession(r)
+	if !ok {
+		http.Redirect(w, r, "/_codehub/login", http.StatusSeeOther)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	_ = r.ParseForm()
+	if _, err := g.cfg.Backend.Start(r.Context(), identity.Identity{User: s.User, Admin: s.Admin}); err != nil {
+		g.cfg.Logger.Warn("start workspace", "user", s.User, "err", err)
+	}
+	http.Redirect(w, r, safeNext(r.PostForm.Get("next")), http.StatusSeeOther)
+}
+
+type workspaceJSON struct {
+	Name         string        `json:"name"`
+	User         string        `json:"user"`
+	State        backend.State `json:"state"`
+	Message      string        `json:"message,omitempty"`
+	LastActivity *time.Time    `json:"lastActivity,omitempty"`
+}
+
+// workspaceStatus reports the signed-in user's own workspace.
+func (g *Gateway) workspaceStatus(w http.ResponseWriter, r *http.Request) {
+	s, ok := g.currentSession(r)
+	if !ok {
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "not signed in"})
+		return
+	}
+	ws, err := g.cfg.Backend.Get(r.Context(), s.User)
+	if errors.Is(err, backend.ErrNotFound) {
+		writeJSON(w, http.StatusOK, workspaceJSON{Name: identity.WorkspaceName(s.User), User: s.User, State: backend.StatePending})
+		return
+	}
+	if err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "backend unavailable"})
+		return
+	}
+	out := workspaceJSON{Name: ws.Name, User: ws.User, State: ws.State, Message: ws.Message}
+	if rt, ok := g.routes.Load(s.User); ok {
+		if t := rt.(*route).activity.Last(); !t.IsZero() {
+			out.LastActivity = &t
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,160 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/codehub-dev/codehub/internal/idle"
+)
+
+// route is a running workspace as the proxy sees it: where it listens and when it was
+// last used. One per user; replaced when the workspace restarts elsewhere.
+type route struct {
+	user      string
+	endpoint  *url.URL
+	proxy     *httputil.ReverseProxy
+	transport *http.Transport
+	activity  idle.Activity
+	since     time.Time
+}
+
+// identityHeaders are request headers an upstream might read as "who is this". A client
+// must never be able to assert them, so they are removed before proxying.
+var identityHeaders = []string{
+	"Authorization", "Proxy-Authorization",
+	"X-Remote-User", "X-Remote-Group", "Remote-User", "Remote-Groups",
+	"X-Forwarded-User", "X-Forwarded-Email", "X-Forwarded-Groups", "X-Forwarded-Preferred-Username",
+	"X-Forwarded-Access-Token", "X-Auth-Request-User", "X-Auth-Request-Email", "X-Auth-Request-Groups",
+	"X-Auth-Request-Access-Token", "X-User-Id", "X-User-Group-Ids", "X-Unix-Uid", "X-Unix-Gid",
+	"X-V3io-Session-Key", "X-Codehub-User", "X-Real-Ip",
+}
+
+func (g *Gateway) newRoute(user string, endpoint *url.URL) *route {
+	rt := &route{user: user, endpoint: endpoint, since: g.cfg.Clock.Now()}
+	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
+	rt.transport = &http.Transport{
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := dialer.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			// Every byte in either direction, WebSocket frames included, is activity.
+			return &activityConn{Conn: c, activity: &rt.activity, clock: g.cfg.Clock}, nil
+		},
+		MaxIdleConns:        256,
+		MaxIdleConnsPerHost: 256,
+		IdleConnTimeout:     90 * time.Second,
+		// code-server compresses itself; asking for gzip again would only cost CPU.
+		DisableCompression: true,
+		ForceAttemptHTTP2:  false,
+	}
+	cookieName := g.cookieName
+	rt.proxy = &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(endpoint)
+			// Keep Host (and set X-Forwarded-Host): code-server checks a WebSocket's
+			// Origin against them, and a real visit's Origin is the gateway's host.
+			pr.Out.Host = pr.In.Host
+			pr.SetXForwarded()
+			h := pr.Out.Header
+			for _, k := range identityHeaders {
+				h.Del(k)
+			}
+			stripCookie(h, cookieName)
+		},
+		Transport:     rt.transport,
+		FlushInterval: -1, // stream: never buffer uploads, downloads or event streams
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			g.proxyError(w, r, rt, err)
+		},
+		ErrorLog: nil,
+	}
+	return rt
+}
+
+// stripCookie removes the gateway's session cookie from the Cookie header(s) so
+// code-server and its extensions never see it.
+func stripCookie(h http.Header, name string) {
+	lines := h["Cookie"]
+	if len(lines) == 0 {
+		return
+	}
+	var kept []string
+	changed := false
+	for _, line := range lines {
+		if !strings.Contains(line, name) {
+			kept = append(kept, line)
+			continue
+		}
+		changed = true
+		parts := strings.Split(line, ";")
+		out := parts[:0]
+		for _, p := range parts {
+			tp := strings.TrimSpace(p)
+			if tp == name || strings.HasPrefix(tp, name+"=") {
+				continue
+			}
+			out = append(out, tp)
+		}
+		if len(out) > 0 {
+			kept = append(kept, strings.Join(out, "; "))
+		}
+	}
+	if !changed {
+		return
+	}
+	if len(kept) == 0 {
+		h.Del("Cookie")
+		return
+	}
+	h["Cookie"] = kept
+}
+
+// proxyError handles a workspace that stopped answering: the route is dropped so the
+// next page visit wakes the workspace again instead of failing forever.
+func (g *Gateway) proxyError(w http.ResponseWriter, r *http.Request, rt *route, err error) {
+	if errors.Is(err, context.Canceled) {
+		return // the client went away
+	}
+	var opErr *net.OpError
+	if errors.As(err, &opErr) && opErr.Op == "dial" {
+		g.routes.CompareAndDelete(rt.user, rt)
+		rt.transport.CloseIdleConnections()
+	}
+	g.cfg.Logger.Warn("proxy error", "workspace_user", rt.user, "method", r.Method, "path", r.URL.Path, "err", err)
+	if isNavigation(r) {
+		render(w, http.StatusBadGateway, "error.html", pageData{Title: "Workspace not reachable", Refresh: 2,
+			Message: "Your workspace is not answering. This page retries by itself."})
+		return
+	}
+	http.Error(w, "workspace not reachable", http.StatusBadGateway)
+}
+
+// activityConn marks activity whenever bytes move on a connection to a workspace.
+type activityConn struct {
+	net.Conn
+	activity *idle.Activity
+	clock    idle.Clock
+}
+
+func (c *activityConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		c.activity.Touch(c.clock.Now())
+	}
+	return n, err
+}
+
+func (c *activityConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	if n > 0 {
+		c.activity.Touch(c.clock.Now())
+	}
+	return n, err
+}

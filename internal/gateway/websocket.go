@@ -1,0 +1,225 @@
+package gateway
+
+import (
+	"bufio"
+	"context"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// socketSet tracks hijacked (WebSocket) client connections so shutdown can close them
+// with 1001 "going away" instead of dropping them; http.Server.Shutdown ignores them.
+type socketSet struct {
+	mu    sync.Mutex
+	conns map[*wsConn]struct{}
+	g     *Gateway
+}
+
+func (s *socketSet) init() { s.conns = map[*wsConn]struct{}{} }
+
+func (s *socketSet) track(w http.ResponseWriter) http.ResponseWriter {
+	return &hijackTracker{ResponseWriter: w, set: s}
+}
+
+func (s *socketSet) add(c *wsConn) {
+	s.mu.Lock()
+	s.conns[c] = struct{}{}
+	s.mu.Unlock()
+}
+
+func (s *socketSet) remove(c *wsConn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+}
+
+func (s *socketSet) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
+
+// closeAll sends a close frame (1001) on every tracked connection, at a frame boundary,
+// and closes it.
+func (s *socketSet) closeAll(ctx context.Context) {
+	s.mu.Lock()
+	all := make([]*wsConn, 0, len(s.conns))
+	for c := range s.conns {
+		all = append(all, c)
+	}
+	s.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, c := range all {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.goAway(ctx)
+		}()
+	}
+	wg.Wait()
+}
+
+// hijackTracker wraps the ResponseWriter of an upgrade request; ReverseProxy hijacks
+// it through http.ResponseController, which finds Hijack here first.
+type hijackTracker struct {
+	http.ResponseWriter
+	set *socketSet
+}
+
+func (h *hijackTracker) Unwrap() http.ResponseWriter { return h.ResponseWriter }
+
+func (h *hijackTracker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, brw, err := http.NewResponseController(h.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	wc := &wsConn{Conn: conn, set: h.set}
+	h.set.add(wc)
+	if h.set.g != nil {
+		h.set.g.cfg.Metrics.WebSockets.Inc()
+	}
+	// Route buffered writes through the tracked conn, so frame boundaries are seen.
+	brw.Writer.Reset(wc)
+	return wc, brw, nil
+}
+
+// wsConn is the client side of a proxied WebSocket. It follows the server-to-client
+// byte stream (HTTP 101 response, then unmasked frames) to know where frames end, so a
+// close frame is never injected into the middle of another frame.
+type wsConn struct {
+	net.Conn
+	set *socketSet
+
+	mu        sync.Mutex
+	closed    bool
+	inBody    bool    // past the HTTP response head
+	tail      [3]byte // last bytes of the head seen so far, to find "\r\n\r\n"
+	hdr       [14]byte
+	hdrLen    int
+	remaining uint64 // payload bytes left in the current frame
+	closeOnce sync.Once
+}
+
+func (c *wsConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return 0, net.ErrClosed
+	}
+	n, err := c.Conn.Write(p)
+	c.follow(p[:n])
+	return n, err
+}
+
+// follow advances the frame parser over bytes written to the client.
+func (c *wsConn) follow(p []byte) {
+	for len(p) > 0 {
+		if !c.inBody {
+			for i, b := range p {
+				if c.tail[0] == '\r' && c.tail[1] == '\n' && c.tail[2] == '\r' && b == '\n' {
+					c.inBody = true
+					p = p[i+1:]
+					break
+				}
+				c.tail[0], c.tail[1], c.tail[2] = c.tail[1], c.tail[2], b
+			}
+			if !c.inBody {
+				return
+			}
+			continue
+		}
+		if c.remaining > 0 {
+			k := uint64(len(p))
+			if k > c.remaining {
+				k = c.remaining
+			}
+			c.remaining -= k
+			p = p[k:]
+			continue
+		}
+		c.hdr[c.hdrLen] = p[0]
+		c.hdrLen++
+		p = p[1:]
+		if need := frameHeaderLen(c.hdr[:c.hdrLen]); need == c.hdrLen {
+			c.remaining = framePayloadLen(c.hdr[:c.hdrLen])
+			c.hdrLen = 0
+		}
+	}
+}
+
+// frameHeaderLen returns the full header length of a frame given its first bytes (or
+// a number larger than len(h) while it cannot tell yet).
+func frameHeaderLen(h []byte) int {
+	if len(h) < 2 {
+		return 2
+	}
+	n := 2
+	switch h[1] & 0x7f {
+	case 126:
+		n += 2
+	case 127:
+		n += 8
+	}
+	if h[1]&0x80 != 0 {
+		n += 4
+	}
+	return n
+}
+
+func framePayloadLen(h []byte) uint64 {
+	switch l := h[1] & 0x7f; l {
+	case 126:
+		return uint64(h[2])<<8 | uint64(h[3])
+	case 127:
+		var v uint64
+		for _, b := range h[2:10] {
+			v = v<<8 | uint64(b)
+		}
+		return v
+	default:
+		return uint64(l)
+	}
+}
+
+func (c *wsConn) atBoundary() bool { return c.inBody && c.remaining == 0 && c.hdrLen == 0 }
+
+// goAway writes a close frame with status 1001 once the stream is between frames (or
+// gives up on that at ctx's deadline) and closes the connection.
+func (c *wsConn) goAway(ctx context.Context) {
+	deadline := time.Now().Add(2 * time.Second)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	for {
+		if c.mu.TryLock() {
+			if c.atBoundary() || time.Now().After(deadline) {
+				if c.atBoundary() && !c.closed {
+					_ = c.Conn.SetWriteDeadline(time.Now().Add(time.Second))
+					_, _ = c.Conn.Write([]byte{0x88, 0x02, 0x03, 0xe9}) // FIN+close, 2 bytes: 1001
+				}
+				c.closed = true
+				c.mu.Unlock()
+				_ = c.Close()
+				return
+			}
+			c.mu.Unlock()
+		} else if time.Now().After(deadline) {
+			_ = c.Close() // a writer is stuck on a slow client: unblock it
+			return
+		}
+		time.Sleep(10 * time.Millisecond) // waiting on another goroutine's frame; no event to wait on
+	}
+}
+
+func (c *wsConn) Close() error {
+	err := c.Conn.Close()
+	c.closeOnce.Do(func() {
+		c.set.remove(c)
+		if c.set.g != nil {
+			c.set.g.cfg.Metrics.WebSockets.Dec()
+		}
+	})
+	return err
+}

@@ -1,0 +1,162 @@
+package gateway
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/codehub-dev/codehub/internal/backend"
+	"github.com/codehub-dev/codehub/internal/identity"
+)
+
+// serveWorkspace proxies a request to the signed-in user's own workspace. The workspace
+// comes from the session alone: no path, query or header can name another one.
+func (g *Gateway) serveWorkspace(w http.ResponseWriter, r *http.Request) {
+	s, ok := g.currentSession(r)
+	if !ok {
+		if isNavigation(r) {
+			http.Redirect(w, r, "/_codehub/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+			return
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		http.Error(w, "not signed in", http.StatusUnauthorized)
+		return
+	}
+	upgrade := r.Header.Get("Upgrade") != ""
+	if upgrade && !sameOrigin(r, g.cfg.Secure) {
+		// Cross-site WebSocket hijacking: a page elsewhere cannot use the cookie.
+		http.Error(w, "cross-origin WebSocket refused", http.StatusForbidden)
+		return
+	}
+	if v, ok := g.routes.Load(s.User); ok {
+		g.proxyTo(w, r, v.(*route), upgrade)
+		return
+	}
+	ws, err := g.cfg.Backend.Get(r.Context(), s.User)
+	if err != nil && !errors.Is(err, backend.ErrNotFound) {
+		g.cfg.Logger.Error("backend lookup", "user", s.User, "err", err)
+		g.unavailable(w, r, "The workspace service is unavailable; please try again shortly.")
+		return
+	}
+	if err == nil && ws.State == backend.StateRunning && ws.Endpoint != nil {
+		rt := g.routeFor(s.User, ws.Endpoint)
+		g.proxyTo(w, r, rt, upgrade)
+		return
+	}
+	if !isNavigation(r) {
+		// XHR and WebSocket retries from an open tab never wake a workspace, so a
+		// forgotten tab cannot keep a stopped workspace alive.
+		w.Header().Set("Retry-After", "5")
+		http.Error(w, "workspace not running", http.StatusServiceUnavailable)
+		return
+	}
+	g.wake(w, r, identity.Identity{User: s.User, Admin: s.Admin}, ws, err)
+}
+
+// routeFor returns the route for user at endpoint, creating it once.
+func (g *Gateway) routeFor(user string, endpoint *url.URL) *route {
+	if v, ok := g.routes.Load(user); ok {
+		if rt := v.(*route); rt.endpoint.String() == endpoint.String() {
+			return rt
+		}
+	}
+	rt := g.newRoute(user, endpoint)
+	rt.activity.Touch(g.cfg.Clock.Now())
+	actual, loaded := g.routes.LoadOrStore(user, rt)
+	if loaded && actual.(*route).endpoint.String() != endpoint.String() {
+		g.routes.Store(user, rt)
+		return rt
+	}
+	return actual.(*route)
+}
+
+func (g *Gateway) proxyTo(w http.ResponseWriter, r *http.Request, rt *route, upgrade bool) {
+	rt.activity.Touch(g.cfg.Clock.Now())
+	if upgrade {
+		w = g.sockets.track(w)
+	}
+	start := time.Now()
+	rt.proxy.ServeHTTP(w, r)
+	if !upgrade {
+		g.cfg.Metrics.ProxyLatency.Observe(time.Since(start).Seconds())
+	}
+}
+
+// wake starts the workspace for a real page visit and shows the progress page, which
+// reloads itself until the workspace answers and the same URL is proxied.
+func (g *Gateway) wake(w http.ResponseWriter, r *http.Request, id identity.Identity, ws backend.Workspace, getErr error) {
+	next := safeNext(r.URL.RequestURI())
+	if getErr == nil && ws.State == backend.StateFailed {
+		render(w, http.StatusServiceUnavailable, "progress.html", pageData{Title: "Workspace failed", Failed: true, Message: ws.Message, Next: next, User: id.User})
+		return
+	}
+	started, err := g.cfg.Backend.Start(r.Context(), id)
+	msg := "Starting VS Code…"
+	if err != nil {
+		g.cfg.Logger.Warn("start workspace", "user", id.User, "err", err)
+		msg = "Waiting for the workspace: " + err.Error()
+	} else if started.Message != "" {
+		msg = capitalize(started.Message) + "…"
+	}
+	if err == nil && started.State == backend.StateFailed {
+		render(w, http.StatusServiceUnavailable, "progress.html", pageData{Title: "Workspace failed", Failed: true, Message: started.Message, Next: next, User: id.User})
+		return
+	}
+	w.Header().Set("Retry-After", "1")
+	render(w, http.StatusServiceUnavailable, "progress.html", pageData{Title: "Starting", Refresh: 1, Message: msg, Next: next, User: id.User})
+}
+
+func (g *Gateway) unavailable(w http.ResponseWriter, r *http.Request, msg string) {
+	w.Header().Set("Retry-After", "5")
+	if isNavigation(r) {
+		render(w, http.StatusServiceUnavailable, "error.html", pageData{Title: "Unavailable", Refresh: 5, Message: msg})
+		return
+	}
+	http.Error(w, msg, http.StatusServiceUnavailable)
+}
+
+// isNavigation reports whether a request is a real page visit (a user opening or
+// reloading a page), as opposed to a script's XHR or a WebSocket reconnect.
+func isNavigation(r *http.Request) bool {
+	if r.Method != http.MethodGet || r.Header.Get("Upgrade") != "" {
+		return false
+	}
+	if mode := r.Header.Get("Sec-Fetch-Mode"); mode != "" {
+		dest := r.Header.Get("Sec-Fetch-Dest")
+		return mode == "navigate" && (dest == "" || dest == "document")
+	}
+	return strings.Contains(r.Header.Get("Accept"), "text/html")
+}
+
+// sameOrigin reports whether a request's Origin (if any) is the host it was sent to.
+// Browsers always send Origin on WebSocket handshakes; non-browser clients may omit it.
+// When the gateway is reached over TLS an http:// origin is a downgrade and refused;
+// over plain HTTP an https:// origin is a TLS-terminating proxy in front and allowed.
+func sameOrigin(r *http.Request, secure bool) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" {
+		return false // includes "null"
+	}
+	switch {
+	case r.TLS != nil || secure:
+		if u.Scheme != "https" {
+			return false
+		}
+	case u.Scheme != "http" && u.Scheme != "https":
+		return false
+	}
+	return u.Host == strings.ToLower(r.Host) || strings.EqualFold(u.Host, r.Host)
+}
+
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}

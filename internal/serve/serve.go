@@ -1,0 +1,281 @@
+// Package serve assembles and runs the gateway process: state dir, keys, users,
+// backend, listeners, signals. cmd/codehub only parses flags into Options.
+package serve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/codehub-dev/codehub/internal/auth"
+	"github.com/codehub-dev/codehub/internal/backend"
+	"github.com/codehub-dev/codehub/internal/backend/local"
+	"github.com/codehub-dev/codehub/internal/gateway"
+	"github.com/codehub-dev/codehub/internal/metrics"
+	"github.com/codehub-dev/codehub/internal/session"
+	"github.com/codehub-dev/codehub/internal/users"
+)
+
+// Options are the settings of `codehub serve`.
+type Options struct {
+	Listen            string
+	MetricsListen     string
+	StateDir          string
+	CodeServer        string
+	Init              string
+	BuiltinExtensions string
+	IdleTimeout       time.Duration
+	SessionTTL        time.Duration
+	SessionKeyFile    string
+	ReconnectionGrace time.Duration
+	StopGrace         time.Duration
+	ShutdownTimeout   time.Duration
+	TLSCert, TLSKey   string
+	Secure            bool // cookie Secure/__Host- when TLS terminates in front of the gateway
+	PublicURL         string
+	Stdout            io.Writer // where the first admin's password is printed, once
+	Logger            *slog.Logger
+}
+
+// MinCodeServer is the oldest code-server release the local backend supports (it needs
+// --reconnection-grace-time).
+var MinCodeServer = [3]int{4, 103, 0}
+
+// Run serves until ctx is done or SIGINT/SIGTERM, then drains.
+func Run(ctx context.Context, o Options) error {
+	log := o.Logger
+	if err := ensureStateDir(o.StateDir); err != nil {
+		return err
+	}
+	if _, err := CheckCodeServer(o.CodeServer); err != nil {
+		return err
+	}
+	store, err := users.Open(filepath.Join(o.StateDir, "users.json"))
+	if err != nil {
+		return err
+	}
+	if err := firstAdmin(store, o.Stdout); err != nil {
+		return err
+	}
+	keyFile := o.SessionKeyFile
+	if keyFile == "" {
+		keyFile = filepath.Join(o.StateDir, "session.key")
+	}
+	key, err := session.LoadOrCreateKey(keyFile)
+	if err != nil {
+		return err
+	}
+	secure := o.Secure || o.TLSCert != ""
+	codec, err := session.NewCodec(key, gateway.CookieName(secure))
+	if err != nil {
+		return err
+	}
+	revoked, err := session.LoadRevocations(filepath.Join(o.StateDir, "revoked-sessions.json"))
+	if err != nil {
+		return err
+	}
+
+	// Bind before starting anything, so a port clash fails fast with nothing to undo.
+	ln, err := net.Listen("tcp", o.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", o.Listen, unwrapSyscall(err))
+	}
+	var metricsLn net.Listener
+	if o.MetricsListen != "" {
+		if metricsLn, err = net.Listen("tcp", o.MetricsListen); err != nil {
+			ln.Close()
+			return fmt.Errorf("metrics listen on %s: %w", o.MetricsListen, unwrapSyscall(err))
+		}
+	}
+
+	var m *metrics.Metrics
+	be, err := local.New(local.Config{
+		CodeServer: o.CodeServer, Init: o.Init, BuiltinExtensionsDir: o.BuiltinExtensions,
+		Dir: filepath.Join(o.StateDir, "workspaces"), ReconnectionGrace: o.ReconnectionGrace,
+		StopGrace: o.StopGrace, Logger: log,
+		OnReady: func(d time.Duration) {
+			if m != nil {
+				m.SpawnDuration.Observe(d.Seconds())
+			}
+		},
+	})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	m = metrics.New(be)
+	gw := gateway.New(gateway.Config{
+		Backend: be, Passwords: auth.Local{Users: store}, Codec: codec, Revocations: revoked,
+		Secure: secure, SessionTTL: o.SessionTTL, IdleTimeout: o.IdleTimeout, Logger: log, Metrics: m,
+	})
+	return runServers(ctx, o, gw, be, ln, metricsLn, m)
+}
+
+func runServers(ctx context.Context, o Options, gw *gateway.Gateway, be backend.Backend, ln, metricsLn net.Listener, m *metrics.Metrics) error {
+	log := o.Logger
+	srv := &http.Server{
+		Handler: gw.Handler(),
+		// No read/write timeouts: they would cut live WebSockets and long downloads.
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 2)
+	go func() {
+		if o.TLSCert != "" {
+			errc <- srv.ServeTLS(ln, o.TLSCert, o.TLSKey)
+		} else {
+			errc <- srv.Serve(ln)
+		}
+	}()
+	var msrv *http.Server
+	if metricsLn != nil {
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
+		msrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go func() { errc <- msrv.Serve(metricsLn) }()
+	}
+	scheme := "http"
+	if o.TLSCert != "" {
+		scheme = "https"
+	}
+	url := o.PublicURL
+	if url == "" {
+		url = fmt.Sprintf("%s://%s/", scheme, displayAddr(ln.Addr()))
+	}
+	log.Info("codehub gateway listening", "url", url, "backend", "local", "state_dir", o.StateDir, "idle_timeout", o.IdleTimeout.String())
+	fmt.Fprintf(o.Stdout, "codehub is ready: open %s\n", url)
+
+	sig, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	var serveErr error
+	select {
+	case <-sig.Done():
+		log.Info("shutting down")
+	case serveErr = <-errc:
+		log.Error("server failed", "err", serveErr)
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), o.ShutdownTimeout)
+	defer cancel()
+	_ = srv.Shutdown(shutdownCtx) // stop accepting; finish in-flight requests
+	if msrv != nil {
+		_ = msrv.Shutdown(shutdownCtx)
+	}
+	if err := gw.Shutdown(shutdownCtx); err != nil {
+		log.Error("stopping workspaces", "err", err)
+	}
+	_ = be
+	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
+		return serveErr
+	}
+	log.Info("stopped")
+	return nil
+}
+
+func displayAddr(a net.Addr) string {
+	tcp, ok := a.(*net.TCPAddr)
+	if !ok {
+		return a.String()
+	}
+	if tcp.IP.IsUnspecified() {
+		return net.JoinHostPort("localhost", strconv.Itoa(tcp.Port))
+	}
+	return tcp.String()
+}
+
+func ensureStateDir(dir string) error {
+	if dir == "" {
+		return errors.New("--state-dir is required")
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("state dir %s: %w", dir, unwrapSyscall(err))
+	}
+	probe, err := os.CreateTemp(dir, ".probe-*")
+	if err != nil {
+		return fmt.Errorf("state dir %s is not writable: %w", dir, unwrapSyscall(err))
+	}
+	probe.Close()
+	os.Remove(probe.Name())
+	if _, err := os.ReadDir(dir); err != nil {
+		return fmt.Errorf("state dir %s is not readable: %w", dir, unwrapSyscall(err))
+	}
+	return nil
+}
+
+// firstAdmin creates an "admin" user with a random password when there are no users,
+// and prints the password once (to stdout, never to the log).
+func firstAdmin(store *users.Store, out io.Writer) error {
+	list, err := store.List()
+	if err != nil {
+		return err
+	}
+	if len(list) > 0 {
+		return nil
+	}
+	pw := users.RandomPassword()
+	if err := store.Set("admin", pw, true); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "\nCreated the first admin user. Sign in with:\n  user:     admin\n  password: %s\n(shown once; change it with `codehub users add admin --admin --password-stdin`)\n\n", pw)
+	return nil
+}
+
+var versionRE = regexp.MustCompile(`^(\d+)\.(\d+)\.(\d+)`)
+
+// CheckCodeServer runs `code-server --version` and rejects a missing binary or a
+// release older than MinCodeServer, with one line saying what to do.
+func CheckCodeServer(path string) (string, error) {
+	if path == "" {
+		return "", errors.New("code-server not found: pass --code-server PATH or set CODEHUB_CODE_SERVER (make run installs it)")
+	}
+	if _, err := exec.LookPath(path); err != nil {
+		return "", fmt.Errorf("code-server not found at %q: pass --code-server PATH or set CODEHUB_CODE_SERVER (make run installs it)", path)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, path, "--version").Output()
+	if err != nil {
+		return "", fmt.Errorf("code-server at %q does not run (`--version` failed: %v)", path, err)
+	}
+	line := strings.TrimSpace(strings.SplitN(string(out), "\n", 2)[0])
+	mm := versionRE.FindStringSubmatch(line)
+	if mm == nil {
+		return "", fmt.Errorf("code-server at %q printed an unexpected version %q", path, line)
+	}
+	var v [3]int
+	for i := range v {
+		v[i], _ = strconv.Atoi(mm[i+1])
+	}
+	if v[0] < MinCodeServer[0] || (v[0] == MinCodeServer[0] && v[1] < MinCodeServer[1]) {
+		return "", fmt.Errorf("code-server %s at %q is unsupported: need %d.%d or newer", mm[0], path, MinCodeServer[0], MinCodeServer[1])
+	}
+	return mm[0], nil
+}
+
+func unwrapSyscall(err error) error {
+	var se *os.SyscallError
+	if errors.As(err, &se) {
+		return se.Err
+	}
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}

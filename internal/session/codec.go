@@ -1,0 +1,132 @@
+// Package session encodes sessions into encrypted, authenticated cookies (AES-256-GCM)
+// and remembers revoked sessions so logout takes effect even for copied cookies.
+package session
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// KeySize is the length of a session key: AES-256.
+const KeySize = 32
+
+// Session is what a cookie carries. Everything in it is encrypted and authenticated,
+// so the client can neither read nor change it.
+type Session struct {
+	ID      [16]byte  // random; the handle for revocation
+	User    string    // exact user name
+	Admin   bool      // the user was an admin when signing in
+	Issued  time.Time // when the user signed in
+	Expires time.Time // after this the cookie is rejected, whatever the browser does
+}
+
+var (
+	ErrMalformed = errors.New("session: malformed cookie")
+	ErrInvalid   = errors.New("session: cookie fails authentication")
+	ErrExpired   = errors.New("session: expired")
+)
+
+const (
+	formatVersion = 1
+	// version(1) flags(1) issued(8) expires(8) id(16) user(rest)
+	headerLen = 1 + 1 + 8 + 8 + 16
+	flagAdmin = 1
+	nonceLen  = 12
+	maxCookie = 4096
+)
+
+// Codec seals and opens session cookies with one key. It is safe for concurrent use.
+type Codec struct {
+	aead cipher.AEAD
+	// aad binds a cookie to its name, so a value cannot be moved between cookies.
+	aad []byte
+}
+
+// NewCodec returns a codec for key (KeySize bytes); cookieName is authenticated too.
+func NewCodec(key []byte, cookieName string) (*Codec, error) {
+	if len(key) != KeySize {
+		return nil, fmt.Errorf("session key must be %d bytes, got %d", KeySize, len(key))
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, err
+	}
+	return &Codec{aead: aead, aad: []byte(cookieName)}, nil
+}
+
+// NewID returns a random session id.
+func NewID() [16]byte {
+	var id [16]byte
+	if _, err := rand.Read(id[:]); err != nil {
+		panic(err) // crypto/rand never fails on Linux; a broken RNG must not issue sessions
+	}
+	return id
+}
+
+// Seal returns the cookie value for s.
+func (c *Codec) Seal(s Session) (string, error) {
+	plain := make([]byte, headerLen+len(s.User))
+	plain[0] = formatVersion
+	if s.Admin {
+		plain[1] = flagAdmin
+	}
+	binary.BigEndian.PutUint64(plain[2:], uint64(s.Issued.Unix()))
+	binary.BigEndian.PutUint64(plain[10:], uint64(s.Expires.Unix()))
+	copy(plain[18:34], s.ID[:])
+	copy(plain[headerLen:], s.User)
+
+	buf := make([]byte, nonceLen, nonceLen+len(plain)+c.aead.Overhead())
+	if _, err := rand.Read(buf); err != nil {
+		return "", err
+	}
+	buf = c.aead.Seal(buf, buf[:nonceLen], plain, c.aad)
+	return base64.RawURLEncoding.EncodeToString(buf), nil
+}
+
+// Open authenticates and decrypts a cookie value and checks its expiry against now.
+func (c *Codec) Open(value string, now time.Time) (Session, error) {
+	if len(value) > maxCookie || len(value) < base64.RawURLEncoding.EncodedLen(nonceLen+headerLen+c.aead.Overhead()) {
+		return Session{}, ErrMalformed
+	}
+	// One buffer for the decoded bytes; the plaintext is opened in place.
+	var stack [512]byte
+	buf := stack[:0]
+	if n := base64.RawURLEncoding.DecodedLen(len(value)); n > len(stack) {
+		buf = make([]byte, 0, n)
+	}
+	buf, err := base64.RawURLEncoding.AppendDecode(buf, []byte(value))
+	if err != nil {
+		return Session{}, ErrMalformed
+	}
+	plain, err := c.aead.Open(buf[nonceLen:nonceLen], buf[:nonceLen], buf[nonceLen:], c.aad)
+	if err != nil {
+		return Session{}, ErrInvalid
+	}
+	if len(plain) < headerLen || plain[0] != formatVersion {
+		return Session{}, ErrMalformed
+	}
+	s := Session{
+		Admin:   plain[1]&flagAdmin != 0,
+		Issued:  time.Unix(int64(binary.BigEndian.Uint64(plain[2:])), 0),
+		Expires: time.Unix(int64(binary.BigEndian.Uint64(plain[10:])), 0),
+		User:    string(plain[headerLen:]),
+	}
+	copy(s.ID[:], plain[18:34])
+	if !now.Before(s.Expires) {
+		return Session{}, ErrExpired
+	}
+	if s.User == "" {
+		return Session{}, ErrMalformed
+	}
+	return s, nil
+}

@@ -1,0 +1,225 @@
+// Package users keeps the gateway's local user accounts in a 0600 JSON file with bcrypt
+// password hashes.
+package users
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/codehub-dev/codehub/internal/session"
+)
+
+// User is one local account.
+type User struct {
+	Name    string    `json:"name"`
+	Hash    string    `json:"hash"`
+	Admin   bool      `json:"admin,omitempty"`
+	Created time.Time `json:"created"`
+}
+
+type file struct {
+	Users []User `json:"users"`
+}
+
+var (
+	ErrBadCredentials = errors.New("wrong user name or password")
+	ErrNotFound       = errors.New("no such user")
+)
+
+// MinPasswordLen is the shortest password accepted for a local user.
+const MinPasswordLen = 8
+
+// Store is the users file. It re-reads the file when it changed on disk, so
+// `codehub users add` takes effect in a running gateway.
+type Store struct {
+	path string
+	mu   sync.Mutex
+	mod  time.Time
+	byID map[string]User
+}
+
+// dummyHash makes unknown users cost as much as known ones, so timing does not reveal
+// which user names exist.
+var dummyHash = sync.OnceValue(func() []byte {
+	h, _ := bcrypt.GenerateFromPassword([]byte("codehub-dummy-password"), bcrypt.DefaultCost)
+	return h
+})
+
+// Open opens (not creates) the users file at path; a missing file is an empty store.
+func Open(path string) (*Store, error) {
+	s := &Store{path: path}
+	if err := s.reload(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Store) reload() error {
+	st, err := os.Stat(s.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		s.byID, s.mod = map[string]User{}, time.Time{}
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("users file: %w", err)
+	}
+	if s.byID != nil && st.ModTime().Equal(s.mod) {
+		return nil
+	}
+	data, err := os.ReadFile(s.path)
+	if err != nil {
+		return fmt.Errorf("users file: %w", err)
+	}
+	var f file
+	if err := json.Unmarshal(data, &f); err != nil {
+		return fmt.Errorf("users file %s is not valid JSON: %w", s.path, err)
+	}
+	m := make(map[string]User, len(f.Users))
+	for _, u := range f.Users {
+		m[u.Name] = u
+	}
+	s.byID, s.mod = m, st.ModTime()
+	return nil
+}
+
+// ValidateName rejects names that cannot be a user: empty, too long, whitespace or
+// control characters.
+func ValidateName(name string) error {
+	if name == "" || len(name) > 64 {
+		return fmt.Errorf("user name must be 1 to 64 bytes")
+	}
+	for _, r := range name {
+		if unicode.IsSpace(r) || unicode.IsControl(r) || r == '/' || r == '\\' || r == ':' {
+			return fmt.Errorf("user name %q contains a space, control character, slash or colon", name)
+		}
+	}
+	return nil
+}
+
+// Set creates or replaces a user with a new password.
+func (s *Store) Set(name, password string, admin bool) error {
+	if err := ValidateName(name); err != nil {
+		return err
+	}
+	if len(password) < MinPasswordLen {
+		return fmt.Errorf("password must be at least %d characters", MinPasswordLen)
+	}
+	if len(password) > 72 {
+		return fmt.Errorf("password must be at most 72 bytes (bcrypt's limit)")
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.reload(); err != nil {
+		return err
+	}
+	u := User{Name: name, Hash: string(hash), Admin: admin, Created: time.Now().UTC()}
+	if old, ok := s.byID[name]; ok {
+		u.Created = old.Created
+	}
+	s.byID[name] = u
+	return s.save()
+}
+
+// Delete removes a user.
+func (s *Store) Delete(name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.reload(); err != nil {
+		return err
+	}
+	if _, ok := s.byID[name]; !ok {
+		return ErrNotFound
+	}
+	delete(s.byID, name)
+	return s.save()
+}
+
+func (s *Store) save() error {
+	f := file{Users: make([]User, 0, len(s.byID))}
+	for _, u := range s.byID {
+		f.Users = append(f.Users, u)
+	}
+	sort.Slice(f.Users, func(i, j int) bool { return f.Users[i].Name < f.Users[j].Name })
+	data, err := json.MarshalIndent(f, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := session.WriteFileAtomic(s.path, append(data, '\n'), 0o600); err != nil {
+		return fmt.Errorf("write users file: %w", err)
+	}
+	st, err := os.Stat(s.path)
+	if err == nil {
+		s.mod = st.ModTime()
+	}
+	return nil
+}
+
+// List returns all users sorted by name (hashes included; callers must not print them).
+func (s *Store) List() ([]User, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.reload(); err != nil {
+		return nil, err
+	}
+	out := make([]User, 0, len(s.byID))
+	for _, u := range s.byID {
+		out = append(out, u)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// Lookup returns a user by exact name.
+func (s *Store) Lookup(name string) (User, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.reload(); err != nil {
+		return User{}, err
+	}
+	u, ok := s.byID[name]
+	if !ok {
+		return User{}, ErrNotFound
+	}
+	return u, nil
+}
+
+// Verify checks a password. Every failure is ErrBadCredentials, whichever part was wrong.
+func (s *Store) Verify(name, password string) (User, error) {
+	u, err := s.Lookup(name)
+	if errors.Is(err, ErrNotFound) {
+		_ = bcrypt.CompareHashAndPassword(dummyHash(), []byte(password))
+		return User{}, ErrBadCredentials
+	}
+	if err != nil {
+		return User{}, err
+	}
+	if bcrypt.CompareHashAndPassword([]byte(u.Hash), []byte(password)) != nil {
+		return User{}, ErrBadCredentials
+	}
+	return u, nil
+}
+
+// RandomPassword returns a password with ~120 bits of entropy, easy to copy.
+func RandomPassword() string {
+	b := make([]byte, 15)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return strings.NewReplacer("-", "x", "_", "y").Replace(base64.RawURLEncoding.EncodeToString(b))
+}
