@@ -49,6 +49,9 @@ func SyncConda(home string, envsDirs []string, condaBase string) (CondaResult, e
 func mergeCondarc(path string, envsDirs []string) (string, error) {
 	old, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return "", fmt.Errorf("conda config dir %s: %w", filepath.Dir(path), unwrapPathErr(err))
+		}
 		var b bytes.Buffer
 		b.WriteString("# Written by codehub-init: conda envs shared with Jupyter. Edit freely; entries are only ever added.\nenvs_dirs:\n")
 		for _, d := range envsDirs {
@@ -66,8 +69,14 @@ func mergeCondarc(path string, envsDirs []string) (string, error) {
 	if err := yaml.Unmarshal(old, &doc); err != nil {
 		return "", fmt.Errorf("conda config %s: malformed YAML, kept as is (%v)", path, err)
 	}
-	if doc.Kind == 0 { // empty or comments only
-		doc = yaml.Node{Kind: yaml.DocumentNode, HeadComment: doc.HeadComment, Content: []*yaml.Node{{Kind: yaml.MappingNode}}}
+	var prefix []byte
+	if doc.Kind == 0 {
+		// Empty or only comments: yaml.v3 drops those comments, so keep the text as a prefix.
+		prefix = old
+		if len(prefix) > 0 && !bytes.HasSuffix(prefix, []byte("\n")) {
+			prefix = append(prefix, '\n')
+		}
+		doc = yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{{Kind: yaml.MappingNode}}}
 	}
 	root := doc.Content[0]
 	if root.Kind != yaml.MappingNode {
@@ -106,6 +115,7 @@ func mergeCondarc(path string, envsDirs []string) (string, error) {
 	}
 	list.Style = 0 // a flow list "[a, b]" the user wrote becomes block style; still valid
 	var b bytes.Buffer
+	b.Write(prefix)
 	enc := yaml.NewEncoder(&b)
 	enc.SetIndent(2)
 	if err := enc.Encode(&doc); err != nil {

@@ -112,7 +112,7 @@ func MergeSettings(userDataDir string, defaults map[string]any) (SettingsResult,
 	if stripped[last] != '{' && !hasComma {
 		b.WriteByte(',')
 	}
-	b.Write(old[last+1 : end])
+	b.Write(bytes.TrimRight(old[last+1:end], " \t\r\n"))
 	writeEntries(&b, defaults, missing)
 	b.WriteString("\n")
 	b.Write(old[end:])

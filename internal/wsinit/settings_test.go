@@ -1,0 +1,120 @@
+package wsinit
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestMergeSettings(t *testing.T) {
+	defaults := DefaultSettings("/opt/conda")
+	allKeys, _ := json.Marshal(defaults)
+	cases := []struct {
+		name     string
+		existing *string // nil: no file
+		want     SettingsResult
+		wantErr  string
+	}{
+		{name: "fresh", want: SettingsCreated},
+		{name: "empty-file", existing: ptr(""), want: SettingsMerged},
+		{name: "empty-object", existing: ptr("{}"), want: SettingsMerged},
+		{name: "jsonc-user-wins", want: SettingsMerged, existing: ptr(`// my settings
+{
+  /* I like telemetry */
+  "telemetry.telemetryLevel": "all",
+  "editor.fontSize": 15, // big
+  "files.exclude": {"**/.git": true, },
+  "url": "http://example.com/*not-a-comment*/",
+}
+`)},
+		{name: "comment-after-last-value", want: SettingsMerged, existing: ptr("{\n  \"editor.fontSize\": 15 // big\n}\n")},
+		{name: "complete", want: SettingsUnchanged, existing: ptr(string(allKeys))},
+		{name: "malformed", want: SettingsMalformed, wantErr: "malformed, kept as is", existing: ptr("{\n  \"editor.fontSize\": 15\n  \"oops\": \n")},
+		{name: "not-an-object", want: SettingsMalformed, wantErr: "malformed, kept as is", existing: ptr("[1, 2]\n")},
+		{name: "unterminated-comment", want: SettingsMalformed, wantErr: "unterminated /* comment", existing: ptr("{ /* \n")},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			tmp := t.TempDir()
+			path := filepath.Join(tmp, "User", "settings.json")
+			if tc.existing != nil {
+				writeFile(t, path, *tc.existing)
+			}
+			got, gotPath, err := MergeSettings(tmp, defaults)
+			if gotPath != path {
+				t.Errorf("path = %s, want %s", gotPath, path)
+			}
+			if got != tc.want {
+				t.Errorf("result = %q, want %q", got, tc.want)
+			}
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !strings.Contains(err.Error(), path) {
+					t.Fatalf("err = %v, want one naming %s and containing %q", err, path, tc.wantErr)
+				}
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			content := readFile(t, path)
+			if tc.want == SettingsMalformed || tc.want == SettingsUnchanged {
+				if content != *tc.existing {
+					t.Fatalf("user's file was modified:\n%s", content)
+				}
+				return
+			}
+			golden(t, tmp, "settings/"+tc.name, content)
+
+			// The result must be valid JSONC holding the user's values plus every default.
+			stripped, _, err := stripJSONC([]byte(content))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var merged map[string]any
+			if err := json.Unmarshal(stripped, &merged); err != nil {
+				t.Fatalf("merged file is not valid JSONC: %v\n%s", err, content)
+			}
+			for k, v := range defaults {
+				if _, ok := merged[k]; !ok {
+					t.Errorf("default %s missing", k)
+				} else if tc.name != "jsonc-user-wins" && merged[k] != v {
+					t.Errorf("%s = %v, want %v", k, merged[k], v)
+				}
+			}
+			if tc.name == "jsonc-user-wins" && merged["telemetry.telemetryLevel"] != "all" {
+				t.Errorf("user's telemetry.telemetryLevel was overridden: %v", merged["telemetry.telemetryLevel"])
+			}
+
+			// Idempotent: a second run changes nothing.
+			if r, _, err := MergeSettings(tmp, defaults); err != nil || r != SettingsUnchanged {
+				t.Fatalf("second run = %q, %v; want unchanged", r, err)
+			}
+			if again := readFile(t, path); again != content {
+				t.Fatal("second run rewrote the file")
+			}
+		})
+	}
+}
+
+func TestMergeSettingsUnwritable(t *testing.T) {
+	if os.Geteuid() == 0 {
+		// root ignores directory permissions; use a path under a regular file instead.
+		tmp := t.TempDir()
+		writeFile(t, filepath.Join(tmp, "file"), "")
+		_, _, err := MergeSettings(filepath.Join(tmp, "file"), DefaultSettings("/opt/conda"))
+		if err == nil || !strings.Contains(err.Error(), filepath.Join(tmp, "file", "User")) {
+			t.Fatalf("err = %v, want one naming the settings dir", err)
+		}
+		return
+	}
+	tmp := t.TempDir()
+	if err := os.Chmod(tmp, 0o500); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := MergeSettings(tmp, DefaultSettings("/opt/conda"))
+	if err == nil || !strings.Contains(err.Error(), tmp) {
+		t.Fatalf("err = %v, want one naming %s", err, tmp)
+	}
+}
+
+func ptr(s string) *string { return &s }
