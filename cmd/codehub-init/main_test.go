@@ -1,0 +1,110 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// The local backend's exact invocation: offline, no ServiceAccount, nothing builtin.
+func localBackendArgs(tmp string) []string {
+	return []string{"--code-server", "/opt/cs/code-server", "--bind-addr", "127.0.0.1:41234",
+		"--home", filepath.Join(tmp, "home"), "--state-dir", filepath.Join(tmp, "state"),
+		"--folder", filepath.Join(tmp, "home", "project"), "--serviceaccount-dir", filepath.Join(tmp, "nonexistent"),
+		"--builtin-extensions-dir", filepath.Join(tmp, "builtin"), "--conda-envs-dirs", filepath.Join(tmp, "envs"),
+		"--conda-base", filepath.Join(tmp, "conda")}
+}
+
+func TestLocalBackendExec(t *testing.T) {
+	tmp := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	var execed []string
+	code := run(localBackendArgs(tmp), func(string) string { return "" }, &stdout, &stderr, func(argv []string) error {
+		execed = argv
+		return nil
+	})
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	want := []string{"/opt/cs/code-server", "--bind-addr", "127.0.0.1:41234", "--auth", "none",
+		"--user-data-dir", filepath.Join(tmp, "state", "user-data"), "--extensions-dir", filepath.Join(tmp, "state", "extensions"),
+		"--disable-telemetry", "--disable-update-check", "--disable-workspace-trust", "--reconnection-grace-time", "30",
+		filepath.Join(tmp, "home", "project")}
+	if !slices.Equal(execed, want) {
+		t.Fatalf("exec argv\n got %q\nwant %q", execed, want)
+	}
+	if stdout.Len() != 0 {
+		t.Errorf("stdout = %q, want nothing outside --dry-run", stdout.String())
+	}
+	if !strings.Contains(stderr.String(), "kubeconfig: skipped, no ServiceAccount dir") || strings.Contains(stderr.String(), "warning") {
+		t.Errorf("stderr:\n%s", stderr.String())
+	}
+	for _, f := range []string{"state/user-data/User/settings.json", "home/.condarc"} {
+		if _, err := os.Stat(filepath.Join(tmp, f)); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+func TestDryRunPrintsCommandLine(t *testing.T) {
+	tmp := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	args := append(localBackendArgs(tmp), "--dry-run", "--", "--log", "debug")
+	code := run(args, func(string) string { return "" }, &stdout, &stderr, func([]string) error {
+		t.Fatal("--dry-run must not exec")
+		return nil
+	})
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	got := strings.TrimSpace(stdout.String())
+	if !strings.HasPrefix(got, "/opt/cs/code-server --bind-addr 127.0.0.1:41234 --auth none") ||
+		!strings.HasSuffix(got, "--log debug "+filepath.Join(tmp, "home", "project")) {
+		t.Fatalf("dry-run printed %q", got)
+	}
+}
+
+// Failures are one line naming the file; the workspace still starts.
+func TestUnwritableHomeAndMalformedSettings(t *testing.T) {
+	tmp := t.TempDir()
+	if err := os.WriteFile(filepath.Join(tmp, "file"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	settings := filepath.Join(tmp, "state", "user-data", "User", "settings.json")
+	if err := os.MkdirAll(filepath.Dir(settings), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(settings, []byte("{ broken"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := localBackendArgs(tmp)
+	args[slices.Index(args, "--home")+1] = filepath.Join(tmp, "file", "home")
+	var stdout, stderr bytes.Buffer
+	code := run(append(args, "--dry-run"), func(string) string { return "" }, &stdout, &stderr, nil)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	var warnings []string
+	for _, l := range strings.Split(stderr.String(), "\n") {
+		if strings.Contains(l, "warning") {
+			warnings = append(warnings, l)
+		}
+	}
+	if len(warnings) != 2 || !strings.Contains(warnings[0], "home "+filepath.Join(tmp, "file", "home")) ||
+		!strings.Contains(warnings[1], settings+": malformed, kept as is") {
+		t.Fatalf("want one warning naming the home and one naming settings.json, got:\n%s", stderr.String())
+	}
+	if b, _ := os.ReadFile(settings); string(b) != "{ broken" {
+		t.Fatal("malformed settings were rewritten")
+	}
+}
+
+func TestBadFlagExitsWithUsage(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"--no-such-flag"}, func(string) string { return "/h" }, &stdout, &stderr, nil); code != 2 {
+		t.Fatalf("exit %d", code)
+	}
+}
