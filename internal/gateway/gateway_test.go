@@ -1,0 +1,486 @@
+package gateway
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/codehub-dev/codehub/internal/auth"
+	"github.com/codehub-dev/codehub/internal/backend"
+	"github.com/codehub-dev/codehub/internal/identity"
+	"github.com/codehub-dev/codehub/internal/session"
+	"github.com/codehub-dev/codehub/internal/users"
+)
+
+// fakeClock is an injected clock that only moves when told.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// upstream is a stand-in workspace for routing unit tests: an HTTP server that
+// reports which workspace answered and what headers it received. (The integration
+// tests in test/e2e use real code-server.)
+type upstream struct {
+	srv  *httptest.Server
+	hits atomic.Int64
+	last atomic.Pointer[http.Header]
+}
+
+func newUpstream(t *testing.T, name string) *upstream {
+	u := &upstream{}
+	u.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u.hits.Add(1)
+		h := r.Header.Clone()
+		h.Set("X-Seen-Host", r.Host)
+		u.last.Store(&h)
+		io.WriteString(w, "workspace:"+name)
+	}))
+	t.Cleanup(u.srv.Close)
+	return u
+}
+
+// mapBackend runs nothing: each user's workspace is a given upstream.
+type mapBackend struct {
+	mu      sync.Mutex
+	byUser  map[string]*upstream
+	running map[string]bool
+	starts  map[string]int
+	stops   map[string]int
+}
+
+func (b *mapBackend) Get(_ context.Context, user string) (backend.Workspace, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	up, ok := b.byUser[user]
+	if !ok {
+		return backend.Workspace{}, backend.ErrNotFound
+	}
+	w := backend.Workspace{Name: identity.WorkspaceName(user), User: user, State: backend.StateStopped}
+	if b.running[user] {
+		w.State, w.Endpoint = backend.StateRunning, mustURL(up.srv.URL)
+	}
+	return w, nil
+}
+
+func (b *mapBackend) Start(ctx context.Context, id identity.Identity) (backend.Workspace, error) {
+	b.mu.Lock()
+	b.starts[id.User]++
+	b.running[id.User] = true
+	b.mu.Unlock()
+	w, _ := b.Get(ctx, id.User)
+	w.State, w.Endpoint = backend.StateStarting, nil
+	return w, nil
+}
+
+func (b *mapBackend) Stop(_ context.Context, user string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.stops[user]++
+	b.running[user] = false
+	return nil
+}
+
+func (b *mapBackend) List(ctx context.Context) ([]backend.Workspace, error) { return nil, nil }
+func (b *mapBackend) Shutdown(context.Context) error                        { return nil }
+
+func mustURL(s string) *url.URL {
+	u, err := url.Parse(s)
+	if err != nil {
+		panic(err)
+	}
+	return u
+}
+
+type fixture struct {
+	gw      *Gateway
+	srv     *httptest.Server
+	be      *mapBackend
+	clock   *fakeClock
+	alice   *upstream
+	bob     *upstream
+	cookies map[string]string
+}
+
+func newFixture(t *testing.T, idleTimeout time.Duration) *fixture {
+	t.Helper()
+	dir := t.TempDir()
+	store, err := users.Open(filepath.Join(dir, "users.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []string{"alice", "bob"} {
+		if err := store.Set(u, u+"-password", false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	key, _ := session.LoadOrCreateKey(filepath.Join(dir, "key"))
+	codec, _ := session.NewCodec(key, CookieName(false))
+	rev, _ := session.LoadRevocations(filepath.Join(dir, "revoked.json"))
+	f := &fixture{
+		clock: &fakeClock{t: time.Unix(1_800_000_000, 0)},
+		alice: newUpstream(t, "alice"), bob: newUpstream(t, "bob"), cookies: map[string]string{},
+	}
+	f.be = &mapBackend{byUser: map[string]*upstream{"alice": f.alice, "bob": f.bob},
+		running: map[string]bool{}, starts: map[string]int{}, stops: map[string]int{}}
+	f.gw = New(Config{Backend: f.be, Passwords: auth.Local{Users: store}, Codec: codec, Revocations: rev,
+		IdleTimeout: idleTimeout, Clock: f.clock, SessionTTL: 24 * time.Hour, Logger: slog.New(slog.DiscardHandler)})
+	f.srv = httptest.NewServer(f.gw.Handler())
+	t.Cleanup(func() {
+		f.srv.Close()
+		f.gw.Shutdown(context.Background())
+	})
+	for _, u := range []string{"alice", "bob"} {
+		f.cookies[u] = f.login(t, u, u+"-password")
+	}
+	return f
+}
+
+func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+func (f *fixture) login(t *testing.T, user, pw string) string {
+	t.Helper()
+	c := &http.Client{CheckRedirect: noRedirect}
+	resp, err := c.PostForm(f.srv.URL+"/_codehub/login", url.Values{"username": {user}, "password": {pw}, "next": {"/"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("login %s: status %d", user, resp.StatusCode)
+	}
+	for _, c := range resp.Cookies() {
+		if c.Name == CookieName(false) {
+			if !c.HttpOnly || c.SameSite != http.SameSiteLaxMode {
+				t.Fatalf("session cookie flags: HttpOnly=%v SameSite=%v", c.HttpOnly, c.SameSite)
+			}
+			return c.Value
+		}
+	}
+	t.Fatal("no session cookie set")
+	return ""
+}
+
+func (f *fixture) do(t *testing.T, method, path string, hdr map[string]string) (*http.Response, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, f.srv.URL+path, nil)
+	for k, v := range hdr {
+		if k == "Host" {
+			req.Host = v
+			continue
+		}
+		req.Header.Set(k, v)
+	}
+	resp, err := (&http.Client{CheckRedirect: noRedirect}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp, string(body)
+}
+
+func (f *fixture) cookie(user string) string { return CookieName(false) + "=" + f.cookies[user] }
+
+func TestUnauthenticatedNeverReachesWorkspace(t *testing.T) {
+	f := newFixture(t, 0)
+	f.be.running["alice"], f.be.running["bob"] = true, true
+	tampered := []byte(f.cookies["alice"])
+	tampered[10] ^= 1
+	tests := []struct {
+		name       string
+		hdr        map[string]string
+		wantStatus int
+	}{
+		{"no cookie XHR", map[string]string{}, 401},
+		{"no cookie navigation", map[string]string{"Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document"}, 303},
+		{"no cookie upgrade", map[string]string{"Connection": "Upgrade", "Upgrade": "websocket"}, 401},
+		{"tampered cookie", map[string]string{"Cookie": CookieName(false) + "=" + string(tampered)}, 401},
+		{"tampered cookie upgrade", map[string]string{"Cookie": CookieName(false) + "=" + string(tampered), "Connection": "Upgrade", "Upgrade": "websocket"}, 401},
+		{"cookie of other name", map[string]string{"Cookie": "__Host-codehub_session=" + f.cookies["alice"]}, 401},
+		{"identity header only", map[string]string{"X-Remote-User": "alice", "X-Forwarded-User": "alice"}, 401},
+		{"basic auth", map[string]string{"Authorization": "Basic YWxpY2U6YWxpY2UtcGFzc3dvcmQ="}, 401},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, _ := f.do(t, "GET", "/", tt.hdr)
+			if resp.StatusCode != tt.wantStatus {
+				t.Fatalf("status %d, want %d", resp.StatusCode, tt.wantStatus)
+			}
+		})
+	}
+	if n := f.alice.hits.Load() + f.bob.hits.Load(); n != 0 {
+		t.Fatalf("unauthenticated requests reached workspaces %d times", n)
+	}
+}
+
+func TestRoutingByIdentityOnly(t *testing.T) {
+	f := newFixture(t, 0)
+	f.be.running["alice"], f.be.running["bob"] = true, true
+	hostile := []map[string]string{
+		{},
+		{"X-Remote-User": "bob"},
+		{"X-Codehub-User": "bob", "X-Forwarded-User": "bob"},
+		{"X-Forwarded-Host": "bob.example", "X-Forwarded-For": "10.0.0.1"},
+		{"Host": "bob.localhost"},
+	}
+	paths := []string{"/", "/bob", "/?user=bob", "/_codehub/../bob", "/" + identity.WorkspaceName("bob") + "/"}
+	for _, hdr := range hostile {
+		for _, p := range paths {
+			h := map[string]string{"Cookie": f.cookie("alice")}
+			for k, v := range hdr {
+				h[k] = v
+			}
+			resp, body := f.do(t, "GET", p, h)
+			if resp.StatusCode == http.StatusOK && body != "workspace:alice" {
+				t.Fatalf("alice's request %s %v answered by %q", p, hdr, body)
+			}
+		}
+	}
+	if f.bob.hits.Load() != 0 {
+		t.Fatalf("alice's requests reached bob's workspace %d times", f.bob.hits.Load())
+	}
+	resp, body := f.do(t, "GET", "/", map[string]string{"Cookie": f.cookie("bob")})
+	if resp.StatusCode != 200 || body != "workspace:bob" {
+		t.Fatalf("bob got %d %q", resp.StatusCode, body)
+	}
+}
+
+func TestHeadersStrippedBeforeWorkspace(t *testing.T) {
+	f := newFixture(t, 0)
+	f.be.running["alice"] = true
+	resp, _ := f.do(t, "GET", "/x", map[string]string{
+		"Cookie":             "theme=dark; " + f.cookie("alice") + "; vscode-tkn=abc",
+		"Authorization":      "Bearer secret-token",
+		"X-Remote-User":      "bob",
+		"X-Forwarded-For":    "6.6.6.6",
+		"X-Forwarded-Host":   "evil.example",
+		"X-Forwarded-Proto":  "https",
+		"Forwarded":          "for=6.6.6.6;host=evil.example",
+		"X-V3io-Session-Key": "stolen",
+		"X-Real-Ip":          "6.6.6.6",
+	})
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	h := *f.alice.last.Load()
+	if strings.Contains(h.Get("Cookie"), f.cookies["alice"]) || strings.Contains(h.Get("Cookie"), "codehub_session") {
+		t.Errorf("session cookie reached the workspace: %q", h.Get("Cookie"))
+	}
+	if h.Get("Cookie") != "theme=dark; vscode-tkn=abc" {
+		t.Errorf("other cookies not kept: %q", h.Get("Cookie"))
+	}
+	for _, k := range []string{"Authorization", "X-Remote-User", "Forwarded", "X-V3io-Session-Key", "X-Real-Ip"} {
+		if v := h.Get(k); v != "" {
+			t.Errorf("%s reached the workspace: %q", k, v)
+		}
+	}
+	srvHost := mustURL(f.srv.URL).Host
+	if got := h.Get("X-Forwarded-Host"); got != srvHost {
+		t.Errorf("X-Forwarded-Host = %q, want the real host %q", got, srvHost)
+	}
+	if got := h.Get("X-Seen-Host"); got != srvHost {
+		t.Errorf("Host = %q, want the gateway's host %q (code-server's origin check needs it)", got, srvHost)
+	}
+	if got := h.Get("X-Forwarded-For"); got != "127.0.0.1" {
+		t.Errorf("X-Forwarded-For = %q, want only the real peer", got)
+	}
+	if got := h.Get("X-Forwarded-Proto"); got != "http" {
+		t.Errorf("X-Forwarded-Proto = %q", got)
+	}
+}
+
+func TestWakeOnlyOnNavigation(t *testing.T) {
+	f := newFixture(t, 0)
+	for _, hdr := range []map[string]string{
+		{"Accept": "*/*"},
+		{"Sec-Fetch-Mode": "cors", "Sec-Fetch-Dest": "empty", "Accept": "text/html"},
+		{"Connection": "Upgrade", "Upgrade": "websocket"},
+		{"Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "iframe"},
+	} {
+		hdr["Cookie"] = f.cookie("alice")
+		resp, _ := f.do(t, "GET", "/", hdr)
+		if resp.StatusCode != http.StatusServiceUnavailable {
+			t.Errorf("%v: status %d, want 503", hdr, resp.StatusCode)
+		}
+	}
+	if n := f.be.starts["alice"]; n != 0 {
+		t.Fatalf("non-navigation requests started the workspace %d times", n)
+	}
+	resp, body := f.do(t, "GET", "/", map[string]string{"Cookie": f.cookie("alice"), "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document"})
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, "Starting your workspace") || !strings.Contains(body, `http-equiv="refresh"`) {
+		t.Fatalf("navigation: status %d body %q", resp.StatusCode, body)
+	}
+	if f.be.starts["alice"] != 1 {
+		t.Fatalf("starts = %d", f.be.starts["alice"])
+	}
+	// Once running, the same URL is proxied.
+	resp, body = f.do(t, "GET", "/", map[string]string{"Cookie": f.cookie("alice"), "Accept": "text/html"})
+	if resp.StatusCode != 200 || body != "workspace:alice" {
+		t.Fatalf("after start: %d %q", resp.StatusCode, body)
+	}
+}
+
+func TestIdleStopWithInjectedClock(t *testing.T) {
+	f := newFixture(t, time.Hour)
+	f.be.running["alice"], f.be.running["bob"] = true, true
+	f.do(t, "GET", "/", map[string]string{"Cookie": f.cookie("alice")})
+	f.do(t, "GET", "/", map[string]string{"Cookie": f.cookie("bob")})
+
+	f.clock.Advance(40 * time.Minute)
+	f.do(t, "GET", "/", map[string]string{"Cookie": f.cookie("bob")}) // bob stays active
+	if stopped := f.gw.ReapIdle(context.Background()); len(stopped) != 0 {
+		t.Fatalf("stopped %v before the timeout", stopped)
+	}
+	f.clock.Advance(21 * time.Minute)
+	stopped := f.gw.ReapIdle(context.Background())
+	if len(stopped) != 1 || stopped[0] != "alice" {
+		t.Fatalf("stopped %v, want [alice]", stopped)
+	}
+	if f.be.stops["alice"] != 1 || f.be.stops["bob"] != 0 {
+		t.Fatalf("stops = %v", f.be.stops)
+	}
+	// alice's open tab retrying does not wake it; a page visit does.
+	resp, _ := f.do(t, "GET", "/", map[string]string{"Cookie": f.cookie("alice"), "Accept": "*/*"})
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("XHR after idle stop: %d", resp.StatusCode)
+	}
+	resp, _ = f.do(t, "GET", "/", map[string]string{"Cookie": f.cookie("alice"), "Accept": "text/html"})
+	if resp.StatusCode != http.StatusServiceUnavailable || f.be.starts["alice"] != 1 {
+		t.Fatalf("navigation after idle stop: %d, starts %d", resp.StatusCode, f.be.starts["alice"])
+	}
+}
+
+func TestLogoutRevokesCopiedCookie(t *testing.T) {
+	f := newFixture(t, 0)
+	f.be.running["alice"] = true
+	copied := f.cookie("alice")
+	resp, _ := f.do(t, "POST", "/_codehub/logout", map[string]string{"Cookie": copied})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("logout: %d", resp.StatusCode)
+	}
+	resp, _ = f.do(t, "GET", "/", map[string]string{"Cookie": copied})
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("revoked cookie: status %d, want 401", resp.StatusCode)
+	}
+}
+
+func TestCrossSitePostRefused(t *testing.T) {
+	f := newFixture(t, 0)
+	for _, path := range []string{"/_codehub/logout", "/_codehub/login", "/_codehub/start"} {
+		resp, _ := f.do(t, "POST", path, map[string]string{"Cookie": f.cookie("alice"), "Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"})
+		if resp.StatusCode != http.StatusForbidden {
+			t.Errorf("cross-site POST %s: status %d, want 403", path, resp.StatusCode)
+		}
+	}
+	resp, _ := f.do(t, "GET", "/", map[string]string{"Cookie": f.cookie("alice")})
+	if resp.StatusCode == http.StatusUnauthorized {
+		t.Fatal("cross-site logout signed alice out")
+	}
+}
+
+func TestLoginFailures(t *testing.T) {
+	f := newFixture(t, 0)
+	for _, tt := range []struct{ user, pw string }{{"alice", "wrong"}, {"nobody", "alice-password"}, {"", ""}, {"Alice", "alice-password"}} {
+		resp, err := (&http.Client{CheckRedirect: noRedirect}).PostForm(f.srv.URL+"/_codehub/login", url.Values{"username": {tt.user}, "password": {tt.pw}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized || len(resp.Cookies()) != 0 || !strings.Contains(string(body), "Wrong user name or password") {
+			t.Errorf("login %q/%q: status %d, cookies %d", tt.user, tt.pw, resp.StatusCode, len(resp.Cookies()))
+		}
+	}
+}
+
+func TestWebSocketOrigin(t *testing.T) {
+	f := newFixture(t, 0)
+	f.be.running["alice"] = true
+	host := mustURL(f.srv.URL).Host
+	for _, tt := range []struct {
+		origin string
+		want   int
+	}{
+		{"http://evil.example", 403},
+		{"null", 403},
+		{"http://" + host + ".evil.example", 403},
+		{"http://evil" + host, 403},
+		{"ws://" + host, 403},
+		{"http://" + host, 200}, // the stand-in upstream answers plain 200
+	} {
+		resp, _ := f.do(t, "GET", "/", map[string]string{"Cookie": f.cookie("alice"), "Connection": "Upgrade", "Upgrade": "websocket", "Origin": tt.origin})
+		if resp.StatusCode != tt.want {
+			t.Errorf("Origin %q: status %d, want %d", tt.origin, resp.StatusCode, tt.want)
+		}
+	}
+}
+
+func TestNavigationDetection(t *testing.T) {
+	for _, tt := range []struct {
+		method string
+		hdr    map[string]string
+		want   bool
+	}{
+		{"GET", map[string]string{"Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document"}, true},
+		{"GET", map[string]string{"Sec-Fetch-Mode": "navigate"}, true},
+		{"GET", map[string]string{"Accept": "text/html,application/xhtml+xml"}, true},
+		{"POST", map[string]string{"Sec-Fetch-Mode": "navigate"}, false},
+		{"GET", map[string]string{"Sec-Fetch-Mode": "cors", "Accept": "text/html"}, false},
+		{"GET", map[string]string{"Sec-Fetch-Mode": "websocket"}, false},
+		{"GET", map[string]string{"Accept": "text/html", "Upgrade": "websocket"}, false},
+		{"GET", map[string]string{"Accept": "*/*"}, false},
+	} {
+		r := httptest.NewRequest(tt.method, "/", nil)
+		for k, v := range tt.hdr {
+			r.Header.Set(k, v)
+		}
+		if got := isNavigation(r); got != tt.want {
+			t.Errorf("isNavigation(%s %v) = %v", tt.method, tt.hdr, got)
+		}
+	}
+}
+
+func TestStripCookie(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"codehub_session=x", ""},
+		{"a=1; codehub_session=x; b=2", "a=1; b=2"},
+		{"codehub_session_other=1; codehub_session=x", "codehub_session_other=1"},
+		{"a=1", "a=1"},
+	} {
+		h := http.Header{"Cookie": {tt.in}}
+		stripCookie(h, "codehub_session")
+		if got := h.Get("Cookie"); got != tt.want {
+			t.Errorf("stripCookie(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestHealthz(t *testing.T) {
+	f := newFixture(t, 0)
+	resp, body := f.do(t, "GET", "/_codehub/healthz", nil)
+	if resp.StatusCode != 200 || body != "ok\n" {
+		t.Fatalf("healthz: %d %q", resp.StatusCode, body)
+	}
+}

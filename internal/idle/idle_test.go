@@ -1,0 +1,54 @@
+package idle
+
+import (
+	"testing"
+	"time"
+)
+
+func TestPolicy(t *testing.T) {
+	t0 := time.Unix(1_800_000_000, 0)
+	tests := []struct {
+		name        string
+		timeout     time.Duration
+		last, since time.Time
+		now         time.Time
+		want        bool
+	}{
+		{"never when 0", 0, t0, t0, t0.Add(1000 * time.Hour), false},
+		{"just active", time.Hour, t0, t0, t0.Add(time.Minute), false},
+		{"one ns short", time.Hour, t0, t0, t0.Add(time.Hour - 1), false},
+		{"exactly timeout", time.Hour, t0, t0, t0.Add(time.Hour), true},
+		{"long idle", time.Hour, t0, t0, t0.Add(5 * time.Hour), true},
+		{"no activity: measured from start", time.Hour, time.Time{}, t0, t0.Add(30 * time.Minute), false},
+		{"no activity, idle since start", time.Hour, time.Time{}, t0, t0.Add(2 * time.Hour), true},
+		{"restarted after old activity", time.Hour, t0, t0.Add(3 * time.Hour), t0.Add(3*time.Hour + time.Minute), false},
+	}
+	for _, tt := range tests {
+		if got := (Policy{Timeout: tt.timeout}).Idle(tt.last, tt.since, tt.now); got != tt.want {
+			t.Errorf("%s: Idle = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestActivityMonotonic(t *testing.T) {
+	var a Activity
+	t0 := time.Unix(1_800_000_000, 0)
+	if !a.Last().IsZero() {
+		t.Fatal("new activity not zero")
+	}
+	a.Touch(t0.Add(time.Minute))
+	a.Touch(t0) // a late writer with an older timestamp must not move it back
+	if got := a.Last(); !got.Equal(t0.Add(time.Minute)) {
+		t.Fatalf("Last = %v", got)
+	}
+}
+
+func TestCheckInterval(t *testing.T) {
+	for _, tt := range []struct{ timeout, want time.Duration }{
+		{time.Second, time.Second}, {time.Minute, 6 * time.Second}, {time.Hour, 30 * time.Second},
+	} {
+		if got := (Policy{Timeout: tt.timeout}).CheckInterval(); got != tt.want {
+			t.Errorf("CheckInterval(%v) = %v, want %v", tt.timeout, got, tt.want)
+		}
+	}
+}
