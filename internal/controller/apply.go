@@ -1,0 +1,78 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	codehubv1 "github.com/codehub-dev/codehub/api/v1alpha1"
+	"github.com/codehub-dev/codehub/internal/workspacebuild"
+)
+
+// apply server-side-applies every wanted object whose applied hash differs from what exists,
+// so a converged Workspace costs reads only; it deletes optional objects no longer wanted.
+func (r *Reconciler) apply(ctx context.Context, ws *codehubv1.Workspace) error {
+	for _, want := range workspacebuild.Objects(ws, r.Options) {
+		if err := r.applyOne(ctx, want); err != nil {
+			return fmt.Errorf("%s %s: %w", want.GetObjectKind().GroupVersionKind().Kind, want.GetName(), err)
+		}
+	}
+	if ws.Spec.NodePort == nil {
+		if err := r.deleteOwned(ctx, ws, &corev1.Service{}, workspacebuild.NodePortName(ws)); err != nil {
+			return err
+		}
+	}
+	if ws.Spec.Ingress == nil {
+		if err := r.deleteOwned(ctx, ws, &networkingv1.Ingress{}, workspacebuild.Base(ws)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *Reconciler) applyOne(ctx context.Context, want client.Object) error {
+	have, ok := want.DeepCopyObject().(client.Object)
+	if !ok {
+		return fmt.Errorf("%T is not a client.Object", want)
+	}
+	err := r.Client.Get(ctx, client.ObjectKeyFromObject(want), have)
+	switch {
+	case err == nil && have.GetAnnotations()[workspacebuild.AnnotationHash] == want.GetAnnotations()[workspacebuild.AnnotationHash]:
+		return nil
+	case err != nil && !apierrors.IsNotFound(err):
+		return err
+	}
+	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(want)
+	if err != nil {
+		return err
+	}
+	// Typed structs serialise empty status and creationTimestamp; neither is ours to set.
+	delete(u, "status")
+	unstructured.RemoveNestedField(u, "metadata", "creationTimestamp")
+	unstructured.RemoveNestedField(u, "spec", "template", "metadata", "creationTimestamp")
+	return r.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(&unstructured.Unstructured{Object: u}),
+		client.FieldOwner(workspacebuild.FieldOwner), client.ForceOwnership)
+}
+
+// deleteOwned removes an object only if this Workspace controls it.
+func (r *Reconciler) deleteOwned(ctx context.Context, ws *codehubv1.Workspace, obj client.Object, name string) error {
+	err := r.Client.Get(ctx, client.ObjectKey{Namespace: ws.Namespace, Name: name}, obj)
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if owner := metav1.GetControllerOf(obj); owner == nil || owner.UID != ws.UID {
+		return nil
+	}
+	uid := obj.GetUID()
+	return client.IgnoreNotFound(r.Client.Delete(ctx, obj, client.Preconditions{UID: &uid}))
+}

@@ -1,0 +1,114 @@
+// Package controller reconciles Workspaces into the objects workspacebuild describes.
+package controller
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	codehubv1 "github.com/codehub-dev/codehub/api/v1alpha1"
+	"github.com/codehub-dev/codehub/internal/workspacebuild"
+)
+
+// +kubebuilder:rbac:groups=codehub.io,resources=workspaces,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=codehub.io,resources=workspaces/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=codehub.io,resources=workspaces/finalizers,verbs=update
+// +kubebuilder:rbac:groups="",resources=serviceaccounts;configmaps;services;persistentvolumeclaims,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=pods;pods/log,verbs=get;list;watch
+// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies;ingresses,verbs=get;list;watch;create;update;patch;delete
+// Workspace Roles carry user-chosen extra rules the operator itself does not hold, hence escalate and bind.
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings,verbs=get;list;watch;create;update;patch;delete;escalate;bind
+// +kubebuilder:rbac:groups="";events.k8s.io,resources=events,verbs=create;patch
+
+// Reconciler makes each Workspace's owned objects match its spec and reports its status.
+type Reconciler struct {
+	Client   client.Client
+	Recorder events.EventRecorder
+	Options  workspacebuild.Options
+	// Now is the clock for idle stops; time.Now when nil.
+	Now func() time.Time
+}
+
+func (r *Reconciler) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
+// SetupWithManager registers the controller and its Owns() watches.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&codehubv1.Workspace{}).
+		Owns(&appsv1.Deployment{}).
+		Owns(&corev1.Service{}).
+		Owns(&corev1.ServiceAccount{}).
+		Owns(&corev1.ConfigMap{}).
+		Owns(&corev1.PersistentVolumeClaim{}).
+		Owns(&rbacv1.Role{}).
+		Owns(&rbacv1.RoleBinding{}).
+		Owns(&networkingv1.NetworkPolicy{}).
+		Owns(&networkingv1.Ingress{}).
+		Complete(r)
+}
+
+// Reconcile is level-triggered: it derives everything from the Workspace and what exists.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	ws := &codehubv1.Workspace{}
+	if err := r.Client.Get(ctx, req.NamespacedName, ws); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !ws.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, nil // garbage collection removes the owned objects
+	}
+	logger := log.FromContext(ctx).WithValues("user", ws.Spec.User)
+
+	dep := &appsv1.Deployment{}
+	applyErr := r.ensureNotTaken(ctx, ws, dep)
+	if applyErr == nil {
+		applyErr = r.apply(ctx, ws)
+	}
+	if applyErr != nil {
+		logger.Error(applyErr, "applying workspace objects")
+	}
+	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: ws.Namespace, Name: workspacebuild.Base(ws)}, dep); err != nil && !apierrors.IsNotFound(err) {
+		return ctrl.Result{}, err
+	}
+
+	next := computeStatus(ws, dep, applyErr)
+	if err := r.writeStatus(ctx, ws, next); err != nil {
+		return ctrl.Result{}, err
+	}
+	if applyErr != nil {
+		return ctrl.Result{}, applyErr
+	}
+	return r.idleStop(ctx, ws)
+}
+
+// ensureNotTaken refuses a second Workspace for a user who already has one in the namespace:
+// both would want the same deterministic object names.
+func (r *Reconciler) ensureNotTaken(ctx context.Context, ws *codehubv1.Workspace, dep *appsv1.Deployment) error {
+	err := r.Client.Get(ctx, client.ObjectKey{Namespace: ws.Namespace, Name: workspacebuild.Base(ws)}, dep)
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if owner := metav1.GetControllerOf(dep); owner != nil && owner.UID != ws.UID {
+		return fmt.Errorf("user %q already has Workspace %q in this namespace", ws.Spec.User, owner.Name)
+	}
+	return nil
+}

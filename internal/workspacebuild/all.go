@@ -1,0 +1,27 @@
+package workspacebuild
+
+import (
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	codehubv1 "github.com/codehub-dev/codehub/api/v1alpha1"
+)
+
+// Objects returns every object the Workspace wants, in apply order (what the pod needs
+// first), each stamped with its hash.
+func Objects(ws *codehubv1.Workspace, o Options) []client.Object {
+	objs := []client.Object{ServiceAccount(ws), Role(ws), RoleBinding(ws), ConfigMap(ws)}
+	if WantsHomeClaim(ws) {
+		objs = append(objs, HomeClaim(ws, o))
+	}
+	objs = append(objs, Deployment(ws, o), Service(ws), NetworkPolicy(ws, o))
+	if np := NodePortService(ws); np != nil {
+		objs = append(objs, np)
+	}
+	if in := Ingress(ws); in != nil {
+		objs = append(objs, in)
+	}
+	for _, obj := range objs {
+		Stamp(obj)
+	}
+	return objs
+}

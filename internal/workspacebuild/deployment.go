@@ -1,0 +1,108 @@
+package workspacebuild
+
+import (
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+
+	codehubv1 "github.com/codehub-dev/codehub/api/v1alpha1"
+)
+
+// Deployment runs code-server through codehub-init, one replica while spec.running.
+func Deployment(ws *codehubv1.Workspace, o Options) *appsv1.Deployment {
+	replicas := int32(0)
+	if ws.Spec.Running {
+		replicas = 1
+	}
+	meta := objectMeta(ws, Base(ws), true)
+	return &appsv1.Deployment{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
+		ObjectMeta: meta,
+		Spec: appsv1.DeploymentSpec{
+			Replicas: &replicas,
+			Selector: &metav1.LabelSelector{MatchLabels: SelectorLabels(ws)},
+			// A ReadWriteOnce home cannot be attached to an old and a new pod at once.
+			Strategy: appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType},
+			Template: PodTemplate(ws, o),
+		},
+	}
+}
+
+// PodTemplate is the workspace pod; also what the restricted-PSA dry-run test submits.
+func PodTemplate(ws *codehubv1.Workspace, o Options) corev1.PodTemplateSpec {
+	vols, mounts := volumes(ws)
+	image := ws.Spec.Image
+	if image == "" {
+		image = o.Image
+	}
+	probe := func(failures int32) *corev1.Probe {
+		return &corev1.Probe{
+			ProbeHandler:     corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromString("http")}},
+			PeriodSeconds:    10,
+			FailureThreshold: failures,
+		}
+	}
+	env := append([]corev1.EnvVar{
+		{Name: "HOME", Value: HomePath},
+		{Name: "CODEHUB_USER", Value: ws.Spec.User},
+	}, ws.Spec.Env...)
+	return corev1.PodTemplateSpec{
+		ObjectMeta: metav1.ObjectMeta{
+			Labels:      Labels(ws),
+			Annotations: map[string]string{AnnotationUser: ws.Spec.User, AnnotationConfigHash: hashJSON(ConfigMap(ws).Data)},
+		},
+		Spec: corev1.PodSpec{
+			ServiceAccountName: Base(ws),
+			SecurityContext:    podSecurityContext(ws, o),
+			NodeSelector:       ws.Spec.NodeSelector,
+			Tolerations:        ws.Spec.Tolerations,
+			Affinity:           ws.Spec.Affinity,
+			Volumes:            vols,
+			Containers: []corev1.Container{{
+				Name:            "code-server",
+				Image:           image,
+				ImagePullPolicy: ws.Spec.ImagePullPolicy,
+				Command:         o.InitCommand,
+				Args:            []string{"--config", InitConfigFile},
+				Ports:           []corev1.ContainerPort{{Name: "http", ContainerPort: Port, Protocol: corev1.ProtocolTCP}},
+				Env:             env,
+				Resources:       ws.Spec.Resources,
+				VolumeMounts:    mounts,
+				StartupProbe:    probe(30),
+				ReadinessProbe:  probe(3),
+				LivenessProbe:   probe(6),
+				SecurityContext: &corev1.SecurityContext{
+					RunAsNonRoot:             ptr.To(true),
+					AllowPrivilegeEscalation: ptr.To(false),
+					Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+					SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+				},
+			}},
+		},
+	}
+}
+
+// podSecurityContext runs as the user's uid/gid when known. FUSE needs no extra privilege in
+// the pod (the node's flexVolume driver mounts it) but fsGroup cannot chown a FUSE mount, so
+// the uid must be the platform's uid for the user to write to /User.
+func podSecurityContext(ws *codehubv1.Workspace, o Options) *corev1.PodSecurityContext {
+	if ws.Spec.SecurityContext != nil {
+		return ws.Spec.SecurityContext.DeepCopy()
+	}
+	uid, gid := o.UID, o.GID
+	if ws.Spec.UID != nil {
+		uid = *ws.Spec.UID
+	}
+	if ws.Spec.GID != nil {
+		gid = *ws.Spec.GID
+	}
+	return &corev1.PodSecurityContext{
+		RunAsNonRoot:   ptr.To(true),
+		RunAsUser:      ptr.To(uid),
+		RunAsGroup:     ptr.To(gid),
+		FSGroup:        ptr.To(gid),
+		SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+	}
+}

@@ -1,0 +1,46 @@
+// Package workspacebuild turns a Workspace into the Kubernetes objects that run it. Every
+// function is pure (no client, no clock) so the objects can be checked against golden files
+// and the controller can compare what it wants with what exists.
+package workspacebuild
+
+import (
+	"k8s.io/apimachinery/pkg/api/resource"
+)
+
+// Port is where codehub-init makes code-server listen inside the pod.
+const Port = 8080
+
+// Paths inside the workspace container.
+const (
+	InitConfigDir  = "/etc/codehub"
+	InitConfigFile = InitConfigDir + "/init.json"
+	HomePath       = "/home/codehub"
+	V3IOPath       = "/v3io"
+	V3IOUserPath   = "/User"
+)
+
+// Options are the operator-wide defaults a Workspace does not set itself.
+type Options struct {
+	// Image is the workspace image when spec.image is empty.
+	Image string
+	// InitCommand is the entrypoint that prepares the home and execs code-server.
+	InitCommand []string
+	// HomeSize is the size of a home PVC whose template does not say.
+	HomeSize resource.Quantity
+	// UID and GID run workspaces whose user has no known ids.
+	UID, GID int64
+	// GatewaySelector selects the gateway pods the NetworkPolicy admits.
+	GatewaySelector map[string]string
+}
+
+// DefaultOptions are the defaults cmd/operator starts from.
+func DefaultOptions() Options {
+	return Options{
+		Image:           "codehub-workspace:latest",
+		InitCommand:     []string{"codehub-init"},
+		HomeSize:        resource.MustParse("10Gi"),
+		UID:             1000,
+		GID:             1000,
+		GatewaySelector: map[string]string{"app.kubernetes.io/component": "gateway"},
+	}
+}
