@@ -253,7 +253,7 @@ func envOr(k, def string) string {
 // waitHealthy polls /healthz until it answers 200, the process exits, the start times
 // out or a stop is requested.
 func (in *instance) waitHealthy(port int, exited <-chan struct{}) bool {
-	client := &http.Client{Timeout: 2 * time.Second}
+	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	u := endpointURL(port).String() + "/healthz"
 	deadline := time.Now().Add(in.cfg.StartTimeout)
 	tick := time.NewTicker(100 * time.Millisecond)

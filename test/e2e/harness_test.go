@@ -1,0 +1,392 @@
+// Package e2e runs the real codehub binary against a real code-server (and, in the
+// browser test, a real headless Chromium). Nothing here is faked.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/codehub-dev/codehub/internal/identity"
+	"github.com/codehub-dev/codehub/internal/testenv"
+)
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// codehubBinary builds cmd/codehub once per test run.
+func codehubBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "codehub-e2e-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "codehub")
+		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/codehub")
+		cmd.Dir = testenv.RepoRoot(t)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// syncBuffer collects a process's output for assertions while it runs.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+type gateway struct {
+	cmd      *exec.Cmd
+	URL      string
+	Metrics  string
+	StateDir string
+	Stdout   *syncBuffer
+	Stderr   *syncBuffer
+	exited   chan struct{}
+	exitErr  error
+}
+
+// eventually polls cond until it returns true or the deadline passes.
+func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// startGateway runs `codehub serve` on free ports with the given state dir.
+func startGateway(t *testing.T, stateDir string, extra ...string) *gateway {
+	t.Helper()
+	port, mport := freePort(t), freePort(t)
+	args := append([]string{"serve", "--listen", fmt.Sprintf("127.0.0.1:%d", port),
+		"--metrics-listen", fmt.Sprintf("127.0.0.1:%d", mport), "--state-dir", stateDir,
+		"--code-server", testenv.CodeServer(t), "--stop-grace", "5s", "--reconnection-grace-time", "30s"}, extra...)
+	g := &gateway{
+		cmd: exec.Command(codehubBinary(t), args...), URL: fmt.Sprintf("http://127.0.0.1:%d", port),
+		Metrics: fmt.Sprintf("http://127.0.0.1:%d/metrics", mport), StateDir: stateDir,
+		Stdout: &syncBuffer{}, Stderr: &syncBuffer{}, exited: make(chan struct{}),
+	}
+	g.cmd.Stdout, g.cmd.Stderr = g.Stdout, g.Stderr
+	g.cmd.Env = append(os.Environ(), "CODEHUB_CODE_SERVER=")
+	if err := g.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		g.exitErr = g.cmd.Wait()
+		close(g.exited)
+	}()
+	t.Cleanup(func() {
+		g.Stop(t)
+		if t.Failed() {
+			t.Logf("gateway stderr:\n%s", g.Stderr.String())
+		}
+	})
+	eventually(t, 60*time.Second, "gateway health", func() bool {
+		select {
+		case <-g.exited:
+			t.Fatalf("gateway exited early: %v\nstderr:\n%s", g.exitErr, g.Stderr.String())
+		default:
+		}
+		resp, err := http.Get(g.URL + "/_codehub/healthz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+	return g
+}
+
+// Stop sends SIGTERM and waits for the gateway to exit; it returns the exit error.
+func (g *gateway) Stop(t *testing.T) error {
+	select {
+	case <-g.exited:
+		return g.exitErr
+	default:
+	}
+	_ = g.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-g.exited:
+	case <-time.After(60 * time.Second):
+		_ = g.cmd.Process.Kill()
+		<-g.exited
+		t.Errorf("gateway did not exit within 60s of SIGTERM")
+	}
+	return g.exitErr
+}
+
+func addUser(t *testing.T, stateDir, name, password string, admin bool) {
+	t.Helper()
+	args := []string{"users", "add", name, "--password-stdin", "--state-dir", stateDir}
+	if admin {
+		args = append(args, "--admin")
+	}
+	cmd := exec.Command(codehubBinary(t), args...)
+	cmd.Stdin = strings.NewReader(password + "\n")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("users add %s: %v\n%s", name, err, out)
+	}
+}
+
+// browser is an HTTP client with a cookie jar that sends what a browser sends on a
+// page visit.
+type browser struct {
+	*http.Client
+	base string
+}
+
+func newBrowser(t *testing.T, base string) *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{Client: &http.Client{Jar: jar, Timeout: 60 * time.Second}, base: base}
+}
+
+func (b *browser) navigate(t *testing.T, path string) (*http.Response, string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", b.base+path, nil)
+	req.Header.Set("Accept", "text/html,application/xhtml+xml")
+	req.Header.Set("Sec-Fetch-Mode", "navigate")
+	req.Header.Set("Sec-Fetch-Dest", "document")
+	resp, err := b.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp, string(body)
+}
+
+func (b *browser) login(t *testing.T, user, password string) {
+	t.Helper()
+	resp, err := b.PostForm(b.base+"/_codehub/login", url.Values{"username": {user}, "password": {password}, "next": {"/"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if b.sessionCookie() == "" {
+		t.Fatalf("login %s: no session cookie (status %d)", user, resp.StatusCode)
+	}
+}
+
+func (b *browser) sessionCookie() string {
+	u, _ := url.Parse(b.base)
+	for _, c := range b.Jar.Cookies(u) {
+		if c.Name == "codehub_session" {
+			return c.Value
+		}
+	}
+	return ""
+}
+
+// openWorkbench visits / until the progress page gives way to code-server's workbench
+// and returns the workbench HTML.
+func (b *browser) openWorkbench(t *testing.T) string {
+	t.Helper()
+	var body string
+	eventually(t, 3*time.Minute, "the workbench through the gateway", func() bool {
+		resp, html := b.navigate(t, "/")
+		body = html
+		return resp.StatusCode == 200 && strings.Contains(html, "vscode-workbench-web-configuration")
+	})
+	return body
+}
+
+// servedFolder asks code-server (through the gateway) which folder it opens: GET /
+// answers 302 ./?folder=<the workspace folder of the process that answered>.
+func (b *browser) servedFolder(t *testing.T) string {
+	t.Helper()
+	c := *b.Client
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	req, _ := http.NewRequest("GET", b.base+"/", nil)
+	req.Header.Set("Accept", "text/html")
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	loc := resp.Header.Get("Location")
+	if resp.StatusCode != http.StatusFound || !strings.HasPrefix(loc, "./?folder=") {
+		t.Fatalf("GET / through the gateway: %d Location %q, want code-server's folder redirect", resp.StatusCode, loc)
+	}
+	folder, _ := url.QueryUnescape(strings.TrimPrefix(loc, "./?folder="))
+	return folder
+}
+
+func ctxTimeout(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// connectionsTo counts TCP sockets on either end of a connection to a local port, in
+// any state but LISTEN (TIME_WAIT included, so connections that already closed within
+// the last minute still count).
+func connectionsTo(t *testing.T, port int) int {
+	t.Helper()
+	suffix := fmt.Sprintf(":%04X", port)
+	n := 0
+	for _, f := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(data), "\n")[1:] {
+			fields := strings.Fields(line)
+			if len(fields) < 4 || fields[3] == "0A" {
+				continue
+			}
+			if strings.HasSuffix(fields[1], suffix) || strings.HasSuffix(fields[2], suffix) {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// workspaceState asks the gateway for the signed-in user's workspace state.
+func (b *browser) workspaceState(t *testing.T) string {
+	t.Helper()
+	resp, err := b.Get(b.base + "/_codehub/api/v1/workspace")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		return fmt.Sprintf("HTTP %d", resp.StatusCode)
+	}
+	var out struct{ State string }
+	if err := json.Unmarshal(body, &out); err != nil {
+		t.Fatalf("workspace status %q: %v", body, err)
+	}
+	return out.State
+}
+
+// workspacePort reads the port of a running workspace from its process command line.
+func workspacePID(t *testing.T, stateDir, user string) int {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(stateDir, "workspaces", identity.WorkspaceName(user), "code-server.pid"))
+	if err != nil {
+		return 0
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(data)))
+	return pid
+}
+
+var bindRE = regexp.MustCompile(`--bind-addr\x00127\.0\.0\.1:(\d+)`)
+
+func workspacePort(t *testing.T, stateDir, user string) int {
+	t.Helper()
+	pid := workspacePID(t, stateDir, user)
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil {
+		t.Fatalf("workspace of %s not running: %v", user, err)
+	}
+	m := bindRE.FindSubmatch(cmdline)
+	if m == nil {
+		t.Fatalf("no --bind-addr in %q", cmdline)
+	}
+	port, _ := strconv.Atoi(string(m[1]))
+	return port
+}
+
+func alive(pid int) bool {
+	if pid <= 0 {
+		return false
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	i := bytes.LastIndexByte(stat, ')')
+	return i < 0 || i+2 >= len(stat) || stat[i+2] != 'Z'
+}
+
+// groupRSS sums the resident memory of every process in a process group, in KiB.
+func groupRSS(t *testing.T, pgid int) int {
+	t.Helper()
+	entries, _ := os.ReadDir("/proc")
+	total := 0
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		i := bytes.LastIndexByte(stat, ')')
+		fields := strings.Fields(string(stat[i+2:]))
+		if len(fields) < 3 || fields[2] != strconv.Itoa(pgid) {
+			continue
+		}
+		status, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+		for _, line := range strings.Split(string(status), "\n") {
+			if strings.HasPrefix(line, "VmRSS:") {
+				kb, _ := strconv.Atoi(strings.Fields(line)[1])
+				total += kb
+			}
+		}
+	}
+	return total
+}
+
+func mustParse(s string) *url.URL {
+	u, err := url.Parse(s)
+	if err != nil {
+		panic(err)
+	}
+	return u
+}
