@@ -107,6 +107,9 @@ func InstalledExtensions(extDir string) (map[string]Extension, error) {
 		} `json:"identifier"`
 		Version          string `json:"version"`
 		RelativeLocation string `json:"relativeLocation"`
+		Location         struct {
+			Path string `json:"path"`
+		} `json:"location"`
 	}
 	if err := json.Unmarshal(data, &entries); err != nil {
 		// code-server rebuilds the index from the dirs; do the same rather than fail.
@@ -114,6 +117,9 @@ func InstalledExtensions(extDir string) (map[string]Extension, error) {
 	}
 	for _, e := range entries {
 		rel := e.RelativeLocation
+		if rel == "" && e.Location.Path != "" {
+			rel = filepath.Base(e.Location.Path) // older indexes have only the absolute location
+		}
 		if rel == "" || obsolete[rel] {
 			continue
 		}

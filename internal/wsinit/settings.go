@@ -166,6 +166,9 @@ func stripJSONC(in []byte) ([]byte, []int, error) {
 			}
 		}
 	}
+	if bytes.HasPrefix(out, []byte("\xef\xbb\xbf")) {
+		blank(0, 3) // a UTF-8 BOM some editors write; VS Code accepts it
+	}
 	lastComma := -1 // offset of a comma not yet followed by a value
 	for i := 0; i < len(out); i++ {
 		switch c := out[i]; {

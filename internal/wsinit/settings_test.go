@@ -29,6 +29,7 @@ func TestMergeSettings(t *testing.T) {
   "url": "http://example.com/*not-a-comment*/",
 }
 `)},
+		{name: "utf8-bom", existing: ptr("\ufeff{\"editor.fontSize\": 15}\n"), want: SettingsMerged},
 		{name: "comment-after-last-value", want: SettingsMerged, existing: ptr("{\n  \"editor.fontSize\": 15 // big\n}\n")},
 		{name: "complete", want: SettingsUnchanged, existing: ptr(string(allKeys))},
 		{name: "malformed", want: SettingsMalformed, wantErr: "malformed, kept as is", existing: ptr("{\n  \"editor.fontSize\": 15\n  \"oops\": \n")},
