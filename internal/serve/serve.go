@@ -62,7 +62,7 @@ func Run(ctx context.Context, o Options) error {
 	if err := ensureStateDir(o.StateDir); err != nil {
 		return err
 	}
-	if _, err := CheckCodeServer(o.CodeServer); err != nil {
+	if _, err := CheckCodeServer(o.CodeServer, filepath.Join(o.StateDir, "tmp")); err != nil {
 		return err
 	}
 	store, err := users.Open(filepath.Join(o.StateDir, "users.json"))
@@ -240,7 +240,8 @@ var versionRE = regexp.MustCompile(`^(\d+)\.(\d+)\.(\d+)`)
 
 // CheckCodeServer runs `code-server --version` and rejects a missing binary or a
 // release older than MinCodeServer, with one line saying what to do.
-func CheckCodeServer(path string) (string, error) {
+// scratch becomes the probe's HOME: code-server writes a config file on every run.
+func CheckCodeServer(path, scratch string) (string, error) {
 	if path == "" {
 		return "", errors.New("code-server not found: pass --code-server PATH or set CODEHUB_CODE_SERVER (make run installs it)")
 	}
@@ -249,7 +250,12 @@ func CheckCodeServer(path string) (string, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, path, "--version").Output()
+	if err := os.MkdirAll(scratch, 0o700); err != nil {
+		return "", fmt.Errorf("scratch dir: %w", err)
+	}
+	cmd := exec.CommandContext(ctx, path, "--version")
+	cmd.Env = []string{"HOME=" + scratch, "XDG_CONFIG_HOME=" + scratch, "XDG_DATA_HOME=" + scratch, "PATH=" + os.Getenv("PATH")}
+	out, err := cmd.Output()
 	if err != nil {
 		return "", fmt.Errorf("code-server at %q does not run (`--version` failed: %v)", path, err)
 	}
