@@ -88,10 +88,6 @@ type WorkspaceSpec struct {
 	// +listMapKey=name
 	Mounts []Mount `json:"mounts,omitempty"`
 
-	// Extensions are VS Code extension ids to have installed on start.
-	// +optional
-	Extensions []string `json:"extensions,omitempty"`
-
 	// Conda configures conda environments shared with other IDEs.
 	// +optional
 	Conda *CondaSpec `json:"conda,omitempty"`

@@ -2,6 +2,7 @@ package workspacebuild
 
 import (
 	"encoding/json"
+	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -10,40 +11,26 @@ import (
 )
 
 // InitConfig is the JSON file codehub-init reads at /etc/codehub/init.json before it execs
-// code-server. Nothing secret goes in it: the ConfigMap is readable in the namespace.
+// code-server (with --auth none). Its keys are codehub-init's flag names, which it checks:
+// an unknown key stops the pod, so only those go in. Nothing secret goes in either: the
+// ConfigMap is readable in the namespace.
 type InitConfig struct {
-	User           string   `json:"user"`
-	Home           string   `json:"home"`
-	BindAddr       string   `json:"bindAddr"`
-	Auth           string   `json:"auth"`
-	Extensions     []string `json:"extensions,omitempty"`
-	CondaEnvsDirs  []string `json:"condaEnvsDirs,omitempty"`
-	IdleTimeout    string   `json:"idleTimeout,omitempty"`
-	WorkspaceDir   string   `json:"workspaceFolder"`
-	V3IOUserFolder string   `json:"v3ioUserFolder,omitempty"`
+	BindAddr      string   `json:"bind-addr"`
+	Home          string   `json:"home"`
+	Folder        string   `json:"folder"`
+	CondaEnvsDirs []string `json:"conda-envs-dirs,omitempty"`
 }
 
 // BuildInitConfig derives the init config from the spec.
 func BuildInitConfig(ws *codehubv1.Workspace) InitConfig {
-	c := InitConfig{
-		User:         ws.Spec.User,
-		Home:         HomePath,
-		BindAddr:     "0.0.0.0:8080",
-		Auth:         "none",
-		Extensions:   ws.Spec.Extensions,
-		WorkspaceDir: HomePath,
-	}
+	c := InitConfig{BindAddr: fmt.Sprintf("0.0.0.0:%d", Port), Home: HomePath, Folder: HomePath}
 	if ws.Spec.Conda != nil {
 		c.CondaEnvsDirs = ws.Spec.Conda.EnvsDirs
 	}
-	if ws.Spec.IdleTimeout != nil {
-		c.IdleTimeout = ws.Spec.IdleTimeout.Duration.String()
-	}
-	if hasV3IO(ws) {
-		c.V3IOUserFolder = V3IOUserPath
-	}
 	if ws.Spec.Home.V3IO != nil {
-		c.WorkspaceDir = V3IOUserPath
+		// The home dir proper (code-server state, extensions) stays off FUSE; the user's
+		// files open from /User.
+		c.Folder = V3IOUserPath
 	}
 	return c
 }

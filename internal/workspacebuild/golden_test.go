@@ -49,7 +49,6 @@ var cases = map[string]*codehubv1.Workspace{
 		ws.Spec.Resources = corev1.ResourceRequirements{Limits: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("4Gi")}}
 		ws.Spec.NodeSelector = map[string]string{"app.iguazio.com/lifecycle": "non-preemptible"}
 		ws.Spec.Tolerations = []corev1.Toleration{{Key: "gpu", Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule}}
-		ws.Spec.Extensions = []string{"ms-python.python"}
 		ws.Spec.Conda = &codehubv1.CondaSpec{EnvsDirs: []string{"/User/.conda/envs"}}
 		ws.Spec.IdleTimeout = &metav1.Duration{Duration: 3600e9}
 		ws.Spec.ServiceAccount.ExtraRules = []rbacv1.PolicyRule{{APIGroups: []string{"batch"}, Resources: []string{"jobs"}, Verbs: []string{"get", "list", "create"}}}

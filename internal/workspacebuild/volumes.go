@@ -52,18 +52,6 @@ func HomeClaim(ws *codehubv1.Workspace, o Options) *corev1.PersistentVolumeClaim
 	}
 }
 
-func hasV3IO(ws *codehubv1.Workspace) bool {
-	if ws.Spec.Home.V3IO != nil {
-		return true
-	}
-	for _, m := range ws.Spec.Mounts {
-		if m.V3IO != nil {
-			return true
-		}
-	}
-	return false
-}
-
 // V3IOVolume renders the flexVolume exactly as the platform's Jupyter service does.
 func V3IOVolume(name string, v *codehubv1.V3IOVolume) corev1.Volume {
 	opts := map[string]string{}

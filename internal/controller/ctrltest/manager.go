@@ -1,0 +1,51 @@
+package ctrltest
+
+import (
+	"context"
+	"testing"
+
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/codehub-dev/codehub/internal/controller"
+	"github.com/codehub-dev/codehub/internal/workspacebuild"
+)
+
+// RunManager runs the operator's controller, watching only namespace ns, until the returned
+// stop function is called (also at test cleanup). Stop waits for the manager to exit, as a
+// killed operator process would.
+func RunManager(t testing.TB, ns string) (stop func()) {
+	t.Helper()
+	mgr, err := ctrl.NewManager(Config(t), ctrl.Options{
+		Scheme:                 Scheme(),
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		Cache:                  controller.CacheOptions([]string{ns}),
+		Controller:             config.Controller{SkipNameValidation: ptr.To(true)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &controller.Reconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("codehub-operator"), Options: workspacebuild.DefaultOptions()}
+	if err := r.SetupWithManager(mgr); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(ctx) }()
+	stopped := false
+	stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("manager: %v", err)
+		}
+	}
+	t.Cleanup(stop)
+	return stop
+}
