@@ -11,7 +11,8 @@ all: build
 build: ## Build every binary into ./bin
 	go build -trimpath -ldflags '$(GO_LDFLAGS)' -o $(BIN)/ ./cmd/...
 
-run: build ## Start the gateway with the local backend (installs code-server if missing)
+run: ## Start the gateway with the local backend (installs code-server if missing)
+	go build -trimpath -ldflags '$(GO_LDFLAGS)' -o $(BIN)/ ./cmd/codehub
 	CODEHUB_CODE_SERVER=$${CODEHUB_CODE_SERVER:-$$(scripts/install-code-server.sh)} \
 	  $(BIN)/codehub serve --state-dir $${CODEHUB_STATE_DIR:-$(HOME)/.local/share/codehub} $(ARGS)
 
