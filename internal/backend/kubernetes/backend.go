@@ -1,0 +1,194 @@
+package kubernetes
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"sync"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	codehubv1 "github.com/codehub-dev/codehub/api/v1alpha1"
+	"github.com/codehub-dev/codehub/internal/backend"
+	"github.com/codehub-dev/codehub/internal/identity"
+)
+
+// Config wires a Backend.
+type Config struct {
+	// Client talks to the apiserver; its scheme must know codehub.io/v1alpha1.
+	Client client.Client
+	// Namespace holds the Workspaces.
+	Namespace string
+	// Defaults is the spec of a new Workspace.
+	Defaults codehubv1.WorkspaceSpec
+	// ActivityInterval is the least time between two activity writes per workspace.
+	ActivityInterval time.Duration
+	// Endpoint maps a Running Workspace to the URL the gateway proxies to; StatusEndpoint
+	// (the in-cluster Service) when nil. Tests point it at a local code-server.
+	Endpoint func(*codehubv1.Workspace) (*url.URL, error)
+}
+
+// Backend implements backend.Backend and backend.ActivityRecorder with Workspaces.
+type Backend struct {
+	cfg Config
+
+	mu           sync.Mutex
+	lastActivity map[string]time.Time // workspace name → activity time last written
+}
+
+var (
+	_ backend.Backend          = (*Backend)(nil)
+	_ backend.ActivityRecorder = (*Backend)(nil)
+)
+
+// New checks cfg and fills its defaults.
+func New(cfg Config) (*Backend, error) {
+	if cfg.Client == nil {
+		return nil, errors.New("kubernetes backend: no client")
+	}
+	if cfg.Namespace == "" {
+		cfg.Namespace = defaultNamespace()
+	}
+	if cfg.ActivityInterval <= 0 {
+		cfg.ActivityInterval = time.Minute
+	}
+	if cfg.Endpoint == nil {
+		cfg.Endpoint = StatusEndpoint
+	}
+	return &Backend{cfg: cfg, lastActivity: map[string]time.Time{}}, nil
+}
+
+func (b *Backend) key(user string) client.ObjectKey {
+	return client.ObjectKey{Namespace: b.cfg.Namespace, Name: identity.WorkspaceName(user)}
+}
+
+// Get reports the user's Workspace.
+func (b *Backend) Get(ctx context.Context, user string) (backend.Workspace, error) {
+	ws := &codehubv1.Workspace{}
+	if err := b.cfg.Client.Get(ctx, b.key(user), ws); err != nil {
+		if apierrors.IsNotFound(err) {
+			return backend.Workspace{}, backend.ErrNotFound
+		}
+		return backend.Workspace{}, err
+	}
+	return b.view(ws), nil
+}
+
+// Start creates the Workspace from the defaults, or sets running on an existing one. The
+// apiserver's name uniqueness makes concurrent first visits create it once.
+func (b *Backend) Start(ctx context.Context, id identity.Identity) (backend.Workspace, error) {
+	ws := &codehubv1.Workspace{}
+	err := b.cfg.Client.Get(ctx, b.key(id.User), ws)
+	if apierrors.IsNotFound(err) {
+		ws = b.newWorkspace(id)
+		err = b.cfg.Client.Create(ctx, ws)
+		if err == nil {
+			return b.view(ws), nil
+		}
+		if !apierrors.IsAlreadyExists(err) {
+			return backend.Workspace{}, fmt.Errorf("create workspace for %q: %w", id.User, err)
+		}
+		err = b.cfg.Client.Get(ctx, b.key(id.User), ws)
+	}
+	if err != nil {
+		return backend.Workspace{}, err
+	}
+	if ws.Spec.User != id.User {
+		return backend.Workspace{}, fmt.Errorf("workspace %s belongs to %q, not %q", ws.Name, ws.Spec.User, id.User)
+	}
+	if err := b.setRunning(ctx, ws, true); err != nil {
+		return backend.Workspace{}, err
+	}
+	return b.view(ws), nil
+}
+
+func (b *Backend) newWorkspace(id identity.Identity) *codehubv1.Workspace {
+	ws := &codehubv1.Workspace{
+		ObjectMeta: metav1.ObjectMeta{Namespace: b.cfg.Namespace, Name: identity.WorkspaceName(id.User)},
+		Spec:       *b.cfg.Defaults.DeepCopy(),
+	}
+	ws.Spec.User, ws.Spec.Running = id.User, true
+	if id.UID != nil {
+		ws.Spec.UID = id.UID
+	}
+	if id.GID != nil {
+		ws.Spec.GID = id.GID
+	}
+	return ws
+}
+
+// Stop sets running false; the operator scales the pod away and keeps every volume.
+func (b *Backend) Stop(ctx context.Context, user string) error {
+	ws := &codehubv1.Workspace{}
+	if err := b.cfg.Client.Get(ctx, b.key(user), ws); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	return b.setRunning(ctx, ws, false)
+}
+
+// setRunning patches only spec.running, so it never overwrites concurrent spec edits.
+func (b *Backend) setRunning(ctx context.Context, ws *codehubv1.Workspace, running bool) error {
+	if ws.Spec.Running == running {
+		return nil
+	}
+	patch := client.MergeFrom(ws.DeepCopy())
+	ws.Spec.Running = running
+	if err := b.cfg.Client.Patch(ctx, ws, patch); err != nil {
+		return fmt.Errorf("set running=%v on workspace %s: %w", running, ws.Name, err)
+	}
+	return nil
+}
+
+// List reports the Workspaces in the namespace.
+func (b *Backend) List(ctx context.Context) ([]backend.Workspace, error) {
+	list := &codehubv1.WorkspaceList{}
+	if err := b.cfg.Client.List(ctx, list, client.InNamespace(b.cfg.Namespace)); err != nil {
+		return nil, err
+	}
+	out := make([]backend.Workspace, 0, len(list.Items))
+	for i := range list.Items {
+		out = append(out, b.view(&list.Items[i]))
+	}
+	return out, nil
+}
+
+// Shutdown has nothing to release: workspaces keep running without the gateway.
+func (b *Backend) Shutdown(context.Context) error { return nil }
+
+// RecordActivity writes status.lastActivityTime at most once per ActivityInterval per
+// workspace, so a busy editor does not turn into apiserver load.
+func (b *Backend) RecordActivity(ctx context.Context, user string, at time.Time) error {
+	key := b.key(user)
+	at = at.Truncate(time.Second) // what metav1.Time keeps
+	b.mu.Lock()
+	last, seen := b.lastActivity[key.Name]
+	if seen && at.Sub(last) < b.cfg.ActivityInterval {
+		b.mu.Unlock()
+		return nil
+	}
+	b.lastActivity[key.Name] = at
+	b.mu.Unlock()
+
+	ws := &codehubv1.Workspace{}
+	if err := b.cfg.Client.Get(ctx, key, ws); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	if t := ws.Status.LastActivityTime; t != nil && !at.After(t.Time) {
+		return nil
+	}
+	patch := client.MergeFrom(ws.DeepCopy())
+	ws.Status.LastActivityTime = &metav1.Time{Time: at}
+	if err := b.cfg.Client.Status().Patch(ctx, ws, patch); err != nil {
+		b.mu.Lock()
+		if b.lastActivity[key.Name].Equal(at) {
+			delete(b.lastActivity, key.Name) // let the next call retry
+		}
+		b.mu.Unlock()
+		return fmt.Errorf("record activity on workspace %s: %w", ws.Name, err)
+	}
+	return nil
+}

@@ -1,0 +1,43 @@
+package kubernetes
+
+import (
+	codehubv1 "github.com/codehub-dev/codehub/api/v1alpha1"
+	"github.com/codehub-dev/codehub/internal/backend"
+)
+
+// view maps a Workspace to the gateway's view. A spec the operator has not observed yet
+// reports where it is going, so a just-started workspace never reads as Stopped.
+func (b *Backend) view(ws *codehubv1.Workspace) backend.Workspace {
+	w := backend.Workspace{Name: ws.Name, User: ws.Spec.User, State: backend.State(ws.Status.Phase), Message: ws.Status.Message}
+	if t := ws.Status.LastActivityTime; t != nil {
+		w.LastActivity = t.Time
+	}
+	current := ws.Status.ObservedGeneration == ws.Generation && ws.Generation != 0
+	switch {
+	case !current && ws.Spec.Running:
+		w.State, w.Message = backend.StateStarting, "waiting for the operator"
+	case !current:
+		w.State = backend.StateStopping
+		if ws.Status.Phase == "" || ws.Status.Phase == codehubv1.PhasePending || ws.Status.Phase == codehubv1.PhaseStopped {
+			w.State = backend.State(orPending(ws.Status.Phase))
+		}
+	case w.State == "":
+		w.State = backend.StatePending
+	}
+	if w.State == backend.StateRunning {
+		u, err := b.cfg.Endpoint(ws)
+		if err != nil {
+			w.State, w.Message = backend.StateStarting, err.Error()
+		} else {
+			w.Endpoint = u
+		}
+	}
+	return w
+}
+
+func orPending(p codehubv1.Phase) codehubv1.Phase {
+	if p == "" {
+		return codehubv1.PhasePending
+	}
+	return p
+}
