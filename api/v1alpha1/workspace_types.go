@@ -45,6 +45,7 @@ type WorkspaceSpec struct {
 	// User is the platform identity that owns this workspace, exactly as the
 	// authenticator reports it.
 	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=256
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="user is immutable"
 	User string `json:"user"`
 
@@ -86,6 +87,7 @@ type WorkspaceSpec struct {
 	// +optional
 	// +listType=map
 	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=32
 	Mounts []Mount `json:"mounts,omitempty"`
 
 	// Conda configures conda environments shared with other IDEs.
