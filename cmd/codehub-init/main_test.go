@@ -15,7 +15,7 @@ func localBackendArgs(tmp string) []string {
 		"--home", filepath.Join(tmp, "home"), "--state-dir", filepath.Join(tmp, "state"),
 		"--folder", filepath.Join(tmp, "home", "project"), "--serviceaccount-dir", filepath.Join(tmp, "nonexistent"),
 		"--builtin-extensions-dir", filepath.Join(tmp, "builtin"), "--conda-envs-dirs", filepath.Join(tmp, "envs"),
-		"--conda-base", filepath.Join(tmp, "conda")}
+		"--conda-base", filepath.Join(tmp, "conda"), "--reconnection-grace-time", "30"}
 }
 
 func TestLocalBackendExec(t *testing.T) {

@@ -79,7 +79,8 @@ func ParseArgs(args []string, getenv func(string) string, stderr io.Writer) (*Co
 	fs.StringVar(&c.ServiceAccountDir, flagSADir, "/var/run/secrets/kubernetes.io/serviceaccount", "ServiceAccount token dir; absent means no kubeconfig")
 	fs.StringVar(&envsDirs, flagCondaEnvsDirs, "/User/.conda/envs", "comma-separated conda envs dirs shared with Jupyter")
 	fs.StringVar(&c.CondaBase, flagCondaBase, "/opt/conda", "conda installation (base env) in the image")
-	fs.DurationVar(&c.ReconnectionGraceTime, flagReconnectGrace, 30*time.Second, "how long code-server keeps a disconnected window's extension host")
+	c.ReconnectionGraceTime = 30 * time.Second
+	fs.Var((*secondsOrDuration)(&c.ReconnectionGraceTime), flagReconnectGrace, "how long code-server keeps a disconnected window's extension host: a duration (30s) or whole seconds (30), as code-server's flag")
 	fs.BoolVar(&c.DryRun, flagDryRun, false, "prepare files and print the code-server command line instead of running it")
 
 	if err := fs.Parse(args); err != nil {
@@ -151,10 +152,6 @@ func applyConfigFile(fs *flag.FlagSet, path string, setOnCmdline map[string]bool
 			s = strconv.FormatBool(v)
 		case json.Number:
 			s = v.String()
-			// A bare number for the grace time means seconds, like code-server's own flag.
-			if key == flagReconnectGrace {
-				s += "s"
-			}
 		case []any:
 			parts := make([]string, 0, len(v))
 			for _, e := range v {
@@ -172,5 +169,24 @@ func applyConfigFile(fs *flag.FlagSet, path string, setOnCmdline map[string]bool
 			return fmt.Errorf("config file %s: key %q: %w", path, key, err)
 		}
 	}
+	return nil
+}
+
+// secondsOrDuration accepts "90s"/"2m" and, like code-server's own flag, a bare number of
+// seconds ("90"), which is what the gateway's local backend passes.
+type secondsOrDuration time.Duration
+
+func (d *secondsOrDuration) String() string { return time.Duration(*d).String() }
+
+func (d *secondsOrDuration) Set(s string) error {
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		*d = secondsOrDuration(time.Duration(n) * time.Second)
+		return nil
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("%q is neither a duration (30s) nor whole seconds (30)", s)
+	}
+	*d = secondsOrDuration(v)
 	return nil
 }

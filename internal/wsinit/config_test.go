@@ -42,6 +42,17 @@ func TestParseArgs(t *testing.T) {
 			t.Fatalf("got %+v", *c)
 		}
 	})
+	t.Run("grace-time-as-seconds", func(t *testing.T) {
+		for arg, want := range map[string]time.Duration{"45": 45 * time.Second, "2m": 2 * time.Minute, "0": 0} {
+			c, err := ParseArgs([]string{"--reconnection-grace-time", arg}, env, io.Discard)
+			if err != nil || c.ReconnectionGraceTime != want {
+				t.Errorf("--reconnection-grace-time %s = %v, %v; want %v", arg, c, err, want)
+			}
+		}
+		if _, err := ParseArgs([]string{"--reconnection-grace-time", "-5"}, env, io.Discard); err == nil {
+			t.Error("negative grace time accepted")
+		}
+	})
 	for _, tc := range []struct{ name, content, wantErr string }{
 		{"unknown-key", `{"bind_addr": "x"}`, `unknown key "bind_addr"`},
 		{"not-json", `bind-addr: x`, "not a JSON object"},
