@@ -34,3 +34,9 @@ image: ## Build the workspace image (needs a Docker engine and internet)
 
 clean:
 	rm -rf $(BIN)
+
+image-gateway: ## Build the gateway image (the chart's gateway Deployment)
+	docker build -f images/gateway/Dockerfile -t codehub-gateway:$$(sed -n 's/^appVersion: "\(.*\)"/\1/p' charts/codehub/Chart.yaml) .
+
+image-operator: ## Build the operator image (the chart's operator Deployment)
+	docker build -f images/operator/Dockerfile -t codehub-operator:$$(sed -n 's/^appVersion: "\(.*\)"/\1/p' charts/codehub/Chart.yaml) .

@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 cache=${CODEHUB_CACHE:-$HOME/.cache/codehub}
 npm_dir=$cache/npm
 pins=(dockerfile-utils@0.16.3 dockerfilelint@1.8.0)
-dockerfiles=(images/workspace/Dockerfile)
+dockerfiles=(images/workspace/Dockerfile images/gateway/Dockerfile images/operator/Dockerfile)
 
 mkdir -p "$npm_dir"
 exec 9>"$npm_dir/.lock"
