@@ -16,6 +16,7 @@ import (
 	"github.com/codehub-dev/codehub/internal/idle"
 	"github.com/codehub-dev/codehub/internal/metrics"
 	"github.com/codehub-dev/codehub/internal/session"
+	"github.com/codehub-dev/codehub/internal/tokens"
 )
 
 // Prefix is reserved for the gateway's own pages; code-server never uses it.
@@ -23,10 +24,24 @@ const Prefix = "/_codehub/"
 
 // Config wires a gateway.
 type Config struct {
-	Backend     backend.Backend
-	Passwords   auth.PasswordAuthenticator
-	Codec       *session.Codec
-	Revocations *session.Revocations
+	Backend backend.Backend
+	// Passwords backs the sign-in form; nil hides it (platform or OIDC sign-in only).
+	Passwords auth.PasswordAuthenticator
+	// RequestAuth identifies requests from platform credentials (forward auth, trusted
+	// header) when there is no codehub session; nil = sessions only.
+	RequestAuth auth.RequestAuthenticator
+	// Interactive is a browser sign-in flow (OIDC) that ends in a codehub session.
+	Interactive auth.InteractiveAuthenticator
+	// Tokens holds personal API tokens; nil disables token authentication.
+	Tokens *tokens.Store
+	// AdminUsers and AdminGroups grant admin rights on top of what the authenticator
+	// says (the local users file's admin flag, an OIDC admin group).
+	AdminUsers  []string
+	AdminGroups []string
+	// StripCookies are platform cookies (credentials) removed before code-server.
+	StripCookies []string
+	Codec        *session.Codec
+	Revocations  *session.Revocations
 	// Secure marks the cookie Secure and gives it the __Host- prefix; set when the
 	// gateway is reached over TLS (directly or through a TLS-terminating ingress).
 	Secure      bool

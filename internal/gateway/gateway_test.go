@@ -18,6 +18,7 @@ import (
 	"github.com/codehub-dev/codehub/internal/backend"
 	"github.com/codehub-dev/codehub/internal/identity"
 	"github.com/codehub-dev/codehub/internal/session"
+	"github.com/codehub-dev/codehub/internal/tokens"
 	"github.com/codehub-dev/codehub/internal/users"
 )
 
@@ -130,10 +131,14 @@ func newFixture(t *testing.T, idleTimeout time.Duration) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, u := range []string{"alice", "bob"} {
-		if err := store.Set(u, u+"-password", false); err != nil {
+	for _, u := range []string{"alice", "bob", "root"} {
+		if err := store.Set(u, u+"-password", u == "root"); err != nil {
 			t.Fatal(err)
 		}
+	}
+	toks, err := tokens.Open(filepath.Join(dir, "tokens.json"))
+	if err != nil {
+		t.Fatal(err)
 	}
 	key, _ := session.LoadOrCreateKey(filepath.Join(dir, "key"))
 	codec, _ := session.NewCodec(key, CookieName(false))
@@ -142,16 +147,16 @@ func newFixture(t *testing.T, idleTimeout time.Duration) *fixture {
 		clock: &fakeClock{t: time.Unix(1_800_000_000, 0)},
 		alice: newUpstream(t, "alice"), bob: newUpstream(t, "bob"), cookies: map[string]string{},
 	}
-	f.be = &mapBackend{byUser: map[string]*upstream{"alice": f.alice, "bob": f.bob},
+	f.be = &mapBackend{byUser: map[string]*upstream{"alice": f.alice, "bob": f.bob, "root": newUpstream(t, "root")},
 		running: map[string]bool{}, starts: map[string]int{}, stops: map[string]int{}}
-	f.gw = New(Config{Backend: f.be, Passwords: auth.Local{Users: store}, Codec: codec, Revocations: rev,
+	f.gw = New(Config{Backend: f.be, Passwords: auth.Local{Users: store}, Codec: codec, Revocations: rev, Tokens: toks,
 		IdleTimeout: idleTimeout, Clock: f.clock, SessionTTL: 24 * time.Hour, Logger: slog.New(slog.DiscardHandler)})
 	f.srv = httptest.NewServer(f.gw.Handler())
 	t.Cleanup(func() {
 		f.srv.Close()
 		f.gw.Shutdown(context.Background())
 	})
-	for _, u := range []string{"alice", "bob"} {
+	for _, u := range []string{"alice", "bob", "root"} {
 		f.cookies[u] = f.login(t, u, u+"-password")
 	}
 	return f
@@ -183,8 +188,16 @@ func (f *fixture) login(t *testing.T, user, pw string) string {
 }
 
 func (f *fixture) do(t *testing.T, method, path string, hdr map[string]string) (*http.Response, string) {
+	return f.doBody(t, method, path, hdr, "")
+}
+
+func (f *fixture) doBody(t *testing.T, method, path string, hdr map[string]string, body string) (*http.Response, string) {
 	t.Helper()
-	req, _ := http.NewRequest(method, f.srv.URL+path, nil)
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, _ := http.NewRequest(method, f.srv.URL+path, rd)
 	for k, v := range hdr {
 		if k == "Host" {
 			req.Host = v
@@ -196,9 +209,9 @@ func (f *fixture) do(t *testing.T, method, path string, hdr map[string]string) (
 	if err != nil {
 		t.Fatal(err)
 	}
-	body, _ := io.ReadAll(resp.Body)
+	out, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	return resp, string(body)
+	return resp, string(out)
 }
 
 func (f *fixture) cookie(user string) string { return CookieName(false) + "=" + f.cookies[user] }

@@ -27,6 +27,12 @@ func (g *Gateway) internalMux() http.Handler {
 	mux.HandleFunc("POST /_codehub/logout", g.logout)
 	mux.HandleFunc("POST /_codehub/start", g.startAgain)
 	mux.HandleFunc("GET /_codehub/api/v1/workspace", g.workspaceStatus)
+	mux.HandleFunc("GET /_codehub/auth/verify", g.verify)
+	mux.HandleFunc("POST /_codehub/auth/verify", g.verify)
+	g.apiRoutes(mux)
+	if g.cfg.Interactive != nil {
+		mux.Handle("/_codehub/"+g.cfg.Interactive.Name()+"/", g.cfg.Interactive.Handler(g.signedIn))
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		render(w, http.StatusNotFound, "error.html", pageData{Title: "Not found", Message: "There is no such codehub page."})
 	})
@@ -34,7 +40,19 @@ func (g *Gateway) internalMux() http.Handler {
 }
 
 func (g *Gateway) loginPage(w http.ResponseWriter, r *http.Request) {
-	data := pageData{Title: "Sign in", Next: safeNext(r.URL.Query().Get("next"))}
+	next := safeNext(r.URL.Query().Get("next"))
+	if g.cfg.Passwords == nil {
+		if g.cfg.Interactive != nil {
+			http.Redirect(w, r, g.cfg.Interactive.LoginPath(next), http.StatusSeeOther)
+			return
+		}
+		render(w, http.StatusNotFound, "error.html", pageData{Title: "Sign in", Message: "Sign in through the platform."})
+		return
+	}
+	data := pageData{Title: "Sign in", Next: next}
+	if g.cfg.Interactive != nil {
+		data.SSO = g.cfg.Interactive.LoginPath(next)
+	}
 	if r.URL.Query().Get("signed_out") != "" {
 		data.Notice = "You have signed out."
 	}
@@ -42,6 +60,10 @@ func (g *Gateway) loginPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (g *Gateway) login(w http.ResponseWriter, r *http.Request) {
+	if g.cfg.Passwords == nil {
+		http.Error(w, "password sign-in is disabled", http.StatusNotFound)
+		return
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
 		render(w, http.StatusBadRequest, "login.html", pageData{Title: "Sign in", Error: "The form could not be read.", Next: "/"})
@@ -61,13 +83,19 @@ func (g *Gateway) login(w http.ResponseWriter, r *http.Request) {
 		render(w, status, "login.html", pageData{Title: "Sign in", Error: msg, Next: next, User: user})
 		return
 	}
+	g.signedIn(w, r, id, next)
+}
+
+// signedIn issues the session after any successful interactive sign-in.
+func (g *Gateway) signedIn(w http.ResponseWriter, r *http.Request, id identity.Identity, next string) {
+	id = g.withAdmin(id)
 	if err := g.issueSession(w, id); err != nil {
 		g.cfg.Logger.Error("issue session", "err", err)
 		render(w, http.StatusInternalServerError, "error.html", pageData{Title: "Error", Message: "Could not create a session."})
 		return
 	}
 	g.cfg.Logger.Info("signed in", "user", id.User, "remote", r.RemoteAddr)
-	http.Redirect(w, r, next, http.StatusSeeOther)
+	http.Redirect(w, r, safeNext(next), http.StatusSeeOther)
 }
 
 func (g *Gateway) logoutPage(w http.ResponseWriter, r *http.Request) {
@@ -95,15 +123,15 @@ func (g *Gateway) logout(w http.ResponseWriter, r *http.Request) {
 
 // startAgain is the "Try again" button of a failed start.
 func (g *Gateway) startAgain(w http.ResponseWriter, r *http.Request) {
-	s, ok := g.currentSession(r)
-	if !ok {
-		http.Redirect(w, r, "/_codehub/login", http.StatusSeeOther)
+	id, err := g.identify(r)
+	if err != nil {
+		g.refuse(w, r, err)
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	_ = r.ParseForm()
-	if _, err := g.cfg.Backend.Start(r.Context(), identity.Identity{User: s.User, Admin: s.Admin}); err != nil {
-		g.cfg.Logger.Warn("start workspace", "user", s.User, "err", err)
+	if _, err := g.cfg.Backend.Start(r.Context(), id); err != nil {
+		g.cfg.Logger.Warn("start workspace", "user", id.User, "err", err)
 	}
 	http.Redirect(w, r, safeNext(r.PostForm.Get("next")), http.StatusSeeOther)
 }
@@ -118,27 +146,34 @@ type workspaceJSON struct {
 
 // workspaceStatus reports the signed-in user's own workspace.
 func (g *Gateway) workspaceStatus(w http.ResponseWriter, r *http.Request) {
-	s, ok := g.currentSession(r)
+	id, ok := g.apiIdentity(w, r)
 	if !ok {
-		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "not signed in"})
 		return
 	}
-	ws, err := g.cfg.Backend.Get(r.Context(), s.User)
+	g.writeWorkspace(w, r, id.User)
+}
+
+func (g *Gateway) writeWorkspace(w http.ResponseWriter, r *http.Request, user string) {
+	ws, err := g.cfg.Backend.Get(r.Context(), user)
 	if errors.Is(err, backend.ErrNotFound) {
-		writeJSON(w, http.StatusOK, workspaceJSON{Name: identity.WorkspaceName(s.User), User: s.User, State: backend.StatePending})
+		writeJSON(w, http.StatusOK, workspaceJSON{Name: identity.WorkspaceName(user), User: user, State: backend.StatePending})
 		return
 	}
 	if err != nil {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "backend unavailable"})
 		return
 	}
+	writeJSON(w, http.StatusOK, g.workspaceJSON(ws))
+}
+
+func (g *Gateway) workspaceJSON(ws backend.Workspace) workspaceJSON {
 	out := workspaceJSON{Name: ws.Name, User: ws.User, State: ws.State, Message: ws.Message}
-	if rt, ok := g.routes.Load(s.User); ok {
+	if rt, ok := g.routes.Load(ws.User); ok {
 		if t := rt.(*route).activity.Last(); !t.IsZero() {
 			out.LastActivity = &t
 		}
 	}
-	writeJSON(w, http.StatusOK, out)
+	return out
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -22,6 +22,7 @@ type pageData struct {
 	Next    string
 	User    string
 	Failed  bool
+	SSO     string // path that starts single sign-on, when configured
 }
 
 // render writes a server-rendered page. The pages need no JavaScript, so the policy

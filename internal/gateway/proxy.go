@@ -54,7 +54,7 @@ func (g *Gateway) newRoute(user string, endpoint *url.URL) *route {
 		DisableCompression: true,
 		ForceAttemptHTTP2:  false,
 	}
-	cookieName := g.cookieName
+	strip := append([]string{g.cookieName}, g.cfg.StripCookies...)
 	rt.proxy = &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(endpoint)
@@ -66,7 +66,9 @@ func (g *Gateway) newRoute(user string, endpoint *url.URL) *route {
 			for _, k := range identityHeaders {
 				h.Del(k)
 			}
-			stripCookie(h, cookieName)
+			for _, c := range strip {
+				stripCookie(h, c)
+			}
 		},
 		Transport:     rt.transport,
 		FlushInterval: -1, // stream: never buffer uploads, downloads or event streams

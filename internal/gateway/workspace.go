@@ -14,14 +14,9 @@ import (
 // serveWorkspace proxies a request to the signed-in user's own workspace. The workspace
 // comes from the session alone: no path, query or header can name another one.
 func (g *Gateway) serveWorkspace(w http.ResponseWriter, r *http.Request) {
-	s, ok := g.currentSession(r)
-	if !ok {
-		if isNavigation(r) {
-			http.Redirect(w, r, "/_codehub/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
-			return
-		}
-		w.Header().Set("Cache-Control", "no-store")
-		http.Error(w, "not signed in", http.StatusUnauthorized)
+	id, err := g.identify(r)
+	if err != nil {
+		g.refuse(w, r, err)
 		return
 	}
 	upgrade := r.Header.Get("Upgrade") != ""
@@ -30,18 +25,18 @@ func (g *Gateway) serveWorkspace(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "cross-origin WebSocket refused", http.StatusForbidden)
 		return
 	}
-	if v, ok := g.routes.Load(s.User); ok {
+	if v, ok := g.routes.Load(id.User); ok {
 		g.proxyTo(w, r, v.(*route), upgrade)
 		return
 	}
-	ws, err := g.cfg.Backend.Get(r.Context(), s.User)
+	ws, err := g.cfg.Backend.Get(r.Context(), id.User)
 	if err != nil && !errors.Is(err, backend.ErrNotFound) {
-		g.cfg.Logger.Error("backend lookup", "user", s.User, "err", err)
+		g.cfg.Logger.Error("backend lookup", "user", id.User, "err", err)
 		g.unavailable(w, r, "The workspace service is unavailable; please try again shortly.")
 		return
 	}
 	if err == nil && ws.State == backend.StateRunning && ws.Endpoint != nil {
-		rt := g.routeFor(s.User, ws.Endpoint)
+		rt := g.routeFor(id.User, ws.Endpoint)
 		g.proxyTo(w, r, rt, upgrade)
 		return
 	}
@@ -52,7 +47,7 @@ func (g *Gateway) serveWorkspace(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "workspace not running", http.StatusServiceUnavailable)
 		return
 	}
-	g.wake(w, r, identity.Identity{User: s.User, Admin: s.Admin}, ws, err)
+	g.wake(w, r, id, ws, err)
 }
 
 // routeFor returns the route for user at endpoint, creating it once.

@@ -38,6 +38,9 @@ var (
 	ErrNotFound       = errors.New("no such user")
 )
 
+// Cost is the bcrypt cost of new hashes. Tests lower it; production keeps the default.
+var Cost = bcrypt.DefaultCost
+
 // MinPasswordLen is the shortest password accepted for a local user.
 const MinPasswordLen = 8
 
@@ -119,7 +122,7 @@ func (s *Store) Set(name, password string, admin bool) error {
 	if len(password) > 72 {
 		return fmt.Errorf("password must be at most 72 bytes (bcrypt's limit)")
 	}
-	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), Cost)
 	if err != nil {
 		return err
 	}

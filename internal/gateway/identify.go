@@ -1,0 +1,79 @@
+package gateway
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+
+	"github.com/codehub-dev/codehub/internal/auth"
+	"github.com/codehub-dev/codehub/internal/identity"
+)
+
+// identify returns who sent the request: the codehub session first (cheap: one AES-GCM
+// open), then the platform credentials the request authenticator reads. Client-sent
+// identity headers are never read here; only configured authenticators decide.
+func (g *Gateway) identify(r *http.Request) (identity.Identity, error) {
+	if s, ok := g.currentSession(r); ok {
+		return g.withAdmin(identity.Identity{User: s.User, Admin: s.Admin}), nil
+	}
+	if g.cfg.RequestAuth == nil {
+		return identity.Identity{}, auth.ErrNoCredentials
+	}
+	id, err := g.cfg.RequestAuth.Identify(r)
+	if err != nil {
+		return identity.Identity{}, err
+	}
+	return g.withAdmin(id), nil
+}
+
+func (g *Gateway) withAdmin(id identity.Identity) identity.Identity {
+	if id.Admin || slices.Contains(g.cfg.AdminUsers, id.User) {
+		id.Admin = true
+		return id
+	}
+	for _, grp := range id.Groups {
+		if slices.Contains(g.cfg.AdminGroups, grp) {
+			id.Admin = true
+			break
+		}
+	}
+	return id
+}
+
+// loginURL is where an unauthenticated page visit goes: the platform's login page when
+// the request authenticator has one, else the OIDC flow when there is no form, else the
+// gateway's own form.
+func (g *Gateway) loginURL(r *http.Request, next string) string {
+	if g.cfg.RequestAuth != nil {
+		if u := g.cfg.RequestAuth.LoginURL(r, next); u != "" {
+			return u
+		}
+	}
+	if g.cfg.Passwords == nil && g.cfg.Interactive != nil {
+		return g.cfg.Interactive.LoginPath(next)
+	}
+	return "/_codehub/login?next=" + url.QueryEscape(next)
+}
+
+// refuse answers a request without a usable identity. A provider that is down gets a
+// clear 503, never a login redirect (that would loop) and never a sign-in.
+func (g *Gateway) refuse(w http.ResponseWriter, r *http.Request, err error) {
+	w.Header().Set("Cache-Control", "no-store")
+	if errors.Is(err, auth.ErrUnavailable) {
+		g.cfg.Logger.Warn("identity provider unavailable", "provider", g.cfg.RequestAuth.Name(), "err", err)
+		w.Header().Set("Retry-After", "10")
+		if isNavigation(r) {
+			render(w, http.StatusServiceUnavailable, "error.html", pageData{Title: "Sign-in unavailable", Refresh: 10,
+				Message: "The platform's sign-in service is not answering. This page retries by itself."})
+			return
+		}
+		http.Error(w, "sign-in service unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	if isNavigation(r) {
+		http.Redirect(w, r, g.loginURL(r, safeNext(r.URL.RequestURI())), http.StatusSeeOther)
+		return
+	}
+	http.Error(w, "not signed in", http.StatusUnauthorized)
+}
