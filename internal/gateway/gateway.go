@@ -38,6 +38,9 @@ type Config struct {
 	// says (the local users file's admin flag, an OIDC admin group).
 	AdminUsers  []string
 	AdminGroups []string
+	// WorkspaceOrigins, when set to the main host (e.g. "vscode.example.com"), serves
+	// each workspace on its own host <workspace>.<main host>; see origins.go.
+	WorkspaceOrigins string
 	// StripCookies are platform cookies (credentials) removed before code-server.
 	StripCookies []string
 	Codec        *session.Codec
@@ -68,6 +71,7 @@ type Gateway struct {
 	routes     sync.Map // user → *route; lock-free reads on the hot path
 	wakeMu     sync.Mutex
 	sockets    socketSet
+	origins    *originMode // nil unless per-workspace origins are on
 	stopReaper context.CancelFunc
 	reaperDone chan struct{}
 }
@@ -87,6 +91,13 @@ func New(cfg Config) *Gateway {
 		cfg.Metrics = metrics.New(cfg.Backend)
 	}
 	g := &Gateway{cfg: cfg, cookieName: CookieName(cfg.Secure)}
+	if cfg.WorkspaceOrigins != "" {
+		scheme := "http"
+		if cfg.Secure {
+			scheme = "https"
+		}
+		g.origins = &originMode{base: strings.ToLower(cfg.WorkspaceOrigins), scheme: scheme, codecs: map[string]*session.Codec{}}
+	}
 	g.sockets.init()
 	g.sockets.g = g
 	g.internal = g.internalMux()
@@ -106,12 +117,28 @@ func (g *Gateway) Handler() http.Handler {
 
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sw := statusRecorder{ResponseWriter: w}
-	if strings.HasPrefix(r.URL.Path, Prefix) {
+	switch ws, ok := g.hostRoute(r); {
+	case !ok:
+		http.Error(&sw, "unknown host", http.StatusMisdirectedRequest)
+	case ws != "":
+		g.serveWorkspaceHost(&sw, r, ws)
+	case strings.HasPrefix(r.URL.Path, Prefix):
 		g.internal.ServeHTTP(&sw, r)
-	} else {
+	case g.origins != nil:
+		g.serveMainHostInOriginMode(&sw, r)
+	default:
 		g.serveWorkspace(&sw, r)
 	}
 	g.cfg.Metrics.CountStatus(sw.statusCode())
+}
+
+// hostRoute says which workspace host a request is for ("" = the main host). Without
+// per-workspace origins every host is the main host.
+func (g *Gateway) hostRoute(r *http.Request) (string, bool) {
+	if g.origins == nil {
+		return "", true
+	}
+	return g.origins.workspaceOf(r.Host)
 }
 
 // Shutdown closes proxied WebSockets with code 1001 (going away), stops the reaper and

@@ -122,9 +122,14 @@ type fixture struct {
 	alice   *upstream
 	bob     *upstream
 	cookies map[string]string
+	host    string // Host header for requests that do not set one ("" = the server's)
 }
 
 func newFixture(t *testing.T, idleTimeout time.Duration) *fixture {
+	return newFixtureWith(t, idleTimeout, func(*Config) {})
+}
+
+func newFixtureWith(t *testing.T, idleTimeout time.Duration, adjust func(*Config)) *fixture {
 	t.Helper()
 	dir := t.TempDir()
 	store, err := users.Open(filepath.Join(dir, "users.json"))
@@ -149,8 +154,11 @@ func newFixture(t *testing.T, idleTimeout time.Duration) *fixture {
 	}
 	f.be = &mapBackend{byUser: map[string]*upstream{"alice": f.alice, "bob": f.bob, "root": newUpstream(t, "root")},
 		running: map[string]bool{}, starts: map[string]int{}, stops: map[string]int{}}
-	f.gw = New(Config{Backend: f.be, Passwords: auth.Local{Users: store}, Codec: codec, Revocations: rev, Tokens: toks,
-		IdleTimeout: idleTimeout, Clock: f.clock, SessionTTL: 24 * time.Hour, Logger: slog.New(slog.DiscardHandler)})
+	cfg := Config{Backend: f.be, Passwords: auth.Local{Users: store}, Codec: codec, Revocations: rev, Tokens: toks,
+		IdleTimeout: idleTimeout, Clock: f.clock, SessionTTL: 24 * time.Hour, Logger: slog.New(slog.DiscardHandler)}
+	adjust(&cfg)
+	f.host = cfg.WorkspaceOrigins
+	f.gw = New(cfg)
 	f.srv = httptest.NewServer(f.gw.Handler())
 	t.Cleanup(func() {
 		f.srv.Close()
@@ -167,7 +175,12 @@ func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastRe
 func (f *fixture) login(t *testing.T, user, pw string) string {
 	t.Helper()
 	c := &http.Client{CheckRedirect: noRedirect}
-	resp, err := c.PostForm(f.srv.URL+"/_codehub/login", url.Values{"username": {user}, "password": {pw}, "next": {"/"}})
+	req, _ := http.NewRequest("POST", f.srv.URL+"/_codehub/login", strings.NewReader(url.Values{"username": {user}, "password": {pw}, "next": {"/"}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if f.host != "" {
+		req.Host = f.host
+	}
+	resp, err := c.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,6 +211,9 @@ func (f *fixture) doBody(t *testing.T, method, path string, hdr map[string]strin
 		rd = strings.NewReader(body)
 	}
 	req, _ := http.NewRequest(method, f.srv.URL+path, rd)
+	if f.host != "" {
+		req.Host = f.host
+	}
 	for k, v := range hdr {
 		if k == "Host" {
 			req.Host = v

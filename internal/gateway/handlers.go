@@ -27,6 +27,7 @@ func (g *Gateway) internalMux() http.Handler {
 	mux.HandleFunc("POST /_codehub/logout", g.logout)
 	mux.HandleFunc("POST /_codehub/start", g.startAgain)
 	mux.HandleFunc("GET /_codehub/api/v1/workspace", g.workspaceStatus)
+	mux.HandleFunc("GET /_codehub/open", g.open)
 	mux.HandleFunc("GET /_codehub/auth/verify", g.verify)
 	mux.HandleFunc("POST /_codehub/auth/verify", g.verify)
 	g.apiRoutes(mux)

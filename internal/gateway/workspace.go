@@ -19,6 +19,11 @@ func (g *Gateway) serveWorkspace(w http.ResponseWriter, r *http.Request) {
 		g.refuse(w, r, err)
 		return
 	}
+	g.proxyWorkspace(w, r, id)
+}
+
+// proxyWorkspace proxies to the workspace of id.User, waking it on a page visit.
+func (g *Gateway) proxyWorkspace(w http.ResponseWriter, r *http.Request, id identity.Identity) {
 	upgrade := r.Header.Get("Upgrade") != ""
 	if upgrade && !sameOrigin(r, g.cfg.Secure) {
 		// Cross-site WebSocket hijacking: a page elsewhere cannot use the cookie.

@@ -130,3 +130,10 @@ func (c *Codec) Open(value string, now time.Time) (Session, error) {
 	}
 	return s, nil
 }
+
+// WithName returns a codec with the same key whose cookies are bound to another name
+// (the authenticated data), e.g. one per workspace host, so a value sealed for one
+// cookie or host is refused for every other.
+func (c *Codec) WithName(name string) *Codec {
+	return &Codec{aead: c.aead, aad: []byte(name)}
+}
