@@ -42,6 +42,7 @@ type instance struct {
 	exited   chan struct{} // closed when the current process has exited
 	runDone  chan struct{} // closed when the current run (all attempts) has finished
 	stopping bool
+	cred     *syscall.Credential // run as these unix ids (nil = the gateway's own)
 }
 
 func (in *instance) snapshot() backend.Workspace {
@@ -61,7 +62,7 @@ func (in *instance) setState(s backend.State, msg string) {
 }
 
 // start begins starting the workspace unless it is already starting or running.
-func (in *instance) start() error {
+func (in *instance) start(cred *syscall.Credential) error {
 	in.mu.Lock()
 	switch in.state {
 	case backend.StateStarting, backend.StateRunning:
@@ -71,7 +72,7 @@ func (in *instance) start() error {
 		in.mu.Unlock()
 		return errors.New("workspace is stopping; try again in a moment")
 	}
-	in.state, in.message, in.stopping = backend.StateStarting, "starting code-server", false
+	in.state, in.message, in.stopping, in.cred = backend.StateStarting, "starting code-server", false, cred
 	done := make(chan struct{})
 	in.runDone = done
 	in.mu.Unlock()
@@ -102,6 +103,9 @@ func (in *instance) prepareDirs() error {
 	}
 	if err := os.WriteFile(filepath.Join(in.dir, ownerFile), []byte(in.user+"\n"), 0o600); err != nil {
 		return fmt.Errorf("workspace owner file: %w", err)
+	}
+	if in.cred != nil {
+		return in.chownTree()
 	}
 	return nil
 }
@@ -168,6 +172,33 @@ func (in *instance) finish(cmd *exec.Cmd, msg string) {
 	in.cfg.Logger.Info("workspace stopped", "workspace", in.name, "exit", cmd.ProcessState.String())
 }
 
+// chownTree gives the workspace's files to the unix ids it runs as. The directory
+// itself stays the gateway's (it holds the pid and log files); its 0711 mode lets the
+// workspace reach its own subdirectories only.
+func (in *instance) chownTree() error {
+	uid, gid := int(in.cred.Uid), int(in.cred.Gid)
+	if err := os.Chmod(in.dir, 0o711); err != nil {
+		return err
+	}
+	for _, top := range []string{in.home(), in.dataDir(), in.extensions()} {
+		if st, err := os.Stat(top); err == nil {
+			if sys, ok := st.Sys().(*syscall.Stat_t); ok && int(sys.Uid) == uid && int(sys.Gid) == gid {
+				continue // already owned: skip walking a large tree on every start
+			}
+		}
+		err := filepath.WalkDir(top, func(p string, _ os.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			return os.Lchown(p, uid, gid)
+		})
+		if err != nil {
+			return fmt.Errorf("give workspace files to uid %d: %w", uid, err)
+		}
+	}
+	return nil
+}
+
 func (in *instance) logPath() string { return filepath.Join(in.dir, logFile) }
 
 func (in *instance) spawn(port int) (*exec.Cmd, chan struct{}, error) {
@@ -179,7 +210,7 @@ func (in *instance) spawn(port int) (*exec.Cmd, chan struct{}, error) {
 	cmd.Stdout, cmd.Stderr = logf, logf
 	// Own process group: stop signals reach code-server's helpers too. Pdeathsig stops
 	// the tree if the gateway dies; a later gateway also sweeps orphans (see orphans.go).
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM, Credential: in.cred}
 	if err := cmd.Start(); err != nil {
 		logf.Close()
 		return nil, nil, fmt.Errorf("start code-server: %w", err)

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/codehub-dev/codehub/internal/backend"
@@ -44,9 +45,10 @@ type Config struct {
 
 // Backend is the local process backend. Safe for concurrent use.
 type Backend struct {
-	cfg Config
-	mu  sync.Mutex
-	ws  map[string]*instance // by workspace name
+	cfg      Config
+	mu       sync.Mutex
+	ws       map[string]*instance // by workspace name
+	warnOnce sync.Once
 }
 
 var _ backend.Backend = (*Backend)(nil)
@@ -76,6 +78,29 @@ func New(cfg Config) (*Backend, error) {
 
 func (b *Backend) dirOf(name string) string { return filepath.Join(b.cfg.Dir, name) }
 
+// credentialFor returns the unix ids to run id's workspace as: the platform's uid/gid
+// when the gateway runs as root (it can switch), nil otherwise (run as the gateway's
+// own user, logged once).
+func (b *Backend) credentialFor(id identity.Identity) *syscall.Credential {
+	if id.UID == nil {
+		return nil
+	}
+	if os.Geteuid() != 0 {
+		b.warnOnce.Do(func() {
+			b.cfg.Logger.Warn("identity carries a unix uid but the gateway is not root: workspaces run as the gateway's user")
+		})
+		return nil
+	}
+	gid := *id.UID
+	if id.GID != nil {
+		gid = *id.GID
+	}
+	if *id.UID <= 0 || gid < 0 || *id.UID > 1<<31 || gid > 1<<31 {
+		return nil // never run a workspace as root from an identity
+	}
+	return &syscall.Credential{Uid: uint32(*id.UID), Gid: uint32(gid), NoSetGroups: true}
+}
+
 // Get reports the user's workspace without side effects.
 func (b *Backend) Get(_ context.Context, user string) (backend.Workspace, error) {
 	name := identity.WorkspaceName(user)
@@ -101,7 +126,7 @@ func (b *Backend) Start(_ context.Context, id identity.Identity) (backend.Worksp
 		b.ws[name] = inst
 	}
 	b.mu.Unlock()
-	if err := inst.start(); err != nil {
+	if err := inst.start(b.credentialFor(id)); err != nil {
 		return inst.snapshot(), err
 	}
 	return inst.snapshot(), nil
