@@ -1,0 +1,62 @@
+package main
+
+import (
+	"fmt"
+	"path/filepath"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+)
+
+// writeCharts draws proxy CPU per request and RSS per idle WebSocket, one bar per target.
+func writeCharts(dir string, ss []Summary, steps []int) error {
+	var names []string
+	var cpu plotter.Values
+	for _, s := range ss {
+		if s.Name == "direct" {
+			continue
+		}
+		names = append(names, s.Name)
+		cpu = append(cpu, s.CPUus)
+	}
+	if err := barChart(filepath.Join(dir, "cpu_per_request.png"), "Proxy CPU time per request (small response)", "µs of CPU per request (lower is better)", names, cpu); err != nil {
+		return err
+	}
+	if len(steps) == 0 {
+		return nil
+	}
+	n := steps[len(steps)-1]
+	var wsNames []string
+	var kib plotter.Values
+	for _, s := range ss {
+		if s.Idle == nil {
+			continue
+		}
+		v, ok := s.Idle.PerConn[n]
+		if !ok {
+			continue
+		}
+		wsNames = append(wsNames, s.Name)
+		kib = append(kib, max(v, 0))
+	}
+	if len(kib) == 0 {
+		return nil
+	}
+	return barChart(filepath.Join(dir, "ws_kib_per_conn.png"), fmt.Sprintf("Proxy RSS per idle WebSocket (%d open)", n), "KiB per connection (lower is better)", wsNames, kib)
+}
+
+func barChart(path, title, xlabel string, names []string, vals plotter.Values) error {
+	p := plot.New()
+	p.Title.Text = title
+	p.X.Label.Text = xlabel
+	bars, err := plotter.NewBarChart(vals, vg.Points(14))
+	if err != nil {
+		return err
+	}
+	bars.Horizontal = true
+	p.Add(bars, plotter.NewGrid())
+	p.NominalY(names...)
+	p.X.Min = 0
+	return p.Save(7*vg.Inch, vg.Length(len(names))*0.4*vg.Inch+1.2*vg.Inch, path)
+}
