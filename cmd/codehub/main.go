@@ -97,6 +97,12 @@ func newServe() *cobra.Command {
 	f.StringVar(&o.TLSKey, "tls-key", "", "private key for --tls-cert (PEM)")
 	f.BoolVar(&o.Secure, "secure-cookies", false, "mark cookies Secure (with the __Host- prefix) when TLS terminates in front of the gateway")
 	f.StringVar(&o.PublicURL, "public-url", os.Getenv("CODEHUB_PUBLIC_URL"), "URL users open, shown at start-up")
+	f.StringVar(&o.Backend, "backend", envOr("CODEHUB_BACKEND", "local"), "where workspaces run: local (code-server processes here) or kubernetes (Workspace resources)")
+	f.StringVar(&o.KubernetesConfig, "workspace-defaults", os.Getenv("CODEHUB_WORKSPACE_DEFAULTS"), "kubernetes backend: YAML file with namespace, Workspace spec defaults and activityInterval")
+	f.StringVar(&o.Namespace, "namespace", os.Getenv("CODEHUB_NAMESPACE"), "kubernetes backend: namespace of the Workspaces (default: the file's, else the gateway's own)")
+	f.StringVar(&o.WorkspaceOrigins, "workspace-origins", os.Getenv("CODEHUB_WORKSPACE_ORIGINS"), "serve each workspace on its own host <workspace>.<this host> (needs wildcard DNS and TLS); empty = one host")
+	f.StringSliceVar(&o.AdminUsers, "admin-users", nil, "users with admin rights in the API (besides the users file's admins)")
+	f.StringSliceVar(&o.AdminGroups, "admin-groups", nil, "groups whose members have admin rights in the API")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	return cmd
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/codehub-dev/codehub/internal/backend"
 	"github.com/codehub-dev/codehub/internal/idle"
 )
 
@@ -13,20 +14,44 @@ import (
 func (g *Gateway) reap(ctx context.Context) {
 	defer close(g.reaperDone)
 	policy := idle.Policy{Timeout: g.cfg.IdleTimeout}
-	if policy.Timeout <= 0 {
+	recorder, records := g.cfg.Backend.(backend.ActivityRecorder)
+	if policy.Timeout <= 0 && !records {
 		<-ctx.Done()
 		return
 	}
-	tick := time.NewTicker(policy.CheckInterval())
+	interval := 30 * time.Second
+	if policy.Timeout > 0 {
+		interval = policy.CheckInterval()
+	}
+	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
-			g.ReapIdle(ctx)
+			if policy.Timeout > 0 {
+				g.ReapIdle(ctx)
+			}
+			if records {
+				g.recordActivity(ctx, recorder)
+			}
 		}
 	}
+}
+
+// recordActivity hands each route's last activity to a backend that persists it (the
+// kubernetes backend writes Workspace status at a bounded rate), off the hot path.
+func (g *Gateway) recordActivity(ctx context.Context, rec backend.ActivityRecorder) {
+	g.routes.Range(func(_, v any) bool {
+		rt := v.(*route)
+		if last := rt.activity.Last(); !last.IsZero() {
+			if err := rec.RecordActivity(ctx, rt.user, last); err != nil {
+				g.cfg.Logger.Warn("record activity", "user", rt.user, "err", err)
+			}
+		}
+		return true
+	})
 }
 
 // ReapIdle stops every workspace idle at the clock's current time and returns the

@@ -24,10 +24,10 @@ import (
 
 	"github.com/codehub-dev/codehub/internal/auth"
 	"github.com/codehub-dev/codehub/internal/backend"
-	"github.com/codehub-dev/codehub/internal/backend/local"
 	"github.com/codehub-dev/codehub/internal/gateway"
 	"github.com/codehub-dev/codehub/internal/metrics"
 	"github.com/codehub-dev/codehub/internal/session"
+	"github.com/codehub-dev/codehub/internal/tokens"
 	"github.com/codehub-dev/codehub/internal/users"
 )
 
@@ -46,6 +46,16 @@ type Options struct {
 	StopGrace         time.Duration
 	ShutdownTimeout   time.Duration
 	TLSCert, TLSKey   string
+	// Backend is "local" (code-server processes here) or "kubernetes" (Workspaces).
+	Backend string
+	// KubernetesConfig is the kubernetes backend's file (namespace, Workspace defaults).
+	KubernetesConfig string
+	// Namespace overrides the file's namespace.
+	Namespace string
+	// WorkspaceOrigins is the main host when each workspace gets its own host.
+	WorkspaceOrigins string
+	// AdminUsers and AdminGroups are admins besides the users file's admin flag.
+	AdminUsers, AdminGroups []string
 	Secure            bool // cookie Secure/__Host- when TLS terminates in front of the gateway
 	PublicURL         string
 	Stdout            io.Writer // where the first admin's password is printed, once
@@ -62,8 +72,20 @@ func Run(ctx context.Context, o Options) error {
 	if err := ensureStateDir(o.StateDir); err != nil {
 		return err
 	}
-	if _, err := CheckCodeServer(o.CodeServer, filepath.Join(o.StateDir, "tmp")); err != nil {
-		return err
+	if o.Backend == "" {
+		o.Backend = "local"
+	}
+	if o.Backend != "local" && o.Backend != "kubernetes" {
+		return fmt.Errorf("--backend must be local or kubernetes, not %q", o.Backend)
+	}
+	if o.WorkspaceOrigins != "" && !(o.Secure || o.TLSCert != "") {
+		// Without the __Host- prefix a workspace host could toss a cookie onto the main host.
+		return errors.New("--workspace-origins needs TLS: pass --tls-cert/--tls-key or --secure-cookies")
+	}
+	if o.Backend == "local" {
+		if _, err := CheckCodeServer(o.CodeServer, filepath.Join(o.StateDir, "tmp")); err != nil {
+			return err
+		}
 	}
 	store, err := users.Open(filepath.Join(o.StateDir, "users.json"))
 	if err != nil {
@@ -104,24 +126,28 @@ func Run(ctx context.Context, o Options) error {
 	}
 
 	var m *metrics.Metrics
-	be, err := local.New(local.Config{
-		CodeServer: o.CodeServer, Init: o.Init, BuiltinExtensionsDir: o.BuiltinExtensions,
-		Dir: filepath.Join(o.StateDir, "workspaces"), ReconnectionGrace: o.ReconnectionGrace,
-		StopGrace: o.StopGrace, Logger: log,
-		OnReady: func(d time.Duration) {
-			if m != nil {
-				m.SpawnDuration.Observe(d.Seconds())
-			}
-		},
+	be, err := newBackend(o, func(d time.Duration) {
+		if m != nil {
+			m.SpawnDuration.Observe(d.Seconds())
+		}
 	})
+	if err != nil {
+		ln.Close()
+		if metricsLn != nil {
+			metricsLn.Close()
+		}
+		return err
+	}
+	toks, err := tokens.Open(filepath.Join(o.StateDir, "tokens.json"))
 	if err != nil {
 		ln.Close()
 		return err
 	}
 	m = metrics.New(be)
 	gw := gateway.New(gateway.Config{
-		Backend: be, Passwords: auth.Local{Users: store}, Codec: codec, Revocations: revoked,
+		Backend: be, Passwords: auth.Local{Users: store}, Codec: codec, Revocations: revoked, Tokens: toks,
 		Secure: secure, SessionTTL: o.SessionTTL, IdleTimeout: o.IdleTimeout, Logger: log, Metrics: m,
+		WorkspaceOrigins: o.WorkspaceOrigins, AdminUsers: o.AdminUsers, AdminGroups: o.AdminGroups,
 	})
 	return runServers(ctx, o, gw, be, ln, metricsLn, m)
 }
@@ -159,7 +185,7 @@ func runServers(ctx context.Context, o Options, gw *gateway.Gateway, be backend.
 	if url == "" {
 		url = fmt.Sprintf("%s://%s/", scheme, displayAddr(ln.Addr()))
 	}
-	log.Info("codehub gateway listening", "url", url, "backend", "local", "state_dir", o.StateDir, "idle_timeout", o.IdleTimeout.String())
+	log.Info("codehub gateway listening", "url", url, "backend", o.Backend, "state_dir", o.StateDir, "idle_timeout", o.IdleTimeout.String())
 	fmt.Fprintf(o.Stdout, "codehub is ready: open %s\n", url)
 
 	sig, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
