@@ -56,10 +56,10 @@ type Options struct {
 	WorkspaceOrigins string
 	// AdminUsers and AdminGroups are admins besides the users file's admin flag.
 	AdminUsers, AdminGroups []string
-	Secure            bool // cookie Secure/__Host- when TLS terminates in front of the gateway
-	PublicURL         string
-	Stdout            io.Writer // where the first admin's password is printed, once
-	Logger            *slog.Logger
+	Secure                  bool // cookie Secure/__Host- when TLS terminates in front of the gateway
+	PublicURL               string
+	Stdout                  io.Writer // where the first admin's password is printed, once
+	Logger                  *slog.Logger
 }
 
 // MinCodeServer is the oldest code-server release the local backend supports (it needs
