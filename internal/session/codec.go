@@ -10,6 +10,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -93,15 +94,28 @@ func (c *Codec) Seal(s Session) (string, error) {
 	return base64.RawURLEncoding.EncodeToString(buf), nil
 }
 
+// decodeBufs holds Open's decode buffers; cookies are far below decodeBufSize bytes.
+const decodeBufSize = 512
+
+var decodeBufs = sync.Pool{New: func() any { return new([decodeBufSize]byte) }}
+
 // Open authenticates and decrypts a cookie value and checks its expiry against now.
 func (c *Codec) Open(value string, now time.Time) (Session, error) {
 	if len(value) > maxCookie || len(value) < base64.RawURLEncoding.EncodedLen(nonceLen+headerLen+c.aead.Overhead()) {
 		return Session{}, ErrMalformed
 	}
-	// One buffer for the decoded bytes; the plaintext is opened in place.
-	var stack [512]byte
-	buf := stack[:0]
-	if n := base64.RawURLEncoding.DecodedLen(len(value)); n > len(stack) {
+	// One buffer for the decoded bytes; the plaintext is opened in place. The AEAD is
+	// an interface, so a buffer handed to it escapes: a pooled one keeps Open (called on
+	// every proxied request) free of that allocation.
+	var buf []byte
+	if n := base64.RawURLEncoding.DecodedLen(len(value)); n <= decodeBufSize {
+		pooled := decodeBufs.Get().(*[decodeBufSize]byte)
+		defer func() {
+			clear(pooled[:n]) // no plaintext left behind in the pool
+			decodeBufs.Put(pooled)
+		}()
+		buf = pooled[:0]
+	} else {
 		buf = make([]byte, 0, n)
 	}
 	buf, err := base64.RawURLEncoding.AppendDecode(buf, []byte(value))
