@@ -1,0 +1,88 @@
+package main
+
+import (
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/codehub-dev/codehub/internal/testenv"
+)
+
+// The built binary execs the real code-server in its own process, so the process the local
+// backend started *is* code-server: it answers /healthz and a SIGTERM to it stops code-server.
+func TestExecsCodeServer(t *testing.T) {
+	codeServer := testenv.CodeServer(t)
+	tmp := t.TempDir()
+	bin := filepath.Join(tmp, "codehub-init")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/codehub-init")
+	build.Dir = testenv.RepoRoot(t)
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	must(t, err)
+	port := l.Addr().(*net.TCPAddr).Port
+	must(t, l.Close())
+
+	args := localBackendArgs(tmp)
+	args[indexOf(args, "--code-server")+1] = codeServer
+	args[indexOf(args, "--bind-addr")+1] = "127.0.0.1:" + strconv.Itoa(port)
+	must(t, os.MkdirAll(filepath.Join(tmp, "home", "project"), 0o755))
+	home := filepath.Join(tmp, "home")
+	cmd := exec.Command(bin, args...)
+	cmd.Env = []string{"HOME=" + home, "XDG_CONFIG_HOME=" + filepath.Join(home, ".config"),
+		"XDG_DATA_HOME=" + filepath.Join(home, ".local", "share"), "PATH=" + os.Getenv("PATH")}
+	var logs strings.Builder
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	must(t, cmd.Start())
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-exited
+	})
+
+	client := &http.Client{Timeout: 2 * time.Second}
+	for deadline := time.Now().Add(90 * time.Second); ; {
+		resp, err := client.Get("http://127.0.0.1:" + strconv.Itoa(port) + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		select {
+		case err := <-exited:
+			t.Fatalf("exited before /healthz answered: %v\n%s", err, logs.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/healthz did not answer within 90s\n%s", logs.String())
+		}
+		time.Sleep(100 * time.Millisecond) // polling a server start, bounded by the deadline
+	}
+
+	// Same PID, now running code-server's Node entry point: nothing wraps it.
+	cmdline, err := os.ReadFile("/proc/" + strconv.Itoa(cmd.Process.Pid) + "/cmdline")
+	must(t, err)
+	if !strings.Contains(string(cmdline), "code-server") || strings.Contains(string(cmdline), "codehub-init") {
+		t.Fatalf("pid %d runs %q, want code-server itself", cmd.Process.Pid, strings.ReplaceAll(string(cmdline), "\x00", " "))
+	}
+	if !strings.Contains(logs.String(), "codehub-init: prepared in") {
+		t.Errorf("no prepare log:\n%s", logs.String())
+	}
+
+	must(t, cmd.Process.Signal(syscall.SIGTERM))
+	select {
+	case <-exited:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("code-server did not stop on SIGTERM within 60s\n%s", logs.String())
+	}
+}
