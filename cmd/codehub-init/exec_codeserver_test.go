@@ -39,15 +39,25 @@ func TestExecsCodeServer(t *testing.T) {
 	cmd := exec.Command(bin, args...)
 	cmd.Env = []string{"HOME=" + home, "XDG_CONFIG_HOME=" + filepath.Join(home, ".config"),
 		"XDG_DATA_HOME=" + filepath.Join(home, ".local", "share"), "PATH=" + os.Getenv("PATH")}
-	var logs strings.Builder
-	cmd.Stdout, cmd.Stderr = &logs, &logs
+	// A file, not a pipe: code-server's children inherit stdout, and Wait would block on a
+	// pipe until the last of them exits.
+	logFile, err := os.Create(filepath.Join(tmp, "init.log"))
+	must(t, err)
+	defer logFile.Close()
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	must(t, cmd.Start())
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
+		// code-server's helper processes share the group; none may outlive the test.
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+		}
 	})
+	logs := logReader(filepath.Join(tmp, "init.log"))
 
 	client := &http.Client{Timeout: 2 * time.Second}
 	for deadline := time.Now().Add(90 * time.Second); ; {
@@ -85,4 +95,11 @@ func TestExecsCodeServer(t *testing.T) {
 	case <-time.After(60 * time.Second):
 		t.Fatalf("code-server did not stop on SIGTERM within 60s\n%s", logs.String())
 	}
+}
+
+type logReader string
+
+func (p logReader) String() string {
+	b, _ := os.ReadFile(string(p))
+	return string(b)
 }
