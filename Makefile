@@ -12,7 +12,7 @@ build: ## Build every binary into ./bin
 	go build -trimpath -ldflags '$(GO_LDFLAGS)' -o $(BIN)/ ./cmd/...
 
 run: ## Start the gateway with the local backend (installs code-server if missing)
-	go build -trimpath -ldflags '$(GO_LDFLAGS)' -o $(BIN)/ ./cmd/codehub
+	go build -trimpath -ldflags '$(GO_LDFLAGS)' -o $(BIN)/ ./cmd/codehub ./cmd/codehub-init
 	CODEHUB_CODE_SERVER=$${CODEHUB_CODE_SERVER:-$$(scripts/install-code-server.sh)} \
 	  $(BIN)/codehub serve --state-dir $${CODEHUB_STATE_DIR:-$(HOME)/.local/share/codehub} $(ARGS)
 

@@ -75,6 +75,9 @@ func newServe() *cobra.Command {
 			if o.IdleTimeout < 0 || o.SessionTTL <= 0 {
 				return errors.New("--idle-timeout must be >= 0 and --session-ttl > 0")
 			}
+			if o.Init == "none" {
+				o.Init = ""
+			}
 			o.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
 			o.Stdout = cmd.OutOrStdout()
 			return serve.Run(context.Background(), o)
@@ -85,7 +88,7 @@ func newServe() *cobra.Command {
 	f.StringVar(&o.MetricsListen, "metrics-listen", envOr("CODEHUB_METRICS_LISTEN", "127.0.0.1:9090"), "address for Prometheus /metrics; empty disables (env CODEHUB_METRICS_LISTEN)")
 	f.StringVar(&o.StateDir, "state-dir", defaultStateDir(), "directory for users, keys and workspaces (env CODEHUB_STATE_DIR)")
 	f.StringVar(&o.CodeServer, "code-server", envOr("CODEHUB_CODE_SERVER", "code-server"), "code-server launcher to run (env CODEHUB_CODE_SERVER)")
-	f.StringVar(&o.Init, "init", os.Getenv("CODEHUB_INIT"), "codehub-init binary that prepares each start (env CODEHUB_INIT); empty runs code-server directly")
+	f.StringVar(&o.Init, "init", envOr("CODEHUB_INIT", siblingInit()), "codehub-init binary that prepares each start (env CODEHUB_INIT; default: codehub-init next to this binary); \"none\" runs code-server directly")
 	f.StringVar(&o.BuiltinExtensions, "builtin-extensions-dir", os.Getenv("CODEHUB_BUILTIN_EXTENSIONS"), "pinned extensions codehub-init syncs into each workspace")
 	f.DurationVar(&o.IdleTimeout, "idle-timeout", envDuration("CODEHUB_IDLE_TIMEOUT", time.Hour), "stop a workspace after this long without activity; 0 = never")
 	f.DurationVar(&o.SessionTTL, "session-ttl", 12*time.Hour, "how long a sign-in lasts")
@@ -105,6 +108,20 @@ func newServe() *cobra.Command {
 	f.StringSliceVar(&o.AdminGroups, "admin-groups", nil, "groups whose members have admin rights in the API")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	return cmd
+}
+
+// siblingInit finds codehub-init installed next to the codehub binary (bin/ after
+// `make run`, the same directory in the image).
+func siblingInit() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return ""
+	}
+	p := filepath.Join(filepath.Dir(exe), "codehub-init")
+	if st, err := os.Stat(p); err == nil && st.Mode()&0o111 != 0 {
+		return p
+	}
+	return ""
 }
 
 func envOr(k, def string) string {

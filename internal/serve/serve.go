@@ -285,8 +285,14 @@ func CheckCodeServer(path, scratch string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("code-server at %q does not run (`--version` failed: %v)", path, err)
 	}
-	line := strings.TrimSpace(strings.SplitN(string(out), "\n", 2)[0])
-	mm := versionRE.FindStringSubmatch(line)
+	// The first run of a fresh HOME logs "Wrote default config file" before the version.
+	var mm []string
+	line := strings.TrimSpace(string(out))
+	for _, l := range strings.Split(line, "\n") {
+		if mm = versionRE.FindStringSubmatch(strings.TrimSpace(l)); mm != nil {
+			break
+		}
+	}
 	if mm == nil {
 		return "", fmt.Errorf("code-server at %q printed an unexpected version %q", path, line)
 	}

@@ -43,7 +43,8 @@ func codehubBinary(t *testing.T) string {
 			return
 		}
 		binPath = filepath.Join(dir, "codehub")
-		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/codehub")
+		// codehub-init beside codehub: the gateway starts every workspace through it.
+		cmd := exec.Command("go", "build", "-o", dir+"/", "./cmd/codehub", "./cmd/codehub-init")
 		cmd.Dir = testenv.RepoRoot(t)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)

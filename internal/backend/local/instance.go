@@ -241,6 +241,7 @@ func (in *instance) command(port int) *exec.Cmd {
 			"--state-dir", in.dir, "--user-data-dir", in.dataDir(), "--extensions-dir", in.extensions(),
 			"--folder", in.folder(), "--serviceaccount-dir", filepath.Join(in.dir, "no-serviceaccount"),
 			"--reconnection-grace-time", grace,
+			"--conda-envs-dirs", filepath.Join(in.home(), ".conda", "envs"),
 		}
 		if in.cfg.BuiltinExtensionsDir != "" {
 			args = append(args, "--builtin-extensions-dir", in.cfg.BuiltinExtensionsDir)
