@@ -20,12 +20,15 @@ const kubeconfigMarker = "# codehub-init: generated"
 type KubeconfigResult string
 
 const (
-	KubeconfigSkippedNoSA   KubeconfigResult = "no serviceaccount dir"
-	KubeconfigKeptUsers     KubeconfigResult = "kept user's kubeconfig"
-	KubeconfigUnchanged     KubeconfigResult = "unchanged"
-	KubeconfigWritten       KubeconfigResult = "written"
-	kubeconfigContextName                    = "codehub"
-	serviceAccountTokenFile                  = "token"
+	KubeconfigSkippedNoSA KubeconfigResult = "no serviceaccount dir"
+	KubeconfigKeptUsers   KubeconfigResult = "kept user's kubeconfig"
+	KubeconfigUnchanged   KubeconfigResult = "unchanged"
+	KubeconfigWritten     KubeconfigResult = "written"
+)
+
+const (
+	kubeconfigContextName   = "codehub"
+	serviceAccountTokenFile = "token"
 )
 
 // WriteKubeconfig writes <home>/.kube/config pointing at the ServiceAccount's token *file*,
