@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"image/color"
 	"path/filepath"
 
 	"gonum.org/v1/plot"
@@ -55,8 +56,22 @@ func barChart(path, title, xlabel string, names []string, vals plotter.Values) e
 		return err
 	}
 	bars.Horizontal = true
-	p.Add(bars, plotter.NewGrid())
+	bars.Color = color.RGBA{R: 90, G: 110, B: 140, A: 255}
+	p.Add(plotter.NewGrid(), bars)
+	// Value labels at the end of each bar.
+	xys := make(plotter.XYs, len(vals))
+	labels := make([]string, len(vals))
+	top := 0.0
+	for i, v := range vals {
+		xys[i] = plotter.XY{X: v, Y: float64(i)}
+		labels[i] = fmt.Sprintf(" %.1f", v)
+		top = max(top, v)
+	}
+	if l, err := plotter.NewLabels(plotter.XYLabels{XYs: xys, Labels: labels}); err == nil {
+		p.Add(l)
+	}
 	p.NominalY(names...)
 	p.X.Min = 0
+	p.X.Max = top * 1.2
 	return p.Save(7*vg.Inch, vg.Length(len(names))*0.4*vg.Inch+1.2*vg.Inch, path)
 }

@@ -42,6 +42,7 @@ type config struct {
 	WSDur        time.Duration `json:"ws_duration_ns"`
 	IdleSteps    []int         `json:"idle_ws_steps"`
 	WakeTrials   int           `json:"wake_trials"`
+	IdleNote     string        `json:"idle_note,omitempty"`
 	Quick        bool          `json:"quick"`
 	StartedAtUTC string        `json:"started_at_utc"`
 }
@@ -77,6 +78,7 @@ type Results struct {
 	Wake    Wake      `json:"wake"`
 	Elapsed float64   `json:"elapsed_s"`
 	Cmd     string    `json:"command"`
+	Skipped []string  `json:"skipped_targets,omitempty"`
 }
 
 func main() {
@@ -107,7 +109,16 @@ func main() {
 			*p, _ = filepath.Abs(abs)
 		}
 	}
-	raiseNofile()
+	if limit := raiseNofile(); limit > 0 {
+		// A proxy holds two descriptors per proxied WebSocket (client and backend side);
+		// a single-process proxy cannot hold more than the open-files limit allows.
+		top := cfg.IdleSteps[len(cfg.IdleSteps)-1]
+		if maxWS := int((limit-400)/2) / 100 * 100; maxWS < top {
+			progress("open-files hard limit %d: the top idle-WebSocket step is %d instead of %d", limit, maxWS, top)
+			cfg.IdleSteps[len(cfg.IdleSteps)-1] = maxWS
+			cfg.IdleNote = fmt.Sprintf("The top step is %d, not %d: a proxy holds two descriptors per proxied WebSocket, and this machine's open-files hard limit is %d (it cannot be raised here without CAP_SYS_RESOURCE).", maxWS, top, limit)
+		}
+	}
 
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
@@ -118,6 +129,7 @@ func main() {
 	e.work = work
 	p := &procs{dir: work}
 	res := &Results{Config: cfg, Machine: machine(), Cmd: strings.Join(os.Args, " ")}
+	e.skipped = &res.Skipped
 	progress("machine: %s", res.Machine)
 	progress("work dir (logs, configs): %s", work)
 
@@ -144,7 +156,7 @@ func fatal(err error) {
 	os.Exit(1)
 }
 
-func raiseNofile() {
+func raiseNofile() uint64 {
 	var l syscall.Rlimit
 	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l) == nil {
 		want := uint64(200000)
@@ -159,7 +171,9 @@ func raiseNofile() {
 		}
 		syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l)
 		progress("open files limit: %d", l.Cur)
+		return l.Cur
 	}
+	return 0
 }
 
 func run(ctx context.Context, e env, p *procs, cfg config, res *Results) error {

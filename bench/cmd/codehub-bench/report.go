@@ -115,6 +115,9 @@ func writeReport(outDir string, res *Results) error {
 	w("- idle WebSockets (handshake only) opened through the target in steps of %s, RSS read 2 s after each step;\n", joinInts(cfg.IdleSteps))
 	w("- **proxy CPU per request** = (utime+stime of the proxy's own processes, from `/proc/<pid>/stat`, over the small-response wrk runs) ÷ requests served. Processes counted: nginx master+workers; for nginx + auth_request also the verifier process; the node process of configurable-http-proxy; the caddy, oauth2-proxy, codehub and Go-floor processes. The backend (and codehub's workspace process) is never counted. Resolution is 10 ms of CPU per reading.\n\n")
 
+	if len(res.Skipped) > 0 {
+		w("**Targets skipped in this run:** %s.\n\n", strings.Join(res.Skipped, "; "))
+	}
 	w("## HTTP\n\n")
 	w("| target | req/s | ×direct | ×Go floor | p50 ms | p99 ms | 1 MiB asset MiB/s | proxy CPU µs/req | CPU ×Go floor |\n")
 	w("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
@@ -176,7 +179,7 @@ func writeReport(outDir string, res *Results) error {
 		}
 		w("\n")
 	}
-	w("\nKiB/conn = (RSS holding N idle WebSockets − RSS before) ÷ N, for the proxy's own processes (direct: no proxy).")
+	w("\nKiB/conn = (RSS holding N idle WebSockets − RSS before) ÷ N, for the proxy's own processes (direct: no proxy). %s", cfg.IdleNote)
 	for _, s := range ss {
 		if s.Idle != nil && s.Idle.Error != "" {
 			w(" %s: %s.", s.Name, s.Idle.Error)

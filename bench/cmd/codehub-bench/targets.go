@@ -188,6 +188,17 @@ http {
 type env struct {
 	benchd, codehub, nginx, wrk, node, chp, caddy, oauth2Proxy, codeServer string
 	work                                                                   string
+	skipped                                                                *[]string
+}
+
+// have reports whether a peer's program exists; a missing peer is skipped and reported.
+func (e env) have(name, path string) bool {
+	if _, err := exec.LookPath(path); err == nil {
+		return true
+	}
+	*e.skipped = append(*e.skipped, fmt.Sprintf("%s: %q not found", name, path))
+	progress("SKIPPING %s: %q not found", name, path)
+	return false
 }
 
 // setup starts the backend, the verifier and every target; it returns the targets and
@@ -250,52 +261,59 @@ func setup(ctx context.Context, e env, p *procs) (backendURL string, targets []*
 	}
 
 	// configurable-http-proxy.
-	port = freePort()
-	api := freePort()
-	chpArgs := []string{e.chp, "--ip", "127.0.0.1", "--port", fmt.Sprint(port), "--api-ip", "127.0.0.1", "--api-port", fmt.Sprint(api),
-		"--default-target", backendURL, "--log-level", "warn"}
-	cmd := exec.Command(e.node, chpArgs...)
-	cmd.Env = append(os.Environ(), "CONFIGPROXY_AUTH_TOKEN="+randHex(16))
-	if err = p.start("chp", cmd); err != nil {
-		return
+	if e.have("configurable-http-proxy", e.chp) {
+		port := freePort()
+		api := freePort()
+		chpArgs := []string{e.chp, "--ip", "127.0.0.1", "--port", fmt.Sprint(port), "--api-ip", "127.0.0.1", "--api-port", fmt.Sprint(api),
+			"--default-target", backendURL, "--log-level", "warn"}
+		cmd := exec.Command(e.node, chpArgs...)
+		cmd.Env = append(os.Environ(), "CONFIGPROXY_AUTH_TOKEN="+randHex(16))
+		if err = p.start("chp", cmd); err != nil {
+			return
+		}
+		add(&Target{Name: "configurable-http-proxy", Base: fmt.Sprintf("http://127.0.0.1:%d", port), Pids: pidsOnly(cmd.Process.Pid),
+			Config: "node configurable-http-proxy " + strings.Join(chpArgs[1:], " ") + " (CONFIGPROXY_AUTH_TOKEN set; no routes but the default target)"})
 	}
-	add(&Target{Name: "configurable-http-proxy", Base: fmt.Sprintf("http://127.0.0.1:%d", port), Pids: pidsOnly(cmd.Process.Pid),
-		Config: "node configurable-http-proxy " + strings.Join(chpArgs[1:], " ") + " (CONFIGPROXY_AUTH_TOKEN set; no routes but the default target)"})
 
 	// Caddy.
-	port = freePort()
-	caddyfile := fmt.Sprintf("{\n\tadmin off\n\tauto_https off\n\tpersist_config off\n}\nhttp://127.0.0.1:%d {\n\treverse_proxy 127.0.0.1:%d\n}\n", port, bport)
-	cf := filepath.Join(e.work, "Caddyfile")
-	if err = writeFile(cf, caddyfile); err != nil {
-		return
+	if e.have("caddy", e.caddy) {
+		port := freePort()
+		caddyfile := fmt.Sprintf("{\n\tadmin off\n\tauto_https off\n\tpersist_config off\n}\nhttp://127.0.0.1:%d {\n\treverse_proxy 127.0.0.1:%d\n}\n", port, bport)
+		cf := filepath.Join(e.work, "Caddyfile")
+		if err = writeFile(cf, caddyfile); err != nil {
+			return
+		}
+		cmd := exec.Command(e.caddy, "run", "--config", cf, "--adapter", "caddyfile")
+		cmd.Env = append(os.Environ(), "HOME="+e.work, "XDG_DATA_HOME="+filepath.Join(e.work, "caddy-data"), "XDG_CONFIG_HOME="+filepath.Join(e.work, "caddy-config"))
+		if err = p.start("caddy", cmd); err != nil {
+			return
+		}
+		add(&Target{Name: "caddy", Base: fmt.Sprintf("http://127.0.0.1:%d", port), Pids: pidsOnly(cmd.Process.Pid), Config: "Caddyfile:\n" + caddyfile})
 	}
-	cmd = exec.Command(e.caddy, "run", "--config", cf, "--adapter", "caddyfile")
-	cmd.Env = append(os.Environ(), "HOME="+e.work, "XDG_DATA_HOME="+filepath.Join(e.work, "caddy-data"), "XDG_CONFIG_HOME="+filepath.Join(e.work, "caddy-config"))
-	if err = p.start("caddy", cmd); err != nil {
-		return
-	}
-	add(&Target{Name: "caddy", Base: fmt.Sprintf("http://127.0.0.1:%d", port), Pids: pidsOnly(cmd.Process.Pid), Config: "Caddyfile:\n" + caddyfile})
 
 	// oauth2-proxy with the htpasswd form.
-	port = freePort()
-	hash, _ := bcrypt.GenerateFromPassword([]byte("bench-password"), bcrypt.MinCost)
-	hp := filepath.Join(e.work, "htpasswd")
-	if err = writeFile(hp, "bench:"+string(hash)+"\n"); err != nil {
-		return
+	var o2 *Target
+	if e.have("oauth2-proxy", e.oauth2Proxy) {
+		port := freePort()
+		hash, _ := bcrypt.GenerateFromPassword([]byte("bench-password"), bcrypt.MinCost)
+		hp := filepath.Join(e.work, "htpasswd")
+		if err = writeFile(hp, "bench:"+string(hash)+"\n"); err != nil {
+			return
+		}
+		o2Args := []string{"--http-address", fmt.Sprintf("127.0.0.1:%d", port), "--upstream", backendURL + "/",
+			"--htpasswd-file", hp, "--display-htpasswd-form=true", "--email-domain", "*",
+			"--provider", "oidc", "--skip-oidc-discovery", "--oidc-issuer-url", "http://127.0.0.1:1/", "--login-url", "http://127.0.0.1:1/login",
+			"--redeem-url", "http://127.0.0.1:1/token", "--oidc-jwks-url", "http://127.0.0.1:1/jwks",
+			"--client-id", "bench", "--client-secret", "bench-secret",
+			"--cookie-secret", randHex(16), "--cookie-secure=false", "--request-logging=false", "--standard-logging=false"}
+		cmd := exec.Command(e.oauth2Proxy, o2Args...)
+		if err = p.start("oauth2-proxy", cmd); err != nil {
+			return
+		}
+		o2 = &Target{Name: "oauth2-proxy", Base: fmt.Sprintf("http://127.0.0.1:%d", port), Pids: pidsOnly(cmd.Process.Pid),
+			Config: "oauth2-proxy " + strings.Join(o2Args, " ") + "\n(htpasswd file with user bench (bcrypt); the OIDC URLs are never contacted: sign-in is the htpasswd form; session in the encrypted cookie)"}
+		add(o2)
 	}
-	o2Args := []string{"--http-address", fmt.Sprintf("127.0.0.1:%d", port), "--upstream", backendURL + "/",
-		"--htpasswd-file", hp, "--display-htpasswd-form=true", "--email-domain", "*",
-		"--provider", "oidc", "--skip-oidc-discovery", "--oidc-issuer-url", "http://127.0.0.1:1/", "--login-url", "http://127.0.0.1:1/login",
-		"--redeem-url", "http://127.0.0.1:1/token", "--oidc-jwks-url", "http://127.0.0.1:1/jwks",
-		"--client-id", "bench", "--client-secret", "bench-secret",
-		"--cookie-secret", randHex(16), "--cookie-secure=false", "--request-logging=false", "--standard-logging=false"}
-	cmd = exec.Command(e.oauth2Proxy, o2Args...)
-	if err = p.start("oauth2-proxy", cmd); err != nil {
-		return
-	}
-	o2 := &Target{Name: "oauth2-proxy", Base: fmt.Sprintf("http://127.0.0.1:%d", port), Pids: pidsOnly(cmd.Process.Pid),
-		Config: "oauth2-proxy " + strings.Join(o2Args, " ") + "\n(htpasswd file with user bench (bcrypt); the OIDC URLs are never contacted: sign-in is the htpasswd form; session in the encrypted cookie)"}
-	add(o2)
 
 	// codehub with the local backend and benchd as the workspace.
 	port = freePort()
@@ -305,7 +323,7 @@ func setup(ctx context.Context, e env, p *procs) (backendURL string, targets []*
 	}
 	chArgs := []string{"serve", "--state-dir", state, "--code-server", e.benchd, "--listen", fmt.Sprintf("127.0.0.1:%d", port),
 		"--idle-timeout", "0", "--metrics-listen", ""}
-	cmd = exec.Command(e.codehub, chArgs...)
+	cmd := exec.Command(e.codehub, chArgs...)
 	if err = p.start("codehub", cmd); err != nil {
 		return
 	}
@@ -327,11 +345,13 @@ func setup(ctx context.Context, e env, p *procs) (backendURL string, targets []*
 	if err = wakeUntilServed(ctx, ch.Base, c, 60*time.Second, false); err != nil {
 		return
 	}
-	c, err = oauth2Login(o2.Base)
-	if err != nil {
-		return
+	if o2 != nil {
+		c, err = oauth2Login(o2.Base)
+		if err != nil {
+			return
+		}
+		cookies = append(cookies, c)
 	}
-	cookies = append(cookies, c)
 	cookie = strings.Join(cookies, "; ")
 	return
 }
