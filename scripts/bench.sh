@@ -28,11 +28,13 @@ if [ "$(node "$chp" --version 2>/dev/null || true)" != "$CHP_VERSION" ]; then
   log "installing configurable-http-proxy $CHP_VERSION (npm)"
   npm install --prefix "$npm_prefix" --no-audit --no-fund "configurable-http-proxy@$CHP_VERSION" >&2
 fi
-if ! "$bin/caddy" version 2>/dev/null | grep -q "^$CADDY_VERSION"; then
+# The installed module version, from the binary's build information.
+built() { go version -m "$1" 2>/dev/null | awk -v m="$2" '$1 == "mod" && $2 == m {print $3}'; }
+if [ "$(built "$bin/caddy" github.com/caddyserver/caddy/v2)" != "$CADDY_VERSION" ]; then
   log "installing Caddy $CADDY_VERSION (Go module proxy; a few minutes the first time)"
   GOBIN=$bin go install "github.com/caddyserver/caddy/v2/cmd/caddy@$CADDY_VERSION"
 fi
-if ! "$bin/oauth2-proxy" --version 2>/dev/null | grep -q "$OAUTH2_PROXY_VERSION"; then
+if [ "$(built "$bin/oauth2-proxy" github.com/oauth2-proxy/oauth2-proxy/v7)" != "$OAUTH2_PROXY_VERSION" ]; then
   log "installing oauth2-proxy $OAUTH2_PROXY_VERSION (Go module proxy; a few minutes the first time)"
   GOBIN=$bin go install "github.com/oauth2-proxy/oauth2-proxy/v7@$OAUTH2_PROXY_VERSION"
 fi
