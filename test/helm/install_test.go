@@ -1,0 +1,340 @@
+package helm
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/codehub-dev/codehub/internal/testenv"
+)
+
+// cluster is a real etcd + kube-apiserver with no CRDs, and a kubeconfig for helm.
+type cluster struct {
+	c          client.Client
+	kubeconfig string
+}
+
+func startCluster(t *testing.T) *cluster {
+	t.Helper()
+	env := &envtest.Environment{BinaryAssetsDirectory: testenv.KubebuilderAssets(t)}
+	start := time.Now()
+	cfg, err := env.Start()
+	if err != nil {
+		t.Fatalf("starting envtest: %v", err)
+	}
+	t.Cleanup(func() { _ = env.Stop() })
+	t.Logf("apiserver started in %s", time.Since(start).Round(time.Millisecond))
+
+	admin, err := env.AddUser(envtest.User{Name: "helm-admin", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kc, err := admin.KubeConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := os.WriteFile(path, kc, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	httpClient, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A mapper that re-discovers: the Workspace kind appears only once helm creates the CRD.
+	mapper, err := apiutil.NewDynamicRESTMapper(cfg, httpClient)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.New(cfg, client.Options{Scheme: scheme, Mapper: mapper})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &cluster{c: c, kubeconfig: path}
+}
+
+// restricted creates a namespace that enforces the restricted Pod Security Standard.
+func (cl *cluster) restricted(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{
+		"pod-security.kubernetes.io/enforce":         "restricted",
+		"pod-security.kubernetes.io/enforce-version": "latest",
+	}}}
+	if err := cl.c.Create(ctx, ns); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (cl *cluster) get(ctx context.Context, apiVersion, kind, ns, name string) (*unstructured.Unstructured, error) {
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(schema.FromAPIVersionAndKind(apiVersion, kind))
+	err := cl.c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, u)
+	return u, err
+}
+
+// eventually polls cond until it returns nil or the deadline passes.
+func eventually(t *testing.T, what string, timeout time.Duration, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := cond()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s: %v", what, timeout, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// checkManifest asserts every object of the release's manifest exists in the apiserver.
+func (cl *cluster) checkManifest(t *testing.T, ctx context.Context, manifest string) int {
+	t.Helper()
+	objs := objects(t, manifest)
+	for _, o := range objs {
+		ns := o.GetNamespace()
+		if _, err := cl.get(ctx, o.GetAPIVersion(), o.GetKind(), ns, o.GetName()); err != nil {
+			t.Errorf("%s %s/%s from the release is not in the apiserver: %v", o.GetKind(), ns, o.GetName(), err)
+		}
+	}
+	return len(objs)
+}
+
+// TestInstallUpgradeUninstall installs the chart into a real kube-apiserver the way the
+// seed did (`helm -n default-tenant install vscode ...`), creates a user's Workspace and
+// home PVC, upgrades with changed values and uninstalls, keeping the CRD and user data.
+func TestInstallUpgradeUninstall(t *testing.T) {
+	ctx := context.Background()
+	cl := startCluster(t)
+	h := newHelm(t).withKubeconfig(cl.kubeconfig)
+	cl.restricted(t, ctx, namespace)
+
+	// Bad values never reach the cluster.
+	if _, errOut, err := h.run("install", release, chartPath, "-n", namespace, "--set", "gateway.replica=2"); err == nil || !strings.Contains(errOut, "replica") {
+		t.Fatalf("helm install with an unknown key: err=%v\n%s", err, errOut)
+	}
+	if _, err := cl.get(ctx, "apiextensions.k8s.io/v1", "CustomResourceDefinition", "", "workspaces.codehub.io"); !apierrors.IsNotFound(err) {
+		t.Fatalf("a rejected install created the CRD (err=%v)", err)
+	}
+
+	installValues := []string{
+		"--set", "global.domain=iguazio.example.com",
+		"--set", "auth.mode=forward",
+		"--set", "auth.forward.url=https://dashboard.iguazio.example.com/api/data_sessions/verifications/app_service",
+		"--set", "gateway.replicas=2",
+	}
+	start := time.Now()
+	out := h.must(t, append([]string{"install", release, chartPath, "-n", namespace}, installValues...)...)
+	t.Logf("helm install: %s", time.Since(start).Round(time.Millisecond))
+	if !strings.Contains(out, "http://vscode.iguazio.example.com") {
+		t.Errorf("NOTES do not print the URL:\n%s", out)
+	}
+	n := cl.checkManifest(t, ctx, h.must(t, "get", "manifest", release, "-n", namespace))
+	t.Logf("%d objects of the release are in the apiserver", n)
+
+	// The CRD is served: a user's Workspace (as the gateway would create it) is accepted.
+	eventually(t, "Workspace CRD established", 30*time.Second, func() error {
+		ws := workspace("alice")
+		err := cl.c.Create(ctx, ws)
+		if apierrors.IsAlreadyExists(err) {
+			return nil
+		}
+		return err
+	})
+	// And its validation is live: a Workspace without a user is rejected.
+	if err := cl.c.Create(ctx, workspace("")); err == nil || !apierrors.IsInvalid(err) {
+		t.Errorf("a Workspace without spec.user was not rejected by the CRD schema: %v", err)
+	}
+	// The home PVC the operator would create for alice (no owner: Retain).
+	pvc := &corev1.PersistentVolumeClaim{
+		ObjectMeta: metav1.ObjectMeta{Name: "codehub-alice-home", Namespace: namespace},
+		Spec: corev1.PersistentVolumeClaimSpec{
+			AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("10Gi")}},
+		},
+	}
+	if err := cl.c.Create(ctx, pvc); err != nil {
+		t.Fatal(err)
+	}
+	secretBefore, err := cl.get(ctx, "v1", "Secret", namespace, release+"-codehub-session-key")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Upgrade with changed values: more replicas, TLS, the NodePort, a ServiceMonitor-free
+	// metrics change and an extra watched namespace's worth of nothing.
+	start = time.Now()
+	out = h.must(t, append(append([]string{"upgrade", release, chartPath, "-n", namespace}, installValues...),
+		"--set", "gateway.replicas=3",
+		"--set", "ingress.tls.enabled=true,ingress.tls.secretName=vscode-tls",
+		"--set", "nodePort.enabled=true",
+		"--set", "workspaceDefaults.idleTimeout=2h",
+	)...)
+	t.Logf("helm upgrade: %s", time.Since(start).Round(time.Millisecond))
+	for _, want := range []string{"https://vscode.iguazio.example.com", release + "-codehub-gateway-nodeport"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("upgrade NOTES lack %q:\n%s", want, out)
+		}
+	}
+	cl.checkManifest(t, ctx, h.must(t, "get", "manifest", release, "-n", namespace))
+	gw, err := cl.get(ctx, "apps/v1", "Deployment", namespace, release+"-codehub-gateway")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, _, _ := unstructured.NestedInt64(gw.Object, "spec", "replicas"); r != 3 {
+		t.Errorf("gateway replicas after upgrade = %d, want 3", r)
+	}
+	if y := toYAML(t, gw.Object["spec"]); !strings.Contains(y, "--idle-timeout=2h") || !strings.Contains(y, "--secure-cookies=true") {
+		t.Errorf("gateway args not upgraded:\n%s", y)
+	}
+	np, err := cl.get(ctx, "v1", "Service", namespace, release+"-codehub-gateway-nodeport")
+	if err != nil {
+		t.Fatalf("NodePort Service after upgrade: %v", err)
+	}
+	if p, _, _ := unstructured.NestedSlice(np.Object, "spec", "ports"); len(p) != 1 || p[0].(map[string]any)["nodePort"] == nil {
+		t.Errorf("the apiserver allocated no node port: %v", p)
+	}
+	secretAfter, err := cl.get(ctx, "v1", "Secret", namespace, release+"-codehub-session-key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if toYAML(t, secretBefore.Object["data"]) != toYAML(t, secretAfter.Object["data"]) {
+		t.Error("helm upgrade changed the session key: every user would be signed out")
+	}
+
+	// Uninstall: the chart's objects go, the CRD, the Workspace and the PVC stay.
+	manifest := h.must(t, "get", "manifest", release, "-n", namespace)
+	start = time.Now()
+	h.must(t, "uninstall", release, "-n", namespace)
+	t.Logf("helm uninstall: %s", time.Since(start).Round(time.Millisecond))
+	for _, o := range objects(t, manifest) {
+		if o.GetKind() == "CustomResourceDefinition" {
+			continue
+		}
+		eventually(t, o.GetKind()+" "+o.GetName()+" deleted", 30*time.Second, func() error {
+			_, err := cl.get(ctx, o.GetAPIVersion(), o.GetKind(), o.GetNamespace(), o.GetName())
+			if apierrors.IsNotFound(err) {
+				return nil
+			}
+			if err == nil {
+				return errStillThere
+			}
+			return err
+		})
+	}
+	if _, err := cl.get(ctx, "apiextensions.k8s.io/v1", "CustomResourceDefinition", "", "workspaces.codehub.io"); err != nil {
+		t.Errorf("helm uninstall deleted the CRD: %v", err)
+	}
+	if _, err := cl.get(ctx, "codehub.io/v1alpha1", "Workspace", namespace, "alice"); err != nil {
+		t.Errorf("alice's Workspace is gone after helm uninstall: %v", err)
+	}
+	if err := cl.c.Get(ctx, client.ObjectKeyFromObject(pvc), &corev1.PersistentVolumeClaim{}); err != nil {
+		t.Errorf("alice's home PVC is gone after helm uninstall: %v", err)
+	}
+
+	// Installing again over the kept CRD works (helm adopts nothing by surprise: the kept
+	// CRD still carries this release's ownership annotations).
+	start = time.Now()
+	h.must(t, append([]string{"install", release, chartPath, "-n", namespace}, installValues...)...)
+	t.Logf("helm install over the kept CRD: %s", time.Since(start).Round(time.Millisecond))
+	if _, err := cl.get(ctx, "codehub.io/v1alpha1", "Workspace", namespace, "alice"); err != nil {
+		t.Errorf("alice's Workspace is gone after reinstall: %v", err)
+	}
+}
+
+type stillThere struct{}
+
+func (stillThere) Error() string { return "still there" }
+
+var errStillThere error = stillThere{}
+
+func workspace(user string) *unstructured.Unstructured {
+	u := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "codehub.io/v1alpha1",
+		"kind":       "Workspace",
+		"metadata":   map[string]any{"name": "alice", "namespace": namespace},
+		"spec":       map[string]any{"user": user, "running": true},
+	}}
+	if user == "" {
+		u.SetName("nobody")
+	}
+	return u
+}
+
+// TestPodSecurityRestricted: the pods of every rendered Deployment (and the helm test pod)
+// are admitted by a namespace that enforces the restricted Pod Security Standard. (The v3io
+// FUSE mount is in the workspace pods the operator creates, not in the chart's pods; the
+// operator's own tests cover those.)
+func TestPodSecurityRestricted(t *testing.T) {
+	ctx := context.Background()
+	cl := startCluster(t)
+	h := newHelm(t)
+	const ns = "psa-restricted"
+	cl.restricted(t, ctx, ns)
+	for _, s := range scenarios {
+		manifest := h.must(t, append([]string{"template", release, chartPath, "--namespace", ns}, s.args...)...)
+		pods := 0
+		for _, o := range objects(t, manifest) {
+			var podSpec map[string]any
+			var labels map[string]string
+			switch o.GetKind() {
+			case "Deployment":
+				podSpec, _, _ = unstructured.NestedMap(o.Object, "spec", "template", "spec")
+				labels, _, _ = unstructured.NestedStringMap(o.Object, "spec", "template", "metadata", "labels")
+			case "Pod":
+				podSpec, _, _ = unstructured.NestedMap(o.Object, "spec")
+				labels = o.GetLabels()
+			default:
+				continue
+			}
+			pod := &unstructured.Unstructured{Object: map[string]any{
+				"apiVersion": "v1", "kind": "Pod",
+				"metadata": map[string]any{"name": o.GetName() + "-psa", "namespace": ns},
+				"spec":     podSpec,
+			}}
+			pod.SetLabels(labels)
+			if err := cl.c.Create(ctx, pod, client.DryRunAll); err != nil {
+				t.Errorf("%s: pod of %s %s rejected by restricted Pod Security: %v", s.name, o.GetKind(), o.GetName(), err)
+			}
+			pods++
+		}
+		if pods < 3 {
+			t.Errorf("%s: only %d pods checked (gateway, operator and the test pod expected)", s.name, pods)
+		}
+	}
+
+	// Control: the same check rejects a pod that is not restricted, so it cannot pass vacuously.
+	manifest := h.must(t, "template", release, chartPath, "--namespace", ns, "--set", "securityContext.allowPrivilegeEscalation=true")
+	gw := find(objects(t, manifest), "Deployment", release+"-codehub-gateway")
+	podSpec, _, _ := unstructured.NestedMap(gw.Object, "spec", "template", "spec")
+	pod := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "v1", "kind": "Pod",
+		"metadata": map[string]any{"name": "control-psa", "namespace": ns},
+		"spec":     podSpec,
+	}}
+	err := cl.c.Create(ctx, pod, client.DryRunAll)
+	if err == nil || !strings.Contains(err.Error(), "violates PodSecurity") || !strings.Contains(err.Error(), "allowPrivilegeEscalation") {
+		t.Errorf("a pod with allowPrivilegeEscalation=true was not rejected by the restricted namespace: %v", err)
+	}
+}

@@ -1,0 +1,175 @@
+package helm
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden from the current chart")
+
+// TestLint: `helm lint` and `helm lint --strict` are clean for every scenario.
+func TestLint(t *testing.T) {
+	h := newHelm(t)
+	for _, s := range scenarios {
+		for _, strict := range []bool{false, true} {
+			args := append([]string{"lint", chartPath, "--namespace", namespace}, s.args...)
+			if strict {
+				args = append(args, "--strict")
+			}
+			out, errOut, err := h.run(args...)
+			if err != nil {
+				t.Errorf("%s: helm %s: %v\n%s%s", s.name, strings.Join(args, " "), err, out, errOut)
+				continue
+			}
+			// Lint prints "[WARNING]"/"[ERROR]" lines even when it passes without --strict.
+			for _, bad := range []string{"[WARNING]", "[ERROR]"} {
+				if strings.Contains(out+errOut, bad) {
+					t.Errorf("%s: helm %s reported %s:\n%s%s", s.name, strings.Join(args, " "), bad, out, errOut)
+				}
+			}
+		}
+	}
+}
+
+// TestTemplateGolden compares `helm template` of each scenario with testdata/golden/<name>.yaml
+// (go test ./test/helm -run TestTemplateGolden -update rewrites them).
+func TestTemplateGolden(t *testing.T) {
+	h := newHelm(t)
+	for _, s := range scenarios {
+		t.Run(s.name, func(t *testing.T) {
+			got := sessionKey.ReplaceAllString(h.template(t, s), "${1}<generated>")
+			path := filepath.Join("testdata", "golden", s.name+".yaml")
+			if *update {
+				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run with -update to create it)", err)
+			}
+			if got != string(want) {
+				t.Errorf("helm template differs from %s (run with -update if the change is intended):\n%s", path, lineDiff(string(want), got))
+			}
+		})
+	}
+}
+
+// lineDiff shows the first differing lines with some context.
+func lineDiff(want, got string) string {
+	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
+	for i := 0; i < len(w) || i < len(g); i++ {
+		var wl, gl string
+		if i < len(w) {
+			wl = w[i]
+		}
+		if i < len(g) {
+			gl = g[i]
+		}
+		if wl != gl {
+			var b strings.Builder
+			for j := max(0, i-3); j < i; j++ {
+				b.WriteString("  " + w[j] + "\n")
+			}
+			for j := i; j < min(i+5, len(w)); j++ {
+				b.WriteString("- " + w[j] + "\n")
+			}
+			for j := i; j < min(i+5, len(g)); j++ {
+				b.WriteString("+ " + g[j] + "\n")
+			}
+			return b.String()
+		}
+	}
+	return ""
+}
+
+// TestRenderedObjects checks properties the issue names on the rendered objects, so a
+// golden-file update cannot silently drop them.
+func TestRenderedObjects(t *testing.T) {
+	h := newHelm(t)
+	def := objects(t, h.template(t, scenarios[0]))
+
+	crd := find(def, "CustomResourceDefinition", "workspaces.codehub.io")
+	if crd == nil || crd.GetAnnotations()["helm.sh/resource-policy"] != "keep" {
+		t.Errorf("the CRD must be rendered with helm.sh/resource-policy: keep; got %v", crd)
+	}
+	for _, o := range def {
+		l := o.GetLabels()
+		for _, k := range []string{"helm.sh/chart", "app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/version", "app.kubernetes.io/managed-by"} {
+			if l[k] == "" {
+				t.Errorf("%s %s has no %s label", o.GetKind(), o.GetName(), k)
+			}
+		}
+	}
+	if find(def, "Ingress", "") != nil {
+		t.Error("no global.domain: the default values must not render an Ingress")
+	}
+	if find(def, "ClusterRole", "") != nil || find(def, "ClusterRoleBinding", "") != nil {
+		t.Error("the default install must not grant cluster-wide rights (operator.clusterWide is off)")
+	}
+	if np := find(def, "NetworkPolicy", release+"-codehub-workspaces"); np == nil {
+		t.Error("no NetworkPolicy for workspace pods")
+	} else {
+		from, _, _ := unstructuredSlice(np.Object, "spec", "ingress")
+		if len(from) != 1 || !strings.Contains(toYAML(t, from), "component: gateway") {
+			t.Errorf("workspace pods must admit only the gateway pods; got %s", toYAML(t, from))
+		}
+	}
+	gwRole := find(def, "Role", release+"-codehub-gateway")
+	if gwRole == nil {
+		t.Fatal("no gateway Role")
+	}
+	if got := toYAML(t, gwRole.Object["rules"]); strings.Count(got, "apiGroups") != 1 || !strings.Contains(got, "codehub.io") || strings.Contains(got, "delete") {
+		t.Errorf("the gateway may only read and write Workspaces (no delete, no other API group):\n%s", got)
+	}
+
+	tls := objects(t, h.template(t, scenarios[3]))
+	ing := find(tls, "Ingress", "")
+	if ing == nil {
+		t.Fatal("ingress-tls: no Ingress")
+	}
+	a := ing.GetAnnotations()
+	for _, k := range []string{"nginx.ingress.kubernetes.io/proxy-read-timeout", "nginx.ingress.kubernetes.io/proxy-send-timeout"} {
+		if a[k] != "3600" {
+			t.Errorf("Ingress annotation %s = %q, want 3600 (WebSocket-friendly)", k, a[k])
+		}
+	}
+	if a["cert-manager.io/cluster-issuer"] != "letsencrypt" {
+		t.Errorf("ingress.extraAnnotations not merged: %v", a)
+	}
+	if y := toYAML(t, ing.Object["spec"]); !strings.Contains(y, "vscode.iguazio.example.com") || !strings.Contains(y, "secretName: vscode-tls") || !strings.Contains(y, "ingressClassName: nginx") {
+		t.Errorf("Ingress spec lacks host, TLS or class:\n%s", y)
+	}
+	gw := toYAML(t, find(tls, "Deployment", release+"-codehub-gateway").Object)
+	for _, flag := range []string{"--auth=oidc", "--oidc-issuer=https://keycloak.iguazio.example.com/realms/platform", "--oidc-client-id=codehub", "--oidc-client-secret-file=/etc/codehub/oidc/client-secret", "--secure-cookies=true", "--public-url=https://vscode.iguazio.example.com"} {
+		if !strings.Contains(gw, flag) {
+			t.Errorf("ingress-tls gateway lacks %s", flag)
+		}
+	}
+	if find(tls, "ServiceMonitor", "") == nil {
+		t.Error("metrics.serviceMonitor.enabled renders no ServiceMonitor")
+	}
+
+	np := objects(t, h.template(t, scenarios[4]))
+	svc := find(np, "Service", release+"-codehub-gateway-nodeport")
+	if svc == nil || !strings.Contains(toYAML(t, svc.Object["spec"]), "nodePort: 30073") {
+		t.Errorf("nodeport: no NodePort Service on 30073: %v", svc)
+	}
+	if find(np, "ClusterRole", "") == nil {
+		t.Error("operator.clusterWide renders no ClusterRole")
+	}
+	op := toYAML(t, find(np, "Deployment", release+"-codehub-operator").Object)
+	if strings.Contains(op, "--watch-namespaces") {
+		t.Error("a cluster-wide operator must not get --watch-namespaces")
+	}
+
+	v3 := objects(t, h.template(t, scenarios[2]))
+	cm := find(v3, "ConfigMap", release+"-codehub-workspace-defaults")
+	if d := toYAML(t, cm.Object["data"]); !strings.Contains(d, "v3io-access-key") || !strings.Contains(d, "container: users") || !strings.Contains(d, "/v3io/users/shared/conda/envs") {
+		t.Errorf("v3io: workspace defaults lack the v3io mount or conda dirs:\n%s", d)
+	}
+}
