@@ -1,0 +1,480 @@
+package auth
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/codehub-dev/codehub/internal/identity"
+)
+
+// Forward defaults.
+const (
+	DefaultForwardTimeout      = 5 * time.Second
+	DefaultForwardUserHeader   = "X-Remote-User"
+	DefaultForwardUIDHeader    = "X-Unix-Uid"
+	DefaultForwardGroupsHeader = "X-User-Group-Ids"
+)
+
+// Limits on what a verifier may answer; anything beyond is a malformed answer.
+const (
+	maxUserLen    = 256
+	maxGroupLen   = 256
+	maxGroups     = 256
+	maxHeaderLen  = 8 << 10
+	maxSecretLen  = 4 << 10
+	maxUnixID     = 1<<32 - 2 // (uid_t)-1 is "no id"
+	maxVerifyBody = 64 << 10
+)
+
+// ErrMalformedAnswer is wrapped (together with ErrUnavailable) when a verifier answers
+// 2xx with identity headers that cannot be trusted: missing or empty user, control
+// characters, a non-numeric or out-of-range uid/gid, over-long values, repeated
+// headers. Such an answer never signs anyone in. It is treated as the provider being
+// broken (503), not as "not signed in", because redirecting to the platform's login
+// page would loop: the platform considers the session valid.
+var ErrMalformedAnswer = errors.New("malformed verifier answer")
+
+// Secret is an opaque credential passed through from a verifier. It never prints or
+// logs its value; use Reveal where the value is actually needed.
+type Secret struct{ v string }
+
+func (s Secret) Reveal() string       { return s.v }
+func (s Secret) IsZero() bool         { return s.v == "" }
+func (s Secret) String() string       { return "[redacted]" }
+func (s Secret) GoString() string     { return "auth.Secret{[redacted]}" }
+func (s Secret) LogValue() slog.Value { return slog.StringValue("[redacted]") }
+func (s Secret) MarshalText() ([]byte, error) {
+	return []byte("[redacted]"), nil
+}
+
+// ForwardConfig configures Forward. Only URL is required.
+type ForwardConfig struct {
+	// URL of the verification endpoint (ingress-nginx auth-url), e.g.
+	// https://dashboard.example.com/api/data_sessions/verifications/app_service.
+	URL string
+	// Method is the verification request's method (default POST).
+	Method string
+	// Cookies restricts the forwarded Cookie header to these cookie names (e.g.
+	// "session"); empty forwards the whole Cookie header.
+	Cookies []string
+	// Headers are the other credential request headers forwarded to the verifier
+	// (default: Authorization). Identity headers (the response mapping below) can never
+	// be forwarded: NewForward refuses such a configuration.
+	Headers []string
+	// Response header mapping. User defaults to X-Remote-User, UID to X-Unix-Uid,
+	// Groups to X-User-Group-Ids (comma-separated); GID is unset by default. Note that
+	// Iguazio's X-User-Id is a UUID, not a unix uid: do not map it to UID.
+	UserHeader, UIDHeader, GIDHeader, GroupsHeader string
+	// SessionKeyHeader, if set (Iguazio: X-V3io-Session-Key), is passed through as
+	// Verified.SessionKey. It is a secret: never logged, never part of Identity.
+	SessionKeyHeader string
+	// AdminGroups and AdminUsers make Identity.Admin true.
+	AdminGroups, AdminUsers []string
+	// LoginURL is where browsers without a valid session go. "{url}" is replaced by the
+	// query-escaped absolute URL to return to, "{path}" by the query-escaped local
+	// path, e.g. "https://dashboard.example.com/login?rd={url}". Empty: gateway's own.
+	LoginURL string
+	// PublicURL (scheme://host) builds {url}; empty uses the request's Host and TLS.
+	PublicURL string
+	// Timeout bounds one verification (default 5s).
+	Timeout time.Duration
+	// Transport overrides the HTTP transport (e.g. for a private CA).
+	Transport http.RoundTripper
+	// Cache configures the verification cache.
+	Cache CacheConfig
+	// Logger receives provider failures (never credentials); default slog.Default().
+	Logger *slog.Logger
+}
+
+// Forward is a RequestAuthenticator that asks a platform's verification endpoint who
+// the request's session belongs to, the ingress-nginx auth-url way.
+type Forward struct {
+	cfg         ForwardConfig
+	url         *url.URL
+	client      *http.Client
+	cache       *VerifyCache
+	log         *slog.Logger
+	headers     []string // canonical forwarded header names, sorted
+	cookies     map[string]bool
+	adminGroups map[string]bool
+	adminUsers  map[string]bool
+}
+
+// NewForward validates cfg and returns a Forward.
+func NewForward(cfg ForwardConfig) (*Forward, error) {
+	u, err := url.Parse(cfg.URL)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return nil, fmt.Errorf("forward: verification URL must be an absolute http(s) URL")
+	}
+	if u.User != nil {
+		return nil, fmt.Errorf("forward: verification URL must not carry credentials")
+	}
+	if cfg.Method == "" {
+		cfg.Method = http.MethodPost
+	}
+	cfg.Method = strings.ToUpper(cfg.Method)
+	switch cfg.Method {
+	case http.MethodGet, http.MethodPost, http.MethodHead:
+	default:
+		return nil, fmt.Errorf("forward: method must be GET, POST or HEAD")
+	}
+	if cfg.Headers == nil {
+		cfg.Headers = []string{"Authorization"}
+	}
+	if cfg.UserHeader == "" {
+		cfg.UserHeader = DefaultForwardUserHeader
+	}
+	if cfg.UIDHeader == "" {
+		cfg.UIDHeader = DefaultForwardUIDHeader
+	}
+	if cfg.GroupsHeader == "" {
+		cfg.GroupsHeader = DefaultForwardGroupsHeader
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultForwardTimeout
+	}
+	if cfg.PublicURL != "" {
+		p, err := url.Parse(cfg.PublicURL)
+		if err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" {
+			return nil, fmt.Errorf("forward: public URL must be scheme://host")
+		}
+		cfg.PublicURL = p.Scheme + "://" + p.Host
+	}
+	f := &Forward{cfg: cfg, url: u, log: cfg.Logger, cookies: map[string]bool{}}
+	if f.log == nil {
+		f.log = slog.Default()
+	}
+	identityHeaders := []string{cfg.UserHeader, cfg.UIDHeader, cfg.GIDHeader, cfg.GroupsHeader, cfg.SessionKeyHeader,
+		"X-Remote-User", "X-Remote-Group", "X-User-Id", "X-User-Group-Ids", "X-Unix-Uid", "X-Unix-Gid", "X-V3io-Session-Key",
+		"X-Forwarded-User", "X-Forwarded-Email", "X-Forwarded-Groups", "X-Auth-Request-User", "X-Auth-Request-Email"}
+	for _, h := range append([]string{"Cookie"}, cfg.Headers...) {
+		c := http.CanonicalHeaderKey(strings.TrimSpace(h))
+		if c == "" {
+			continue
+		}
+		for _, ih := range identityHeaders {
+			if ih != "" && strings.EqualFold(c, ih) {
+				return nil, fmt.Errorf("forward: identity header %s cannot be forwarded to the verifier", c)
+			}
+		}
+		if !slices.Contains(f.headers, c) {
+			f.headers = append(f.headers, c)
+		}
+	}
+	slices.Sort(f.headers)
+	for _, c := range cfg.Cookies {
+		if c = strings.TrimSpace(c); c != "" {
+			f.cookies[c] = true
+		}
+	}
+	f.adminGroups = setOf(cfg.AdminGroups)
+	f.adminUsers = setOf(cfg.AdminUsers)
+
+	tr := cfg.Transport
+	if tr == nil {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.Proxy = nil // the verifier is a platform service; ambient proxies must not see cookies
+		t.MaxIdleConnsPerHost = 64
+		t.ResponseHeaderTimeout = cfg.Timeout
+		t.MaxResponseHeaderBytes = 64 << 10
+		t.DialContext = (&net.Dialer{Timeout: cfg.Timeout, KeepAlive: 30 * time.Second}).DialContext
+		t.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+		tr = t
+	}
+	f.client = &http.Client{
+		Transport: tr,
+		Timeout:   cfg.Timeout,
+		// A redirect is an answer we do not understand; following it could send the
+		// credentials elsewhere.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	f.cache = NewVerifyCache(cfg.Cache)
+	return f, nil
+}
+
+func setOf(xs []string) map[string]bool {
+	m := map[string]bool{}
+	for _, x := range xs {
+		if x = strings.TrimSpace(x); x != "" {
+			m[x] = true
+		}
+	}
+	return m
+}
+
+func (*Forward) Name() string { return "forward" }
+
+// Cache exposes the verification cache (for metrics and Purge).
+func (f *Forward) Cache() *VerifyCache { return f.cache }
+
+// Identify implements RequestAuthenticator.
+func (f *Forward) Identify(r *http.Request) (identity.Identity, error) {
+	v, err := f.Verify(r)
+	return v.Identity, err
+}
+
+// Verify is Identify plus the pass-through attributes (SessionKey).
+func (f *Forward) Verify(r *http.Request) (Verified, error) {
+	creds := f.credentials(r)
+	if len(creds) == 0 {
+		return Verified{}, ErrNoCredentials
+	}
+	parts := make([]string, 0, 2*len(creds))
+	for _, h := range f.headers {
+		if v, ok := creds[h]; ok {
+			parts = append(parts, h, v)
+		}
+	}
+	key := f.cache.Key(parts...)
+	origURI, origMethod := r.URL.RequestURI(), r.Method
+	return f.cache.Do(r.Context(), key, func(ctx context.Context) (Verified, error) {
+		return f.verify(ctx, creds, origURI, origMethod)
+	})
+}
+
+// credentials returns the credential headers to forward, by canonical name; only
+// configured headers, and of the Cookie header only the configured cookies.
+func (f *Forward) credentials(r *http.Request) map[string]string {
+	out := map[string]string{}
+	for _, h := range f.headers {
+		if h == "Cookie" {
+			if c := f.cookieHeader(r); c != "" {
+				out[h] = c
+			}
+			continue
+		}
+		vals := r.Header.Values(h)
+		if len(vals) == 0 {
+			continue
+		}
+		v := strings.Join(vals, ", ")
+		if strings.TrimSpace(v) != "" {
+			out[h] = v
+		}
+	}
+	return out
+}
+
+func (f *Forward) cookieHeader(r *http.Request) string {
+	if len(f.cookies) == 0 {
+		return strings.Join(r.Header.Values("Cookie"), "; ")
+	}
+	var parts []string
+	for _, c := range r.Cookies() {
+		if f.cookies[c.Name] && c.Value != "" {
+			parts = append(parts, c.Name+"="+c.Value)
+		}
+	}
+	slices.Sort(parts)
+	return strings.Join(parts, "; ")
+}
+
+func (f *Forward) verify(ctx context.Context, creds map[string]string, origURI, origMethod string) (Verified, error) {
+	ctx, cancel := context.WithTimeout(ctx, f.cfg.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, f.cfg.Method, f.url.String(), nil)
+	if err != nil {
+		return Verified{}, fmt.Errorf("%w: forward: %v", ErrUnavailable, err)
+	}
+	for h, v := range creds {
+		req.Header.Set(h, v)
+	}
+	req.Header.Set("X-Original-URI", origURI)
+	req.Header.Set("X-Original-Method", origMethod)
+	req.Header.Set("User-Agent", "codehub-forward-auth")
+	start := time.Now()
+	resp, err := f.client.Do(req)
+	if err != nil {
+		// *url.Error names the verifier URL and the failure, never request headers.
+		f.log.Warn("forward auth: verifier unreachable", "url", f.url.Redacted(), "err", errors.Unwrap(err), "elapsed", time.Since(start).Round(time.Millisecond))
+		return Verified{}, fmt.Errorf("%w: forward: verifier unreachable: %v", ErrUnavailable, errors.Unwrap(err))
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxVerifyBody))
+
+	switch {
+	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
+		return Verified{}, ErrBadCredentials
+	case resp.StatusCode < 200 || resp.StatusCode > 299:
+		f.log.Warn("forward auth: verifier failed", "url", f.url.Redacted(), "status", resp.StatusCode)
+		return Verified{}, fmt.Errorf("%w: forward: verifier answered %d", ErrUnavailable, resp.StatusCode)
+	}
+	v, err := f.parse(resp.Header)
+	if err != nil {
+		f.log.Warn("forward auth: verifier answered malformed identity", "url", f.url.Redacted(), "err", err)
+		return Verified{}, fmt.Errorf("%w: %w: forward: %v", ErrUnavailable, ErrMalformedAnswer, err)
+	}
+	return v, nil
+}
+
+// parse maps the verifier's response headers to an identity (user: one non-empty
+// token without whitespace or control characters, at most 256 bytes; uid/gid:
+// decimal digits only, 1..4294967294; groups: comma list, each at most 256 bytes). Error messages name the
+// header and the problem, never the value.
+func (f *Forward) parse(h http.Header) (Verified, error) {
+	var v Verified
+	user, ok, err := single(h, f.cfg.UserHeader, maxUserLen)
+	if err != nil {
+		return v, err
+	}
+	if !ok || user == "" {
+		return v, fmt.Errorf("%s missing or empty", f.cfg.UserHeader)
+	}
+	if strings.ContainsAny(user, " \t") {
+		// A user name is a single token; inner whitespace is how an obsolete folded
+		// header ("alice\r\n admin") arrives after unfolding.
+		return v, fmt.Errorf("%s contains whitespace", f.cfg.UserHeader)
+	}
+	v.Identity.User = user
+	for _, m := range []struct {
+		name string
+		dst  **int64
+	}{{f.cfg.UIDHeader, &v.Identity.UID}, {f.cfg.GIDHeader, &v.Identity.GID}} {
+		if m.name == "" {
+			continue
+		}
+		s, ok, err := single(h, m.name, 20)
+		if err != nil {
+			return Verified{}, err
+		}
+		if !ok {
+			continue
+		}
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || strings.Trim(s, "0123456789") != "" || n < 1 || n > maxUnixID {
+			// 0 (root) is refused too: a platform id must never run a workspace as root.
+			return Verified{}, fmt.Errorf("%s is not a unix id in 1..%d", m.name, int64(maxUnixID))
+		}
+		*m.dst = &n
+	}
+	if f.cfg.GroupsHeader != "" {
+		s, ok, err := single(h, f.cfg.GroupsHeader, maxHeaderLen)
+		if err != nil {
+			return Verified{}, err
+		}
+		if ok && s != "" {
+			for g := range strings.SplitSeq(s, ",") {
+				g = strings.TrimSpace(g)
+				if g == "" {
+					continue
+				}
+				if len(g) > maxGroupLen {
+					return Verified{}, fmt.Errorf("%s has an over-long group", f.cfg.GroupsHeader)
+				}
+				if len(v.Identity.Groups) == maxGroups {
+					return Verified{}, fmt.Errorf("%s has more than %d groups", f.cfg.GroupsHeader, maxGroups)
+				}
+				v.Identity.Groups = append(v.Identity.Groups, g)
+			}
+		}
+	}
+	if f.cfg.SessionKeyHeader != "" {
+		s, ok, err := single(h, f.cfg.SessionKeyHeader, maxSecretLen)
+		if err != nil {
+			return Verified{}, err
+		}
+		if ok {
+			v.SessionKey = Secret{s}
+		}
+	}
+	v.Identity.Admin = isAdmin(v.Identity, f.adminUsers, f.adminGroups)
+	return v, nil
+}
+
+func isAdmin(id identity.Identity, users, groups map[string]bool) bool {
+	if users[id.User] {
+		return true
+	}
+	for _, g := range id.Groups {
+		if groups[g] {
+			return true
+		}
+	}
+	return false
+}
+
+// single returns the one value of header name, trimmed of spaces: present=false when
+// absent; an error when repeated, longer than max, not UTF-8 or containing control
+// characters.
+func single(h http.Header, name string, max int) (string, bool, error) {
+	vals := h.Values(name)
+	switch len(vals) {
+	case 0:
+		return "", false, nil
+	case 1:
+	default:
+		return "", false, fmt.Errorf("%s repeated", name)
+	}
+	s := strings.Trim(vals[0], " \t")
+	if len(s) > max {
+		return "", false, fmt.Errorf("%s longer than %d bytes", name, max)
+	}
+	if err := checkText(s); err != nil {
+		return "", false, fmt.Errorf("%s %v", name, err)
+	}
+	return s, true, nil
+}
+
+// checkText refuses invalid UTF-8 and control characters (C0, DEL, C1, and the
+// Unicode line/paragraph separators and bidi controls).
+func checkText(s string) error {
+	if !utf8.ValidString(s) {
+		return errors.New("is not valid UTF-8")
+	}
+	for _, r := range s {
+		if r < 0x20 || (r >= 0x7f && r <= 0x9f) || r == 0x2028 || r == 0x2029 ||
+			(r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069) || r == 0xfeff {
+			return errors.New("contains control characters")
+		}
+	}
+	return nil
+}
+
+// LoginURL implements RequestAuthenticator: the configured platform login page with
+// {url}/{path} filled in, or "" for the gateway's own page.
+func (f *Forward) LoginURL(r *http.Request, next string) string {
+	if f.cfg.LoginURL == "" {
+		return ""
+	}
+	next = localPath(next)
+	base := f.cfg.PublicURL
+	if base == "" {
+		scheme := "http"
+		if r.TLS != nil {
+			scheme = "https"
+		}
+		host := r.Host
+		if host == "" || checkText(host) != nil || strings.ContainsAny(host, "/\\@?#") {
+			host = "localhost"
+		}
+		base = scheme + "://" + host
+	}
+	return strings.NewReplacer("{url}", url.QueryEscape(base+next), "{path}", url.QueryEscape(next)).Replace(f.cfg.LoginURL)
+}
+
+// localPath returns next if it is a plain local path ("/..." but not "//" or "/\"),
+// else "/". The gateway validates next too; this is defence in depth.
+func localPath(next string) string {
+	if next == "" || next[0] != '/' || len(next) > 2048 || checkText(next) != nil {
+		return "/"
+	}
+	if len(next) > 1 && (next[1] == '/' || next[1] == '\\') {
+		return "/"
+	}
+	if strings.Contains(next, "\\") {
+		return "/"
+	}
+	return next
+}

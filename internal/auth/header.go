@@ -1,0 +1,149 @@
+package auth
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+
+	"github.com/codehub-dev/codehub/internal/identity"
+)
+
+// DefaultHeaderName is the identity header Header trusts by default.
+const DefaultHeaderName = "X-Remote-User"
+
+// HeaderConfig configures Header.
+type HeaderConfig struct {
+	// Name of the identity header (default X-Remote-User).
+	Name string
+	// GroupsName, if set, is a comma-separated groups header from the same proxy.
+	GroupsName string
+	// TrustedCIDRs are the proxies whose header is believed, matched against the
+	// direct TCP peer (r.RemoteAddr) only. Required; "0.0.0.0/0"-style catch-alls are
+	// refused because they would let anyone pick their identity.
+	TrustedCIDRs []string
+	// AdminGroups and AdminUsers make Identity.Admin true.
+	AdminGroups, AdminUsers []string
+	// LoginURL is returned by LoginURL ("{url}"/"{path}" filled in like Forward's);
+	// empty means the gateway's own page.
+	LoginURL  string
+	PublicURL string
+}
+
+// Header is a RequestAuthenticator that trusts an identity header set by an
+// authenticating reverse proxy, but only on connections whose direct peer is inside
+// the configured CIDRs. X-Forwarded-For and friends are never consulted: they are
+// written by the client as easily as the identity header itself.
+type Header struct {
+	name, groups string
+	prefixes     []netip.Prefix
+	adminGroups  map[string]bool
+	adminUsers   map[string]bool
+	login        *Forward // only for LoginURL templating
+}
+
+// NewHeader validates cfg and returns a Header.
+func NewHeader(cfg HeaderConfig) (*Header, error) {
+	h := &Header{name: http.CanonicalHeaderKey(strings.TrimSpace(cfg.Name)), groups: http.CanonicalHeaderKey(strings.TrimSpace(cfg.GroupsName))}
+	if h.name == "" {
+		h.name = DefaultHeaderName
+	}
+	for _, c := range cfg.TrustedCIDRs {
+		c = strings.TrimSpace(c)
+		if c == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(c)
+		if err != nil {
+			a, aerr := netip.ParseAddr(c)
+			if aerr != nil {
+				return nil, fmt.Errorf("header: trusted CIDR %q: %v", c, err)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		if p.Bits() == 0 {
+			return nil, fmt.Errorf("header: trusted CIDR %q trusts every address", c)
+		}
+		h.prefixes = append(h.prefixes, p.Masked())
+	}
+	if len(h.prefixes) == 0 {
+		return nil, errors.New("header: at least one trusted proxy CIDR is required")
+	}
+	h.adminGroups = setOf(cfg.AdminGroups)
+	h.adminUsers = setOf(cfg.AdminUsers)
+	if cfg.LoginURL != "" {
+		f, err := NewForward(ForwardConfig{URL: "http://unused.invalid/", LoginURL: cfg.LoginURL, PublicURL: cfg.PublicURL})
+		if err != nil {
+			return nil, fmt.Errorf("header: %w", err)
+		}
+		h.login = f
+	}
+	return h, nil
+}
+
+func (*Header) Name() string { return "header" }
+
+// Trusted reports whether the request's direct peer is a trusted proxy.
+func (h *Header) Trusted(r *http.Request) bool {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return false
+	}
+	a = a.Unmap().WithZone("")
+	for _, p := range h.prefixes {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// Identify implements RequestAuthenticator. From an untrusted peer the header is
+// ignored (ErrNoCredentials); from a trusted peer a malformed header is refused
+// (ErrBadCredentials) and an absent one is ErrNoCredentials.
+func (h *Header) Identify(r *http.Request) (identity.Identity, error) {
+	if !h.Trusted(r) {
+		return identity.Identity{}, ErrNoCredentials
+	}
+	user, ok, err := single(r.Header, h.name, maxUserLen)
+	if !ok && err == nil {
+		return identity.Identity{}, ErrNoCredentials
+	}
+	if err != nil || user == "" || strings.ContainsAny(user, " \t") {
+		return identity.Identity{}, fmt.Errorf("%w: malformed %s header", ErrBadCredentials, h.name)
+	}
+	id := identity.Identity{User: user}
+	if h.groups != "" {
+		s, ok, err := single(r.Header, h.groups, maxHeaderLen)
+		if err != nil {
+			return identity.Identity{}, fmt.Errorf("%w: malformed %s header", ErrBadCredentials, h.groups)
+		}
+		if ok {
+			for g := range strings.SplitSeq(s, ",") {
+				if g = strings.TrimSpace(g); g == "" {
+					continue
+				}
+				if len(g) > maxGroupLen || len(id.Groups) == maxGroups {
+					return identity.Identity{}, fmt.Errorf("%w: malformed %s header", ErrBadCredentials, h.groups)
+				}
+				id.Groups = append(id.Groups, g)
+			}
+		}
+	}
+	id.Admin = isAdmin(id, h.adminUsers, h.adminGroups)
+	return id, nil
+}
+
+// LoginURL implements RequestAuthenticator.
+func (h *Header) LoginURL(r *http.Request, next string) string {
+	if h.login == nil {
+		return ""
+	}
+	return h.login.LoginURL(r, next)
+}
