@@ -21,7 +21,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
+	codehubv1 "github.com/codehub-dev/codehub/api/v1alpha1"
+	"github.com/codehub-dev/codehub/internal/backend/kubernetes"
 	"github.com/codehub-dev/codehub/internal/testenv"
+	"github.com/codehub-dev/codehub/internal/workspacebuild"
 )
 
 // cluster is a real etcd + kube-apiserver with no CRDs, and a kubeconfig for helm.
@@ -55,6 +58,9 @@ func startCluster(t *testing.T) *cluster {
 	}
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	if err := codehubv1.AddToScheme(scheme); err != nil {
 		t.Fatal(err)
 	}
 	httpClient, err := rest.HTTPClientFor(cfg)
@@ -153,10 +159,23 @@ func TestInstallUpgradeUninstall(t *testing.T) {
 	n := cl.checkManifest(t, ctx, h.must(t, "get", "manifest", release, "-n", namespace))
 	t.Logf("%d objects of the release are in the apiserver", n)
 
-	// The CRD is served: a user's Workspace (as the gateway would create it) is accepted.
+	// The CRD is served: a user's Workspace, built as the gateway builds it from the installed
+	// workspace-defaults ConfigMap, is accepted (and validated by the CRD's schema and rules).
+	cm, err := cl.get(ctx, "v1", "ConfigMap", namespace, release+"-codehub-workspace-defaults")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fc, err := kubernetes.LoadFile(defaultsFile(t, cm))
+	if err != nil {
+		t.Fatalf("the gateway rejects the installed workspace defaults: %v", err)
+	}
+	alice := &codehubv1.Workspace{
+		ObjectMeta: metav1.ObjectMeta{Name: "alice", Namespace: fc.Namespace},
+		Spec:       *fc.Workspace.DeepCopy(),
+	}
+	alice.Spec.User, alice.Spec.Running = "alice", true
 	eventually(t, "Workspace CRD established", 30*time.Second, func() error {
-		ws := workspace("alice")
-		err := cl.c.Create(ctx, ws)
+		err := cl.c.Create(ctx, alice.DeepCopy())
 		if apierrors.IsAlreadyExists(err) {
 			return nil
 		}
@@ -168,7 +187,7 @@ func TestInstallUpgradeUninstall(t *testing.T) {
 	}
 	// The home PVC the operator would create for alice (no owner: Retain).
 	pvc := &corev1.PersistentVolumeClaim{
-		ObjectMeta: metav1.ObjectMeta{Name: "codehub-alice-home", Namespace: namespace},
+		ObjectMeta: metav1.ObjectMeta{Name: workspacebuild.HomeClaimName(alice), Namespace: namespace},
 		Spec: corev1.PersistentVolumeClaimSpec{
 			AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
 			Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("10Gi")}},
@@ -178,6 +197,10 @@ func TestInstallUpgradeUninstall(t *testing.T) {
 		t.Fatal(err)
 	}
 	secretBefore, err := cl.get(ctx, "v1", "Secret", namespace, release+"-codehub-session-key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gwBefore, err := cl.get(ctx, "apps/v1", "Deployment", namespace, release+"-codehub-gateway")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,6 +227,13 @@ func TestInstallUpgradeUninstall(t *testing.T) {
 	}
 	if r, _, _ := unstructured.NestedInt64(gw.Object, "spec", "replicas"); r != 3 {
 		t.Errorf("gateway replicas after upgrade = %d, want 3", r)
+	}
+	checksum := func(d *unstructured.Unstructured) string {
+		a, _, _ := unstructured.NestedStringMap(d.Object, "spec", "template", "metadata", "annotations")
+		return a["checksum/workspace-defaults"]
+	}
+	if checksum(gw) == "" || checksum(gw) == checksum(gwBefore) {
+		t.Errorf("changed workspace defaults do not roll the gateway pods (checksum %q before, %q after)", checksum(gwBefore), checksum(gw))
 	}
 	if y := toYAML(t, gw.Object["spec"]); !strings.Contains(y, "--idle-timeout=2h") || !strings.Contains(y, "--secure-cookies=true") {
 		t.Errorf("gateway args not upgraded:\n%s", y)
