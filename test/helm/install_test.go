@@ -144,17 +144,22 @@ func TestInstallUpgradeUninstall(t *testing.T) {
 		t.Fatalf("a rejected install created the CRD (err=%v)", err)
 	}
 
-	installValues := []string{
-		"--set", "global.domain=iguazio.example.com",
-		"--set", "auth.mode=forward",
-		"--set", "auth.forward.url=https://dashboard.iguazio.example.com/api/data_sessions/verifications/app_service",
-		"--set", "gateway.replicas=2",
-	}
+	// The seed's one-user install, with the documented values file.
 	start := time.Now()
-	out := h.must(t, append([]string{"install", release, chartPath, "-n", namespace}, installValues...)...)
-	t.Logf("helm install: %s", time.Since(start).Round(time.Millisecond))
-	if !strings.Contains(out, "http://vscode.iguazio.example.com") {
-		t.Errorf("NOTES do not print the URL:\n%s", out)
+	out := h.must(t, "install", release, chartPath, "-n", namespace, "-f", chartPath+"/values-single-user.yaml")
+	t.Logf("helm install (single-user values): %s", time.Since(start).Round(time.Millisecond))
+	for _, want := range []string{"http://vscode.iguazio.example.com", "get service " + release + "-codehub-gateway-nodeport"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("NOTES lack %q:\n%s", want, out)
+		}
+	}
+	if np, err := cl.get(ctx, "v1", "Service", namespace, release+"-codehub-gateway-nodeport"); err != nil {
+		t.Errorf("single-user: no NodePort Service: %v", err)
+	} else if p, _, _ := unstructured.NestedSlice(np.Object, "spec", "ports"); len(p) != 1 || p[0].(map[string]any)["nodePort"] == nil {
+		t.Errorf("the apiserver allocated no node port: %v", p)
+	}
+	if _, err := cl.get(ctx, "networking.k8s.io/v1", "Ingress", namespace, release+"-codehub-gateway"); err != nil {
+		t.Errorf("single-user: no Ingress: %v", err)
 	}
 	n := cl.checkManifest(t, ctx, h.must(t, "get", "manifest", release, "-n", namespace))
 	t.Logf("%d objects of the release are in the apiserver", n)
@@ -205,20 +210,21 @@ func TestInstallUpgradeUninstall(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// Upgrade with changed values: more replicas, TLS, the NodePort, a ServiceMonitor-free
-	// metrics change and an extra watched namespace's worth of nothing.
-	start = time.Now()
-	out = h.must(t, append(append([]string{"upgrade", release, chartPath, "-n", namespace}, installValues...),
+	// Upgrade to a platform-wide configuration: more gateway replicas, HTTPS, no NodePort,
+	// a longer idle timeout, no v3io.
+	upgradeValues := []string{
+		"--set", "global.domain=iguazio.example.com",
+		"--set", "auth.mode=forward",
+		"--set", "auth.forward.url=https://dashboard.iguazio.example.com/api/data_sessions/verifications/app_service",
 		"--set", "gateway.replicas=3",
 		"--set", "ingress.tls.enabled=true,ingress.tls.secretName=vscode-tls",
-		"--set", "nodePort.enabled=true",
 		"--set", "workspaceDefaults.idleTimeout=2h",
-	)...)
+	}
+	start = time.Now()
+	out = h.must(t, append([]string{"upgrade", release, chartPath, "-n", namespace}, upgradeValues...)...)
 	t.Logf("helm upgrade: %s", time.Since(start).Round(time.Millisecond))
-	for _, want := range []string{"https://vscode.iguazio.example.com", release + "-codehub-gateway-nodeport"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("upgrade NOTES lack %q:\n%s", want, out)
-		}
+	if !strings.Contains(out, "https://vscode.iguazio.example.com") {
+		t.Errorf("upgrade NOTES lack the https URL:\n%s", out)
 	}
 	cl.checkManifest(t, ctx, h.must(t, "get", "manifest", release, "-n", namespace))
 	gw, err := cl.get(ctx, "apps/v1", "Deployment", namespace, release+"-codehub-gateway")
@@ -238,12 +244,8 @@ func TestInstallUpgradeUninstall(t *testing.T) {
 	if y := toYAML(t, gw.Object["spec"]); !strings.Contains(y, "--idle-timeout=2h") || !strings.Contains(y, "--secure-cookies=true") {
 		t.Errorf("gateway args not upgraded:\n%s", y)
 	}
-	np, err := cl.get(ctx, "v1", "Service", namespace, release+"-codehub-gateway-nodeport")
-	if err != nil {
-		t.Fatalf("NodePort Service after upgrade: %v", err)
-	}
-	if p, _, _ := unstructured.NestedSlice(np.Object, "spec", "ports"); len(p) != 1 || p[0].(map[string]any)["nodePort"] == nil {
-		t.Errorf("the apiserver allocated no node port: %v", p)
+	if _, err := cl.get(ctx, "v1", "Service", namespace, release+"-codehub-gateway-nodeport"); !apierrors.IsNotFound(err) {
+		t.Errorf("the NodePort Service survived an upgrade that turned it off (err=%v)", err)
 	}
 	secretAfter, err := cl.get(ctx, "v1", "Secret", namespace, release+"-codehub-session-key")
 	if err != nil {
@@ -286,7 +288,7 @@ func TestInstallUpgradeUninstall(t *testing.T) {
 	// Installing again over the kept CRD works (helm adopts nothing by surprise: the kept
 	// CRD still carries this release's ownership annotations).
 	start = time.Now()
-	h.must(t, append([]string{"install", release, chartPath, "-n", namespace}, installValues...)...)
+	h.must(t, append([]string{"install", release, chartPath, "-n", namespace}, upgradeValues...)...)
 	t.Logf("helm install over the kept CRD: %s", time.Since(start).Round(time.Millisecond))
 	if _, err := cl.get(ctx, "codehub.io/v1alpha1", "Workspace", namespace, "alice"); err != nil {
 		t.Errorf("alice's Workspace is gone after reinstall: %v", err)
