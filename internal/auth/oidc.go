@@ -1,0 +1,563 @@
+package auth
+
+import (
+	"bytes"
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+
+	"github.com/codehub-dev/codehub/internal/identity"
+)
+
+// OIDC paths under the gateway's reserved prefix.
+const (
+	OIDCLoginPath    = "/_codehub/oidc/login"
+	OIDCCallbackPath = "/_codehub/oidc/callback"
+	// OIDCStateCookie carries state, nonce, PKCE verifier and next, encrypted, for
+	// OIDCStateTTL, scoped to the callback path.
+	OIDCStateCookie = "codehub_oidc_state"
+	OIDCStateTTL    = 10 * time.Minute
+
+	DefaultOIDCUserClaim   = "preferred_username"
+	DefaultOIDCGroupsClaim = "groups"
+)
+
+// OIDCConfig configures OIDC. Issuer, ClientID, ClientSecret and RedirectURL are
+// required.
+type OIDCConfig struct {
+	// Issuer is the OpenID provider's issuer URL (discovery at
+	// Issuer/.well-known/openid-configuration; the ID token's iss must equal it).
+	Issuer       string
+	ClientID     string
+	ClientSecret string
+	// RedirectURL is the absolute callback URL registered at the provider; its path
+	// must be /_codehub/oidc/callback. An https URL makes the state cookie Secure.
+	RedirectURL string
+	// Scopes requested (default openid, profile, email; "openid" is always added).
+	// Add "groups" for providers that only release the groups claim on request.
+	Scopes []string
+	// UserClaim names the user (default preferred_username); when the token lacks it,
+	// a verified email (email_verified=true) and then sub are used.
+	UserClaim string
+	// GroupsClaim holds the groups (default groups): a string array or a string.
+	GroupsClaim string
+	// UIDClaim and GIDClaim, if set, hold unix ids (a JSON number or decimal string).
+	UIDClaim, GIDClaim string
+	// AllowedUsers and AllowedGroups: when either is non-empty, a user must be listed
+	// or be in a listed group. RequiredClaims: each claim must equal the value (for an
+	// array claim: contain it; for a boolean: "true"/"false").
+	AllowedUsers, AllowedGroups []string
+	RequiredClaims              map[string]string
+	// AdminGroups and AdminUsers make Identity.Admin true.
+	AdminGroups, AdminUsers []string
+	// StateKey (32 bytes) encrypts the state cookie. Set the same key on every
+	// replica behind one load balancer; nil uses a random per-process key.
+	StateKey []byte
+	// HTTPClient talks to the provider (discovery, JWKS, token endpoint); default a
+	// client with a 10s timeout.
+	HTTPClient *http.Client
+	// Now is the clock for ID token expiry and the state cookie (tests); default time.Now.
+	Now func() time.Time
+	// Logger receives refusals and provider failures (never codes, tokens or cookies).
+	Logger *slog.Logger
+}
+
+// OIDC is an InteractiveAuthenticator: authorization code flow with PKCE (S256),
+// state and nonce, against an OpenID provider.
+type OIDC struct {
+	cfg                     OIDCConfig
+	now                     func() time.Time
+	log                     *slog.Logger
+	client                  *http.Client
+	aead                    cipher.AEAD
+	secure                  bool
+	allowedUsers, allowedGr map[string]bool
+	adminUsers, adminGroups map[string]bool
+
+	mu       sync.Mutex
+	provider *oidc.Provider
+	verifier *oidc.IDTokenVerifier
+	oauth    *oauth2.Config
+
+	usedMu sync.Mutex
+	used   map[[32]byte]time.Time // states already consumed, until they expire
+}
+
+// NewOIDC validates cfg. Discovery is lazy (first login) so the gateway starts while
+// the provider is down; call Discover at startup to fail fast on a wrong issuer.
+func NewOIDC(cfg OIDCConfig) (*OIDC, error) {
+	iss, err := url.Parse(cfg.Issuer)
+	if err != nil || (iss.Scheme != "https" && iss.Scheme != "http") || iss.Host == "" {
+		return nil, errors.New("oidc: issuer must be an absolute http(s) URL")
+	}
+	if cfg.ClientID == "" || cfg.ClientSecret == "" {
+		return nil, errors.New("oidc: client id and client secret are required")
+	}
+	ru, err := url.Parse(cfg.RedirectURL)
+	if err != nil || (ru.Scheme != "https" && ru.Scheme != "http") || ru.Host == "" || ru.Path != OIDCCallbackPath {
+		return nil, fmt.Errorf("oidc: redirect URL must be an absolute http(s) URL with path %s", OIDCCallbackPath)
+	}
+	key := cfg.StateKey
+	if key == nil {
+		key = make([]byte, 32)
+		if _, err := rand.Read(key); err != nil {
+			return nil, err
+		}
+	}
+	if len(key) != 32 {
+		return nil, errors.New("oidc: state key must be 32 bytes")
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.UserClaim == "" {
+		cfg.UserClaim = DefaultOIDCUserClaim
+	}
+	if cfg.GroupsClaim == "" {
+		cfg.GroupsClaim = DefaultOIDCGroupsClaim
+	}
+	if len(cfg.Scopes) == 0 {
+		cfg.Scopes = []string{"profile", "email"}
+	}
+	scopes := []string{oidc.ScopeOpenID}
+	for _, s := range cfg.Scopes {
+		if s = strings.TrimSpace(s); s != "" && s != oidc.ScopeOpenID {
+			scopes = append(scopes, s)
+		}
+	}
+	cfg.Scopes = scopes
+	o := &OIDC{
+		cfg: cfg, now: cfg.Now, log: cfg.Logger, client: cfg.HTTPClient, aead: aead,
+		secure:       ru.Scheme == "https",
+		allowedUsers: setOf(cfg.AllowedUsers), allowedGr: setOf(cfg.AllowedGroups),
+		adminUsers: setOf(cfg.AdminUsers), adminGroups: setOf(cfg.AdminGroups),
+		used: map[[32]byte]time.Time{},
+	}
+	if o.now == nil {
+		o.now = time.Now
+	}
+	if o.log == nil {
+		o.log = slog.Default()
+	}
+	if o.client == nil {
+		o.client = &http.Client{Timeout: 10 * time.Second}
+	}
+	return o, nil
+}
+
+// ReadSecretFile reads a client secret file (for --oidc-client-secret-file), trimming
+// surrounding whitespace.
+func ReadSecretFile(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	s := strings.TrimSpace(string(b))
+	if s == "" {
+		return "", fmt.Errorf("%s is empty", path)
+	}
+	return s, nil
+}
+
+func (*OIDC) Name() string { return "oidc" }
+
+// LoginPath implements InteractiveAuthenticator.
+func (*OIDC) LoginPath(next string) string {
+	return OIDCLoginPath + "?next=" + url.QueryEscape(localPath(next))
+}
+
+// Discover fetches the provider's discovery document (once; retried on failure).
+func (o *OIDC) Discover(ctx context.Context) error {
+	_, _, _, err := o.setup(ctx)
+	return err
+}
+
+func (o *OIDC) setup(ctx context.Context) (*oidc.Provider, *oidc.IDTokenVerifier, *oauth2.Config, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.provider != nil {
+		return o.provider, o.verifier, o.oauth, nil
+	}
+	p, err := oidc.NewProvider(oidc.ClientContext(ctx, o.client), o.cfg.Issuer)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("%w: oidc discovery: %v", ErrUnavailable, err)
+	}
+	// The verifier checks signature (provider's JWKS), iss, aud = client id, and exp.
+	o.verifier = p.VerifierContext(oidc.ClientContext(context.WithoutCancel(ctx), o.client),
+		&oidc.Config{ClientID: o.cfg.ClientID, Now: o.now})
+	o.oauth = &oauth2.Config{
+		ClientID: o.cfg.ClientID, ClientSecret: o.cfg.ClientSecret,
+		Endpoint: p.Endpoint(), RedirectURL: o.cfg.RedirectURL, Scopes: o.cfg.Scopes,
+	}
+	o.provider = p
+	return o.provider, o.verifier, o.oauth, nil
+}
+
+// oidcState is the state cookie's content.
+type oidcState struct {
+	State    string `json:"s"`
+	Nonce    string `json:"n"`
+	Verifier string `json:"v"`
+	Next     string `json:"x"`
+	Expires  int64  `json:"e"`
+}
+
+func (o *OIDC) seal(st oidcState) (string, error) {
+	plain, err := json.Marshal(st)
+	if err != nil {
+		return "", err
+	}
+	nonce := make([]byte, o.aead.NonceSize())
+	if _, err := rand.Read(nonce); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(o.aead.Seal(nonce, nonce, plain, []byte(OIDCStateCookie))), nil
+}
+
+func (o *OIDC) open(v string) (oidcState, error) {
+	var st oidcState
+	if len(v) > 4096 {
+		return st, errors.New("state cookie too long")
+	}
+	b, err := base64.RawURLEncoding.DecodeString(v)
+	if err != nil || len(b) < o.aead.NonceSize()+o.aead.Overhead() {
+		return st, errors.New("state cookie malformed")
+	}
+	ns := o.aead.NonceSize()
+	plain, err := o.aead.Open(nil, b[:ns], b[ns:], []byte(OIDCStateCookie))
+	if err != nil {
+		return st, errors.New("state cookie fails authentication")
+	}
+	if err := json.Unmarshal(plain, &st); err != nil || st.State == "" || st.Nonce == "" || st.Verifier == "" {
+		return oidcState{}, errors.New("state cookie malformed")
+	}
+	if o.now().Unix() > st.Expires {
+		return oidcState{}, errors.New("state cookie expired")
+	}
+	return st, nil
+}
+
+func randomToken() string {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func (o *OIDC) stateCookie(value string, maxAge int) *http.Cookie {
+	return &http.Cookie{
+		Name: OIDCStateCookie, Value: value, Path: OIDCCallbackPath, MaxAge: maxAge,
+		HttpOnly: true, Secure: o.secure, SameSite: http.SameSiteLaxMode,
+	}
+}
+
+// Handler implements InteractiveAuthenticator: it serves OIDCLoginPath and
+// OIDCCallbackPath (mount it at /_codehub/oidc/).
+func (o *OIDC) Handler(done SignedIn) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("Referrer-Policy", "no-referrer") // the callback URL carries the code
+		switch r.URL.Path {
+		case OIDCLoginPath:
+			o.login(w, r)
+		case OIDCCallbackPath:
+			o.callback(w, r, done)
+		default:
+			http.NotFound(w, r)
+		}
+	})
+}
+
+func (o *OIDC) fail(w http.ResponseWriter, r *http.Request, status int, public string, reason error) {
+	o.log.Warn("oidc sign-in refused", "path", r.URL.Path, "status", status, "reason", reason)
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	fmt.Fprintf(w, "Sign-in failed: %s\n\nStart again from the start page.\n", public)
+}
+
+func (o *OIDC) login(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		o.fail(w, r, http.StatusMethodNotAllowed, "method not allowed", errors.New("method "+r.Method))
+		return
+	}
+	_, _, oc, err := o.setup(r.Context())
+	if err != nil {
+		o.fail(w, r, http.StatusServiceUnavailable, "the identity provider is unavailable", err)
+		return
+	}
+	st := oidcState{
+		State: randomToken(), Nonce: randomToken(), Verifier: oauth2.GenerateVerifier(),
+		Next: localPath(r.URL.Query().Get("next")), Expires: o.now().Add(OIDCStateTTL).Unix(),
+	}
+	v, err := o.seal(st)
+	if err != nil {
+		o.fail(w, r, http.StatusInternalServerError, "internal error", err)
+		return
+	}
+	http.SetCookie(w, o.stateCookie(v, int(OIDCStateTTL/time.Second)))
+	http.Redirect(w, r, oc.AuthCodeURL(st.State, oauth2.S256ChallengeOption(st.Verifier), oidc.Nonce(st.Nonce)), http.StatusFound)
+}
+
+// consume marks state as used; false if it was used before (a replayed callback).
+func (o *OIDC) consume(state string, exp int64) bool {
+	k := sha256.Sum256([]byte(state))
+	now := o.now()
+	o.usedMu.Lock()
+	defer o.usedMu.Unlock()
+	if len(o.used) > 10000 {
+		for s, e := range o.used {
+			if now.After(e) {
+				delete(o.used, s)
+			}
+		}
+	}
+	if _, ok := o.used[k]; ok {
+		return false
+	}
+	o.used[k] = time.Unix(exp, 0)
+	return true
+}
+
+func (o *OIDC) callback(w http.ResponseWriter, r *http.Request, done SignedIn) {
+	// The state cookie is single-use: cleared whatever happens next.
+	http.SetCookie(w, o.stateCookie("", -1))
+	if r.Method != http.MethodGet {
+		w.Header().Set("Allow", "GET")
+		o.fail(w, r, http.StatusMethodNotAllowed, "method not allowed", errors.New("method "+r.Method))
+		return
+	}
+	q := r.URL.Query()
+	c, err := r.Cookie(OIDCStateCookie)
+	if err != nil {
+		o.fail(w, r, http.StatusBadRequest, "no sign-in in progress (or it took longer than 10 minutes)", errors.New("no state cookie"))
+		return
+	}
+	st, err := o.open(c.Value)
+	if err != nil {
+		o.fail(w, r, http.StatusBadRequest, "no valid sign-in in progress", err)
+		return
+	}
+	if subtle.ConstantTimeCompare([]byte(q.Get("state")), []byte(st.State)) != 1 {
+		o.fail(w, r, http.StatusBadRequest, "state mismatch", errors.New("state parameter does not match the state cookie"))
+		return
+	}
+	if e := q.Get("error"); e != "" {
+		o.fail(w, r, http.StatusForbidden, "the identity provider refused the sign-in", fmt.Errorf("provider error %.64q", e))
+		return
+	}
+	code := q.Get("code")
+	if code == "" || len(code) > 4096 {
+		o.fail(w, r, http.StatusBadRequest, "missing code", errors.New("missing or over-long code"))
+		return
+	}
+	if !o.consume(st.State, st.Expires) {
+		o.fail(w, r, http.StatusBadRequest, "this sign-in was already used", errors.New("replayed state"))
+		return
+	}
+	_, verifier, oc, err := o.setup(r.Context())
+	if err != nil {
+		o.fail(w, r, http.StatusServiceUnavailable, "the identity provider is unavailable", err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithValue(r.Context(), oauth2.HTTPClient, o.client), 15*time.Second)
+	defer cancel()
+	tok, err := oc.Exchange(ctx, code, oauth2.VerifierOption(st.Verifier))
+	if err != nil {
+		var re *oauth2.RetrieveError
+		if errors.As(err, &re) && re.Response != nil && re.Response.StatusCode >= 400 && re.Response.StatusCode < 500 {
+			o.fail(w, r, http.StatusUnauthorized, "the identity provider refused the code", fmt.Errorf("token endpoint answered %d %.64q", re.Response.StatusCode, re.ErrorCode))
+			return
+		}
+		o.fail(w, r, http.StatusBadGateway, "the identity provider is unavailable", errors.New("token exchange failed"))
+		return
+	}
+	raw, _ := tok.Extra("id_token").(string)
+	if raw == "" {
+		o.fail(w, r, http.StatusBadGateway, "the identity provider returned no ID token", errors.New("no id_token in token response"))
+		return
+	}
+	idt, err := verifier.Verify(ctx, raw)
+	if err != nil {
+		o.fail(w, r, http.StatusUnauthorized, "the ID token is not valid", idTokenError(err))
+		return
+	}
+	if subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(st.Nonce)) != 1 {
+		o.fail(w, r, http.StatusUnauthorized, "the ID token is not valid", errors.New("nonce mismatch"))
+		return
+	}
+	id, err := o.identity(idt)
+	if err != nil {
+		status := http.StatusForbidden
+		if errors.Is(err, errBadClaims) {
+			status = http.StatusUnauthorized
+		}
+		o.fail(w, r, status, "you are not allowed to use this service", err)
+		return
+	}
+	o.log.Info("oidc sign-in", "user", id.User)
+	done(w, r, id, st.Next)
+}
+
+// idTokenError describes a verification failure without echoing the token.
+func idTokenError(err error) error {
+	var exp *oidc.TokenExpiredError
+	if errors.As(err, &exp) {
+		return errors.New("id token expired")
+	}
+	msg := err.Error()
+	if i := strings.IndexAny(msg, "\"'"); i >= 0 {
+		msg = msg[:i]
+	}
+	if len(msg) > 120 {
+		msg = msg[:120]
+	}
+	return errors.New(strings.TrimSpace(msg))
+}
+
+var (
+	errBadClaims  = errors.New("unusable claims")
+	errNotAllowed = errors.New("not allowed")
+)
+
+// IdentityFromClaims maps verified ID token claims (JSON object) to an identity and
+// applies the allow lists; exported for the gateway's tests and tools.
+func (o *OIDC) IdentityFromClaims(claims []byte) (identity.Identity, error) {
+	var c map[string]json.RawMessage
+	d := json.NewDecoder(bytes.NewReader(claims))
+	d.UseNumber()
+	if err := d.Decode(&c); err != nil {
+		return identity.Identity{}, fmt.Errorf("%w: %v", errBadClaims, err)
+	}
+	str := func(name string) (string, bool) {
+		var s string
+		if raw, ok := c[name]; ok && json.Unmarshal(raw, &s) == nil {
+			return s, true
+		}
+		return "", false
+	}
+	var id identity.Identity
+	var user, from string
+	if s, ok := str(o.cfg.UserClaim); ok && s != "" {
+		user, from = s, o.cfg.UserClaim
+	} else if s, ok := str("email"); ok && s != "" && string(c["email_verified"]) == "true" {
+		user, from = s, "email"
+	} else if s, ok := str("sub"); ok && s != "" {
+		user, from = s, "sub"
+	}
+	if user == "" {
+		return id, fmt.Errorf("%w: no %s, verified email or sub claim", errBadClaims, o.cfg.UserClaim)
+	}
+	if len(user) > maxUserLen || checkText(user) != nil || strings.ContainsAny(user, " \t") {
+		return id, fmt.Errorf("%w: claim %s is not a usable user name", errBadClaims, from)
+	}
+	id.User = user
+
+	if raw, ok := c[o.cfg.GroupsClaim]; ok {
+		var list []string
+		var one string
+		switch {
+		case json.Unmarshal(raw, &list) == nil:
+		case json.Unmarshal(raw, &one) == nil:
+			list = strings.Split(one, ",")
+		case string(raw) == "null":
+		default:
+			return identity.Identity{}, fmt.Errorf("%w: claim %s is not a list of strings", errBadClaims, o.cfg.GroupsClaim)
+		}
+		for _, g := range list {
+			if g = strings.TrimSpace(g); g == "" {
+				continue
+			}
+			if len(g) > maxGroupLen || checkText(g) != nil || len(id.Groups) == maxGroups {
+				return identity.Identity{}, fmt.Errorf("%w: claim %s has an unusable group", errBadClaims, o.cfg.GroupsClaim)
+			}
+			id.Groups = append(id.Groups, g)
+		}
+	}
+	for _, m := range []struct {
+		claim string
+		dst   **int64
+	}{{o.cfg.UIDClaim, &id.UID}, {o.cfg.GIDClaim, &id.GID}} {
+		if m.claim == "" {
+			continue
+		}
+		raw, ok := c[m.claim]
+		if !ok {
+			continue
+		}
+		s := strings.Trim(string(raw), `"`)
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || strings.Trim(s, "0123456789") != "" || n < 1 || n > maxUnixID {
+			return identity.Identity{}, fmt.Errorf("%w: claim %s is not a unix id in 1..%d", errBadClaims, m.claim, int64(maxUnixID))
+		}
+		*m.dst = &n
+	}
+
+	if len(o.allowedUsers) > 0 || len(o.allowedGr) > 0 {
+		if !isAdmin(id, o.allowedUsers, o.allowedGr) { // "is listed or in a listed group"
+			return identity.Identity{}, fmt.Errorf("%w: user is neither an allowed user nor in an allowed group", errNotAllowed)
+		}
+	}
+	for name, want := range o.cfg.RequiredClaims {
+		if !claimHas(c[name], want) {
+			return identity.Identity{}, fmt.Errorf("%w: required claim %s does not match", errNotAllowed, name)
+		}
+	}
+	id.Admin = isAdmin(id, o.adminUsers, o.adminGroups)
+	return id, nil
+}
+
+func (o *OIDC) identity(idt *oidc.IDToken) (identity.Identity, error) {
+	var raw json.RawMessage
+	if err := idt.Claims(&raw); err != nil {
+		return identity.Identity{}, fmt.Errorf("%w: %v", errBadClaims, err)
+	}
+	return o.IdentityFromClaims(raw)
+}
+
+// claimHas reports whether a raw claim equals want (string, number or boolean) or, for
+// an array, contains it.
+func claimHas(raw json.RawMessage, want string) bool {
+	if raw == nil {
+		return false
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s == want
+	}
+	var list []json.RawMessage
+	if json.Unmarshal(raw, &list) == nil {
+		for _, e := range list {
+			if claimHas(e, want) {
+				return true
+			}
+		}
+		return false
+	}
+	return strings.TrimSpace(string(raw)) == want // numbers, true/false
+}
