@@ -107,7 +107,20 @@ func (r *Reconciler) ensureNotTaken(ctx context.Context, ws *codehubv1.Workspace
 	if err != nil {
 		return err
 	}
-	if owner := metav1.GetControllerOf(dep); owner != nil && owner.UID != ws.UID {
+	owner := metav1.GetControllerOf(dep)
+	if owner == nil || owner.UID == ws.UID {
+		return nil
+	}
+	other := &codehubv1.Workspace{}
+	err = r.Client.Get(ctx, client.ObjectKey{Namespace: ws.Namespace, Name: owner.Name}, other)
+	switch {
+	case apierrors.IsNotFound(err):
+		// The owner was deleted and garbage collection has not caught up: adopt the
+		// objects (apply replaces the owner reference), as a re-created Workspace should.
+		return nil
+	case err != nil:
+		return err
+	case other.UID == owner.UID && other.DeletionTimestamp.IsZero():
 		return fmt.Errorf("user %q already has Workspace %q in this namespace", ws.Spec.User, owner.Name)
 	}
 	return nil

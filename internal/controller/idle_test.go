@@ -1,0 +1,64 @@
+package controller_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	codehubv1 "github.com/codehub-dev/codehub/api/v1alpha1"
+	"github.com/codehub-dev/codehub/internal/controller/ctrltest"
+	"github.com/codehub-dev/codehub/internal/workspacebuild"
+)
+
+// TestIdleTimeoutStops drives the reconciler's clock: before the timeout it asks to be
+// called back; after it, running becomes false. Activity pushes the deadline out.
+func TestIdleTimeoutStops(t *testing.T) {
+	ctx := context.Background()
+	c := ctrltest.Client(t)
+	ns := ctrltest.Namespace(t, c, nil)
+	now := time.Now()
+	r := newReconciler(c)
+	r.Now = func() time.Time { return now }
+	ws := newWorkspace(ns, "idle", func(ws *codehubv1.Workspace) { ws.Spec.IdleTimeout = &metav1.Duration{Duration: time.Hour} })
+	if err := c.Create(ctx, ws); err != nil {
+		t.Fatal(err)
+	}
+	reconcile(t, r, ws)
+	dep := &appsv1.Deployment{}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: workspacebuild.Base(ws)}, dep); err != nil {
+		t.Fatal(err)
+	}
+	if err := ctrltest.MarkAvailable(ctx, c, dep); err != nil {
+		t.Fatal(err)
+	}
+	reconcile(t, r, ws) // becomes Running
+	if res := reconcile(t, r, ws); res.RequeueAfter <= 0 {
+		t.Fatalf("running workspace with an idle timeout: result %+v, want a RequeueAfter", res)
+	}
+
+	// Activity recorded by the gateway two hours on keeps it alive.
+	if err := c.Get(ctx, client.ObjectKeyFromObject(ws), ws); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(2 * time.Hour)
+	ws.Status.LastActivityTime = &metav1.Time{Time: now.Add(-time.Minute)}
+	if err := c.Status().Update(ctx, ws); err != nil {
+		t.Fatal(err)
+	}
+	if res := reconcile(t, r, ws); res.RequeueAfter <= 0 {
+		t.Fatalf("recently active workspace: result %+v, want a RequeueAfter", res)
+	}
+	if err := c.Get(ctx, client.ObjectKeyFromObject(ws), ws); err != nil || !ws.Spec.Running {
+		t.Fatalf("recently active workspace stopped (err %v)", err)
+	}
+
+	now = now.Add(2 * time.Hour)
+	reconcile(t, r, ws)
+	if err := c.Get(ctx, client.ObjectKeyFromObject(ws), ws); err != nil || ws.Spec.Running {
+		t.Fatalf("idle workspace still running=%v (err %v)", ws.Spec.Running, err)
+	}
+}

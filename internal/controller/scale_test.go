@@ -1,0 +1,51 @@
+package controller_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	codehubv1 "github.com/codehub-dev/codehub/api/v1alpha1"
+	"github.com/codehub-dev/codehub/internal/controller/ctrltest"
+)
+
+// BenchmarkReconcile200 measures how long the operator takes from 200 new Workspaces to all
+// 200 reconciled (every object applied, status written). Run with -bench Reconcile200 -benchtime 1x.
+func BenchmarkReconcile200(b *testing.B) {
+	ctx := context.Background()
+	c := ctrltest.Client(b)
+	for range b.N {
+		ns := ctrltest.Namespace(b, c, nil)
+		const n = 200
+		for i := range n {
+			if err := c.Create(ctx, newWorkspace(ns, fmt.Sprintf("bench-user-%03d", i), nil)); err != nil {
+				b.Fatal(err)
+			}
+		}
+		start := time.Now()
+		stop := ctrltest.RunManager(b, ns)
+		ctrltest.EventuallyWithin(b, 10*time.Minute, "200 workspaces reconciled", func() error {
+			list := &codehubv1.WorkspaceList{}
+			if err := c.List(ctx, list, client.InNamespace(ns)); err != nil {
+				return err
+			}
+			done := 0
+			for _, ws := range list.Items {
+				if ws.Status.Phase == codehubv1.PhaseStarting && ws.Status.ObservedGeneration == ws.Generation {
+					done++
+				}
+			}
+			if done < n {
+				return fmt.Errorf("%d of %d reconciled", done, n)
+			}
+			return nil
+		})
+		elapsed := time.Since(start)
+		stop()
+		b.ReportMetric(elapsed.Seconds(), "s/200ws")
+		b.Logf("reconciled %d Workspaces in %s", n, elapsed.Round(time.Millisecond))
+	}
+}
