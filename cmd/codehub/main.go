@@ -59,7 +59,7 @@ func newRoot() *cobra.Command {
 
 func newServe() *cobra.Command {
 	o := serve.Options{}
-	var logLevel string
+	var logLevel, oidcSecretFile string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the gateway with the local backend (one code-server process per user)",
@@ -75,6 +75,17 @@ func newServe() *cobra.Command {
 			if o.IdleTimeout < 0 || o.SessionTTL <= 0 {
 				return errors.New("--idle-timeout must be >= 0 and --session-ttl > 0")
 			}
+			if oidcSecretFile != "" {
+				secret, err := os.ReadFile(oidcSecretFile)
+				if err != nil {
+					return fmt.Errorf("--oidc-client-secret-file: %w", err)
+				}
+				o.OIDC.ClientSecret = strings.TrimSpace(string(secret))
+			}
+			o.Forward.AdminUsers, o.Forward.AdminGroups = o.AdminUsers, o.AdminGroups
+			o.Header.AdminUsers, o.Header.AdminGroups = o.AdminUsers, o.AdminGroups
+			o.Header.LoginURL = o.Forward.LoginURL
+			o.OIDC.AdminUsers, o.OIDC.AdminGroups = o.AdminUsers, o.AdminGroups
 			if o.Init == "none" {
 				o.Init = ""
 			}
@@ -106,6 +117,28 @@ func newServe() *cobra.Command {
 	f.StringVar(&o.WorkspaceOrigins, "workspace-origins", os.Getenv("CODEHUB_WORKSPACE_ORIGINS"), "serve each workspace on its own host <workspace>.<this host> (needs wildcard DNS and TLS); empty = one host")
 	f.StringSliceVar(&o.AdminUsers, "admin-users", nil, "users with admin rights in the API (besides the users file's admins)")
 	f.StringSliceVar(&o.AdminGroups, "admin-groups", nil, "groups whose members have admin rights in the API")
+	f.StringVar(&o.Auth, "auth", envOr("CODEHUB_AUTH", "local"), "how users are identified besides local users: local, forward (platform session verification), header (trusted proxy) or oidc")
+	f.StringVar(&o.Forward.URL, "forward-url", os.Getenv("CODEHUB_FORWARD_URL"), "forward auth: verification endpoint (ingress-nginx auth-url), e.g. https://dashboard.<domain>/api/data_sessions/verifications/app_service")
+	f.StringVar(&o.Forward.Method, "forward-method", "POST", "forward auth: method of the verification request")
+	f.StringSliceVar(&o.Forward.Cookies, "forward-cookies", nil, "forward auth: only these cookies are sent to the verifier (and they are removed before code-server); empty = the whole Cookie header")
+	f.StringSliceVar(&o.Forward.Headers, "forward-headers", nil, "forward auth: credential headers sent to the verifier (default Authorization)")
+	f.StringVar(&o.Forward.UserHeader, "forward-user-header", "", "forward auth: response header with the user name (default X-Remote-User)")
+	f.StringVar(&o.Forward.UIDHeader, "forward-uid-header", "", "forward auth: response header with the unix uid (default X-Unix-Uid)")
+	f.StringVar(&o.Forward.GIDHeader, "forward-gid-header", "", "forward auth: response header with the unix gid")
+	f.StringVar(&o.Forward.GroupsHeader, "forward-groups-header", "", "forward auth: response header with comma-separated groups (default X-User-Group-Ids)")
+	f.StringVar(&o.Forward.LoginURL, "forward-login-url", os.Getenv("CODEHUB_FORWARD_LOGIN_URL"), "forward/header auth: the platform's login page; {url} is replaced by the URL to return to")
+	f.DurationVar(&o.Forward.Cache.TTL, "auth-cache-ttl", 30*time.Second, "forward auth: how long a verified platform session is reused (revocation takes effect within it)")
+	f.StringVar(&o.Header.Name, "header-name", "X-Remote-User", "header auth: identity header set by the trusted proxy")
+	f.StringVar(&o.Header.GroupsName, "header-groups-name", "", "header auth: groups header set by the trusted proxy")
+	f.StringSliceVar(&o.Header.TrustedCIDRs, "header-trusted-cidrs", nil, "header auth: direct peers (proxies) whose identity header is believed")
+	f.StringVar(&o.OIDC.Issuer, "oidc-issuer", os.Getenv("CODEHUB_OIDC_ISSUER"), "oidc: issuer URL")
+	f.StringVar(&o.OIDC.ClientID, "oidc-client-id", os.Getenv("CODEHUB_OIDC_CLIENT_ID"), "oidc: client id")
+	f.StringVar(&oidcSecretFile, "oidc-client-secret-file", os.Getenv("CODEHUB_OIDC_CLIENT_SECRET_FILE"), "oidc: file holding the client secret")
+	f.StringVar(&o.OIDC.RedirectURL, "oidc-redirect-url", os.Getenv("CODEHUB_OIDC_REDIRECT_URL"), "oidc: callback URL registered at the provider (path /_codehub/oidc/callback)")
+	f.StringVar(&o.OIDC.UserClaim, "oidc-user-claim", "", "oidc: claim with the user name (default preferred_username)")
+	f.StringVar(&o.OIDC.GroupsClaim, "oidc-groups-claim", "", "oidc: claim with the groups (default groups)")
+	f.StringSliceVar(&o.OIDC.AllowedUsers, "oidc-allowed-users", nil, "oidc: only these users may sign in")
+	f.StringSliceVar(&o.OIDC.AllowedGroups, "oidc-allowed-groups", nil, "oidc: only members of these groups may sign in")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	return cmd
 }

@@ -4,6 +4,7 @@ package serve
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -56,6 +57,12 @@ type Options struct {
 	WorkspaceOrigins string
 	// AdminUsers and AdminGroups are admins besides the users file's admin flag.
 	AdminUsers, AdminGroups []string
+	// Auth selects how requests are identified besides local sign-in: "local" (only),
+	// "forward" (platform session verification), "header" (trusted proxy), "oidc".
+	Auth    string
+	Forward auth.ForwardConfig
+	Header  auth.HeaderConfig
+	OIDC    auth.OIDCConfig
 	Secure                  bool // cookie Secure/__Host- when TLS terminates in front of the gateway
 	PublicURL               string
 	Stdout                  io.Writer // where the first admin's password is printed, once
@@ -74,6 +81,9 @@ func Run(ctx context.Context, o Options) error {
 	}
 	if o.Backend == "" {
 		o.Backend = "local"
+	}
+	if err := checkAuthMode(o.Auth); err != nil {
+		return err
 	}
 	if o.Backend != "local" && o.Backend != "kubernetes" {
 		return fmt.Errorf("--backend must be local or kubernetes, not %q", o.Backend)
@@ -143,9 +153,19 @@ func Run(ctx context.Context, o Options) error {
 		ln.Close()
 		return err
 	}
+	// The OIDC state cookie key is derived from the session key, so every replica that
+	// shares the session key also accepts the others' sign-in callbacks.
+	stateKey := sha256.Sum256(append([]byte("codehub oidc state\x00"), key...))
+	o.OIDC.StateKey = stateKey[:]
+	requestAuth, interactive, err := newAuthenticators(o)
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	m = metrics.New(be)
 	gw := gateway.New(gateway.Config{
 		Backend: be, Passwords: auth.Local{Users: store}, Codec: codec, Revocations: revoked, Tokens: toks,
+		RequestAuth: requestAuth, Interactive: interactive, StripCookies: o.Forward.Cookies,
 		Secure: secure, SessionTTL: o.SessionTTL, IdleTimeout: o.IdleTimeout, Logger: log, Metrics: m,
 		WorkspaceOrigins: o.WorkspaceOrigins, AdminUsers: o.AdminUsers, AdminGroups: o.AdminGroups,
 	})
