@@ -56,4 +56,4 @@ log "running codehub-bench $*"
 bin/codehub-bench --benchd bin/benchd --codehub bin/codehub --wrk "$(command -v wrk)" --nginx "$(command -v nginx)" \
   --node "$(command -v node)" --chp "$chp" --caddy "$bin/caddy" --oauth2-proxy "$bin/oauth2-proxy" \
   --code-server "$code_server" --out docs "$@"
-log "done: docs/benchmarks.md (total $(( $(date +%s) - start ))s)"
+log "done (make bench total $(( $(date +%s) - start ))s)"

@@ -20,7 +20,7 @@ type Summary struct {
 	MiBps                float64
 	CPUus                float64
 	WSP50, WSP99, WSSat  float64
-	RoundRPS             []float64
+	RoundRPS, RoundCPU   []float64
 	Idle                 *IdleMem
 	Non2xx, SockErr, Err int64
 }
@@ -45,6 +45,9 @@ func summarize(res *Results) []Summary {
 			wp99 = append(wp99, x.Echo.P99ms)
 			wsat = append(wsat, x.Saturate.MsgPerSec)
 			ticks += x.SmallTicks
+			if x.Small.Requests > 0 {
+				s.RoundCPU = append(s.RoundCPU, float64(x.SmallTicks)*1e6/proc.ClockTick/float64(x.Small.Requests))
+			}
 			reqs += x.Small.Requests
 			s.Non2xx += x.Small.Non2xx + x.Asset.Non2xx
 			s.SockErr += x.Small.SocketErrs + x.Asset.SocketErrs
@@ -136,13 +139,16 @@ func writeReport(outDir string, res *Results) error {
 	} else {
 		w(" No non-2xx responses, socket errors or WebSocket errors in any run.")
 	}
-	w("\n\nRequests/s of the small response per round (drift on a shared machine shows here):\n\n")
+	w("\n\nPer round (drift on a shared machine shows here): requests/s of the small response, and proxy CPU µs per request:\n\n")
 	w("| target |")
 	for r := 1; r <= cfg.Rounds; r++ {
-		w(" round %d |", r)
+		w(" req/s r%d |", r)
+	}
+	for r := 1; r <= cfg.Rounds; r++ {
+		w(" CPU µs r%d |", r)
 	}
 	w("\n|---|")
-	for r := 1; r <= cfg.Rounds; r++ {
+	for r := 1; r <= 2*cfg.Rounds; r++ {
 		w("---:|")
 	}
 	w("\n")
@@ -150,6 +156,13 @@ func writeReport(outDir string, res *Results) error {
 		w("| %s |", s.Name)
 		for _, v := range s.RoundRPS {
 			w(" %.0f |", v)
+		}
+		for i := range cfg.Rounds {
+			if s.Name == "direct" || i >= len(s.RoundCPU) {
+				w(" — |")
+				continue
+			}
+			w(" %.1f |", s.RoundCPU[i])
 		}
 		w("\n")
 	}
@@ -293,23 +306,33 @@ func listOrEmpty(pre string, v []string, post string) string {
 	return pre + strings.Join(v, ", ") + post
 }
 
-// operatorNote quotes the operator engineer's reconcile figures if docs/operator.md has them.
+// operatorNote quotes the operator engineer's reconcile figures if docs/operator.md has
+// them: the paragraphs about reconciling 200 / 1,000 Workspaces, unless still placeholders.
 func operatorNote(outDir string) string {
+	const none = "Not measured here: reconcile timing against the real apiserver belongs to the operator's own benchmark, and `docs/operator.md` has no figure for 200 / 1,000 Workspaces yet."
 	b, err := os.ReadFile(filepath.Join(outDir, "operator.md"))
 	if err != nil {
-		return "Not measured here: reconcile timing against the real apiserver belongs to the operator's own benchmark, and `docs/operator.md` has no figure yet."
+		return none
 	}
-	var lines []string
-	for line := range strings.SplitSeq(string(b), "\n") {
-		l := strings.ToLower(line)
-		if (strings.Contains(l, "reconcile") || strings.Contains(l, "workspaces")) && (strings.Contains(l, "1,000") || strings.Contains(l, "1000") || strings.Contains(l, "200 ")) {
-			lines = append(lines, "> "+strings.TrimSpace(line))
+	var quoted []string
+	for para := range strings.SplitSeq(string(b), "\n\n") {
+		l := strings.ToLower(para)
+		if !strings.Contains(l, "reconcil") || !(strings.Contains(l, "200 ") || strings.Contains(l, "1,000") || strings.Contains(l, "1000 ")) {
+			continue
 		}
+		if strings.Contains(para, "MEASURED_") || strings.Contains(l, "tbd") {
+			continue // a placeholder, not a figure
+		}
+		var q []string
+		for line := range strings.SplitSeq(strings.TrimSpace(para), "\n") {
+			q = append(q, "> "+line)
+		}
+		quoted = append(quoted, strings.Join(q, "\n"))
 	}
-	if len(lines) == 0 {
-		return "Not measured here: reconcile timing belongs to the operator's own benchmark, and `docs/operator.md` has no figure for 200 / 1,000 Workspaces yet."
+	if len(quoted) == 0 {
+		return none
 	}
-	return "Not measured by this tool; quoted from `docs/operator.md` (the operator's own measurement):\n\n" + strings.Join(lines, "\n>\n")
+	return "Not measured by this tool; quoted from `docs/operator.md` (the operator engineer's own measurement):\n\n" + strings.Join(quoted, "\n>\n")
 }
 
 func writeCSV(path string, res *Results) error {
