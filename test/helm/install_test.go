@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
+	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -20,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	codehubv1 "github.com/codehub-dev/codehub/api/v1alpha1"
 	"github.com/codehub-dev/codehub/internal/backend/kubernetes"
@@ -35,6 +38,7 @@ type cluster struct {
 
 func startCluster(t *testing.T) *cluster {
 	t.Helper()
+	ctrllog.SetLogger(logr.Discard())
 	env := &envtest.Environment{BinaryAssetsDirectory: testenv.KubebuilderAssets(t)}
 	start := time.Now()
 	cfg, err := env.Start()
@@ -163,6 +167,8 @@ func TestInstallUpgradeUninstall(t *testing.T) {
 	}
 	n := cl.checkManifest(t, ctx, h.must(t, "get", "manifest", release, "-n", namespace))
 	t.Logf("%d objects of the release are in the apiserver", n)
+
+	cl.checkRBAC(t, ctx)
 
 	// The CRD is served: a user's Workspace, built as the gateway builds it from the installed
 	// workspace-defaults ConfigMap, is accepted (and validated by the CRD's schema and rules).
@@ -354,6 +360,25 @@ func TestPodSecurityRestricted(t *testing.T) {
 		if pods < 3 {
 			t.Errorf("%s: only %d pods checked (gateway, operator and the test pod expected)", s.name, pods)
 		}
+
+		// The workspace pod the operator builds from these workspace defaults: restricted
+		// too, except when the v3io FUSE mount (a flexVolume) is on.
+		fc, err := kubernetes.LoadFile(defaultsFile(t, find(objects(t, manifest), "ConfigMap", release+"-codehub-workspace-defaults")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ws := &codehubv1.Workspace{ObjectMeta: metav1.ObjectMeta{Name: "alice", Namespace: ns}, Spec: fc.Workspace}
+		ws.Spec.User, ws.Spec.Running = "alice", true
+		tmpl := workspacebuild.PodTemplate(ws, workspacebuild.DefaultOptions())
+		wsPod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "workspace-psa", Namespace: ns, Labels: tmpl.Labels}, Spec: tmpl.Spec}
+		err = cl.c.Create(ctx, wsPod, client.DryRunAll)
+		fuse := len(ws.Spec.Mounts) > 0 || ws.Spec.Home.V3IO != nil
+		switch {
+		case !fuse && err != nil:
+			t.Errorf("%s: the workspace pod was refused by restricted Pod Security: %v", s.name, err)
+		case fuse && (err == nil || !strings.Contains(err.Error(), "violates PodSecurity") || !strings.Contains(err.Error(), "flexVolume")):
+			t.Errorf("%s: the v3io (FUSE) workspace pod should need more than restricted, got %v", s.name, err)
+		}
 	}
 
 	// Control: the same check rejects a pod that is not restricted, so it cannot pass vacuously.
@@ -368,5 +393,48 @@ func TestPodSecurityRestricted(t *testing.T) {
 	err := cl.c.Create(ctx, pod, client.DryRunAll)
 	if err == nil || !strings.Contains(err.Error(), "violates PodSecurity") || !strings.Contains(err.Error(), "allowPrivilegeEscalation") {
 		t.Errorf("a pod with allowPrivilegeEscalation=true was not rejected by the restricted namespace: %v", err)
+	}
+}
+
+// checkRBAC asks the apiserver (SubjectAccessReview) what the chart's ServiceAccounts may do:
+// exactly what their components need, in the release namespace only.
+func (cl *cluster) checkRBAC(t *testing.T, ctx context.Context) {
+	t.Helper()
+	gateway := "system:serviceaccount:" + namespace + ":" + release + "-codehub-gateway"
+	operator := "system:serviceaccount:" + namespace + ":" + release + "-codehub-operator"
+	cases := []struct {
+		user, verb, group, resource, sub, ns string
+		want                                 bool
+	}{
+		{gateway, "create", "codehub.io", "workspaces", "", namespace, true},
+		{gateway, "patch", "codehub.io", "workspaces", "status", namespace, true},
+		{gateway, "watch", "codehub.io", "workspaces", "", namespace, true},
+		{gateway, "delete", "codehub.io", "workspaces", "", namespace, false},
+		{gateway, "create", "codehub.io", "workspaces", "", "other", false},
+		{gateway, "get", "", "secrets", "", namespace, false},
+		{gateway, "get", "", "pods", "", namespace, false},
+		{operator, "create", "apps", "deployments", "", namespace, true},
+		{operator, "create", "", "persistentvolumeclaims", "", namespace, true},
+		{operator, "update", "codehub.io", "workspaces", "status", namespace, true},
+		{operator, "create", "coordination.k8s.io", "leases", "", namespace, true},
+		{operator, "create", "codehub.io", "workspaces", "", namespace, false},
+		{operator, "create", "apps", "deployments", "", "other", false},
+		{operator, "get", "", "secrets", "", namespace, false},
+		{operator, "list", "codehub.io", "workspaces", "", "", false},
+	}
+	for _, c := range cases {
+		sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
+			User:   c.user,
+			Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + namespace, "system:authenticated"},
+			ResourceAttributes: &authorizationv1.ResourceAttributes{
+				Namespace: c.ns, Verb: c.verb, Group: c.group, Resource: c.resource, Subresource: c.sub,
+			},
+		}}
+		if err := cl.c.Create(ctx, sar); err != nil {
+			t.Fatal(err)
+		}
+		if sar.Status.Allowed != c.want {
+			t.Errorf("%s %s %s/%s %s in %q: allowed=%v, want %v", c.user[len("system:serviceaccount:"):], c.verb, c.group, c.resource, c.sub, c.ns, sar.Status.Allowed, c.want)
+		}
 	}
 }
