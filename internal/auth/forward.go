@@ -67,10 +67,12 @@ type ForwardConfig struct {
 	// Method is the verification request's method (default POST).
 	Method string
 	// Cookies restricts the forwarded Cookie header to these cookie names (e.g.
-	// "session"); empty forwards the whole Cookie header.
+	// "session"); empty forwards every cookie except codehub's own (codehub_*,
+	// __Host-codehub_*), which are never forwarded.
 	Cookies []string
 	// Headers are the other credential request headers forwarded to the verifier
-	// (default: Authorization). Identity headers (the response mapping below) can never
+	// (default: Authorization; a "Bearer chub_..." codehub API token is never
+	// forwarded). Identity headers (the response mapping below) can never
 	// be forwarded: NewForward refuses such a configuration.
 	Headers []string
 	// Response header mapping. User defaults to X-Remote-User, UID to X-Unix-Uid,
@@ -260,6 +262,9 @@ func (f *Forward) credentials(r *http.Request) map[string]string {
 			continue
 		}
 		v := strings.Join(vals, ", ")
+		if h == "Authorization" && isCodehubToken(v) {
+			continue
+		}
 		if strings.TrimSpace(v) != "" {
 			out[h] = v
 		}
@@ -267,18 +272,35 @@ func (f *Forward) credentials(r *http.Request) map[string]string {
 	return out
 }
 
+// cookieHeader rebuilds the Cookie header to forward: the configured cookies, or all
+// of them, but never codehub's own (codehub_*, __Host-codehub_*, __Secure-codehub_*):
+// the platform has no business seeing codehub sessions.
 func (f *Forward) cookieHeader(r *http.Request) string {
-	if len(f.cookies) == 0 {
-		return strings.Join(r.Header.Values("Cookie"), "; ")
-	}
 	var parts []string
 	for _, c := range r.Cookies() {
-		if f.cookies[c.Name] && c.Value != "" {
-			parts = append(parts, c.Name+"="+c.Value)
+		if c.Value == "" || isCodehubCookie(c.Name) || (len(f.cookies) > 0 && !f.cookies[c.Name]) {
+			continue
 		}
+		parts = append(parts, c.Name+"="+c.Value)
 	}
-	slices.Sort(parts)
+	if len(f.cookies) > 0 {
+		slices.Sort(parts) // the cache key does not depend on cookie order
+	}
 	return strings.Join(parts, "; ")
+}
+
+func isCodehubCookie(name string) bool {
+	name = strings.TrimPrefix(strings.TrimPrefix(name, "__Host-"), "__Secure-")
+	return strings.HasPrefix(name, "codehub_")
+}
+
+// codehubTokenPrefix marks codehub's own personal API tokens (internal/tokens.Prefix);
+// an Authorization header carrying one is never forwarded to the platform.
+const codehubTokenPrefix = "chub_"
+
+func isCodehubToken(authz string) bool {
+	scheme, tok, ok := strings.Cut(strings.TrimSpace(authz), " ")
+	return ok && strings.EqualFold(scheme, "Bearer") && strings.HasPrefix(strings.TrimSpace(tok), codehubTokenPrefix)
 }
 
 func (f *Forward) verify(ctx context.Context, creds map[string]string, origURI, origMethod string) (Verified, error) {

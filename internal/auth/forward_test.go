@@ -216,6 +216,22 @@ func TestForwardHostileTable(t *testing.T) {
 			r.Header.Set("X-Forwarded-User", "alice")
 			return r
 		}, want{"bob", nil, 1}},
+		{"codehub's own cookies only", nil, func() *http.Request {
+			r := sessionRequest("")
+			r.AddCookie(&http.Cookie{Name: "codehub_session", Value: "codehub-own-session-secret"})
+			r.AddCookie(&http.Cookie{Name: "__Host-codehub_ws", Value: "codehub-own-session-secret"})
+			return r
+		}, want{"", ErrNoCredentials, 0}},
+		{"codehub cookie beside platform session", nil, func() *http.Request {
+			r := sessionRequest(aliceCookie)
+			r.AddCookie(&http.Cookie{Name: "__Host-codehub_session", Value: "codehub-own-session-secret"})
+			return r
+		}, want{"alice", nil, 1}},
+		{"codehub API token", nil, func() *http.Request {
+			r := sessionRequest("")
+			r.Header.Set("Authorization", "Bearer chub_codehub-own-token-secret")
+			return r
+		}, want{"", ErrNoCredentials, 0}},
 		{"only other cookies when session cookie named", func(c *ForwardConfig) { c.Cookies = []string{"session"} }, func() *http.Request {
 			r := sessionRequest("")
 			r.AddCookie(&http.Cookie{Name: "tracking", Value: "xyz"})
@@ -266,6 +282,9 @@ func TestForwardHostileTable(t *testing.T) {
 				if h.Get("X-Original-Uri") != "/user/alice/?folder=/home" || h.Get("X-Original-Method") != "GET" {
 					t.Errorf("X-Original-* = %q %q", h.Get("X-Original-Uri"), h.Get("X-Original-Method"))
 				}
+				if strings.Contains(h.Get("Cookie")+h.Get("Authorization"), "codehub-own") {
+					t.Errorf("codehub's own credential forwarded to the platform: %q %q", h.Get("Cookie"), h.Get("Authorization"))
+				}
 				if strings.Contains(h.Get("Cookie"), "tracking") && len(cfg.Cookies) > 0 {
 					t.Errorf("unnamed cookie forwarded: %q", h.Get("Cookie"))
 				}
@@ -300,7 +319,7 @@ func TestForwardHostileTable(t *testing.T) {
 		got, err := f.Verify(sessionRequest(aliceCookie))
 		checkOutcome(t, got, err, "", ErrUnavailable)
 	})
-	assertNoSecrets(t, logs.String(), aliceCookie, bobCookie, aliceBearer, strings.TrimPrefix(aliceBearer, "Bearer "), v3ioKey, "forged-session-value")
+	assertNoSecrets(t, logs.String(), aliceCookie, bobCookie, aliceBearer, strings.TrimPrefix(aliceBearer, "Bearer "), v3ioKey, "forged-session-value", "codehub-own")
 }
 
 func checkOutcome(t *testing.T, got Verified, err error, user string, wantErr error) {

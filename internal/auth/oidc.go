@@ -336,6 +336,11 @@ func (o *OIDC) consume(state string, exp int64) bool {
 				delete(o.used, s)
 			}
 		}
+		if len(o.used) > 100000 {
+			// A flood of sign-ins: forget rather than grow without bound; the provider
+			// still refuses a code redeemed twice.
+			clear(o.used)
+		}
 	}
 	if _, ok := o.used[k]; ok {
 		return false
