@@ -126,10 +126,11 @@ type fixture struct {
 }
 
 func newFixture(t *testing.T, idleTimeout time.Duration) *fixture {
-	return newFixtureWith(t, idleTimeout, func(*Config) {})
+	return newFixtureWith(t, idleTimeout, func(*Config, string) {})
 }
 
-func newFixtureWith(t *testing.T, idleTimeout time.Duration, adjust func(*Config)) *fixture {
+// newFixtureWith lets a test adjust the config; adjust gets the server's base URL.
+func newFixtureWith(t *testing.T, idleTimeout time.Duration, adjust func(c *Config, baseURL string)) *fixture {
 	t.Helper()
 	dir := t.TempDir()
 	store, err := users.Open(filepath.Join(dir, "users.json"))
@@ -156,14 +157,19 @@ func newFixtureWith(t *testing.T, idleTimeout time.Duration, adjust func(*Config
 		running: map[string]bool{}, starts: map[string]int{}, stops: map[string]int{}}
 	cfg := Config{Backend: f.be, Passwords: auth.Local{Users: store}, Codec: codec, Revocations: rev, Tokens: toks,
 		IdleTimeout: idleTimeout, Clock: f.clock, SessionTTL: 24 * time.Hour, Logger: slog.New(slog.DiscardHandler)}
-	adjust(&cfg)
+	var handler http.Handler
+	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
+	adjust(&cfg, f.srv.URL)
 	f.host = cfg.WorkspaceOrigins
 	f.gw = New(cfg)
-	f.srv = httptest.NewServer(f.gw.Handler())
+	handler = f.gw.Handler()
 	t.Cleanup(func() {
 		f.srv.Close()
 		f.gw.Shutdown(context.Background())
 	})
+	if cfg.Passwords == nil {
+		return f
+	}
 	for _, u := range []string{"alice", "bob", "root"} {
 		f.cookies[u] = f.login(t, u, u+"-password")
 	}

@@ -31,7 +31,7 @@ func (l *lockedBuffer) String() string {
 // their values reaches the log, at debug level.
 func TestLogsNeverContainSecrets(t *testing.T) {
 	var logs lockedBuffer
-	f := newFixtureWith(t, 0, func(c *Config) {
+	f := newFixtureWith(t, 0, func(c *Config, _ string) {
 		c.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	})
 	f.be.running["alice"] = true

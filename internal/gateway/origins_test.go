@@ -38,7 +38,7 @@ func (f *fixture) redeem(t *testing.T, handoff string) (*http.Response, string) 
 }
 
 func TestPerWorkspaceOrigins(t *testing.T) {
-	f := newFixtureWith(t, 0, func(c *Config) { c.WorkspaceOrigins = mainHost })
+	f := newFixtureWith(t, 0, func(c *Config, _ string) { c.WorkspaceOrigins = mainHost })
 	f.be.running["alice"], f.be.running["bob"] = true, true
 
 	// A page visit on the main host goes to the open endpoint, never to the workspace.
