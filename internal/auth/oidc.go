@@ -416,6 +416,17 @@ func (o *OIDC) callback(w http.ResponseWriter, r *http.Request, done SignedIn) {
 		o.fail(w, r, http.StatusUnauthorized, "the ID token is not valid", errors.New("nonce mismatch"))
 		return
 	}
+	if len(idt.Audience) > 1 {
+		// Several audiences: OIDC Core 3.1.3.7 wants azp, and it must be us; otherwise
+		// a token minted for another client that merely lists us could sign users in.
+		var azp struct {
+			AZP string `json:"azp"`
+		}
+		if err := idt.Claims(&azp); err != nil || azp.AZP != o.cfg.ClientID {
+			o.fail(w, r, http.StatusUnauthorized, "the ID token is not valid", errors.New("multiple audiences and azp is not this client"))
+			return
+		}
+	}
 	id, err := o.identity(idt)
 	if err != nil {
 		status := http.StatusForbidden

@@ -298,6 +298,12 @@ func TestOIDCRefusals(t *testing.T) {
 		{name: "extra audience without our client", user: testUser{MockUser: mockoidc.DefaultUser(), mutate: func(c *mockoidc.IDTokenClaims) {
 			c.Audience = jwt.ClaimStrings{"a", "b"}
 		}}, status: 401},
+		{name: "our audience among others, no azp", user: testUser{MockUser: mockoidc.DefaultUser(), mutate: func(c *mockoidc.IDTokenClaims) {
+			c.Audience = append(c.Audience, "another-client")
+		}}, status: 401},
+		{name: "our audience among others, azp of another client", user: testUser{MockUser: mockoidc.DefaultUser(), mutate: func(c *mockoidc.IDTokenClaims) {
+			c.Audience = append(c.Audience, "another-client")
+		}, extra: map[string]any{"azp": "another-client"}}, status: 401},
 		{name: "wrong issuer", user: testUser{MockUser: mockoidc.DefaultUser(), mutate: func(c *mockoidc.IDTokenClaims) {
 			c.Issuer = "https://evil.example/oidc"
 		}}, status: 401},
@@ -369,6 +375,8 @@ var refusalReason = map[string]string{
 	"expired state cookie":              "state cookie expired",
 	"wrong audience":                    "expected audience",
 	"extra audience without our client": "expected audience",
+	"our audience among others, no azp": "azp is not this client",
+	"our audience among others, azp of another client": "azp is not this client",
 	"wrong issuer":                      "issued by a different provider",
 	"expired ID token":                  "id token expired",
 	"nonce mismatch":                    "nonce mismatch",
@@ -479,5 +487,16 @@ func TestNewOIDCValidates(t *testing.T) {
 		if _, err := NewOIDC(c); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+}
+
+func TestOIDCMultipleAudiencesWithOurAZP(t *testing.T) {
+	h := newOIDCHarness(t, nil)
+	h.m.QueueUser(testUser{MockUser: mockoidc.DefaultUser(), mutate: func(c *mockoidc.IDTokenClaims) {
+		c.Audience = append(c.Audience, "another-client")
+	}, extra: map[string]any{"azp": h.m.ClientID}})
+	c := newBrowser(t)
+	if resp, body := get(t, c, h.startLogin(c, "/")); resp.StatusCode != 200 || len(h.signIns()) != 1 {
+		t.Fatalf("status %d %q", resp.StatusCode, body)
 	}
 }
