@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/codehub-dev/codehub/internal/wsinit"
 )
 
 // The local backend's exact invocation: offline, no ServiceAccount, nothing builtin.
@@ -106,5 +108,20 @@ func TestBadFlagExitsWithUsage(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	if code := run([]string{"--no-such-flag"}, func(string) string { return "/h" }, &stdout, &stderr, nil); code != 2 {
 		t.Fatalf("exit %d", code)
+	}
+}
+
+func TestMissingCodeServerIsOneLine(t *testing.T) {
+	tmp := t.TempDir()
+	args := localBackendArgs(tmp)
+	args[slices.Index(args, "--code-server")+1] = filepath.Join(tmp, "no-code-server")
+	var stdout, stderr bytes.Buffer
+	if code := run(args, func(string) string { return "" }, &stdout, &stderr, wsinit.ExecCodeServer); code != 1 {
+		t.Fatalf("exit %d, want 1", code)
+	}
+	last := strings.TrimSpace(stderr.String())
+	last = last[strings.LastIndex(last, "\n")+1:]
+	if !strings.Contains(last, filepath.Join(tmp, "no-code-server")) || !strings.Contains(last, "--code-server") {
+		t.Fatalf("last line %q should name the launcher and the flag", last)
 	}
 }
