@@ -169,6 +169,7 @@ func TestInstallUpgradeUninstall(t *testing.T) {
 	t.Logf("%d objects of the release are in the apiserver", n)
 
 	cl.checkRBAC(t, ctx)
+	cl.helmTest(t, ctx, h)
 
 	// The CRD is served: a user's Workspace, built as the gateway builds it from the installed
 	// workspace-defaults ConfigMap, is accepted (and validated by the CRD's schema and rules).
@@ -437,4 +438,43 @@ func (cl *cluster) checkRBAC(t *testing.T, ctx context.Context) {
 			t.Errorf("%s %s %s/%s %s in %q: allowed=%v, want %v", c.user[len("system:serviceaccount:"):], c.verb, c.group, c.resource, c.sub, c.ns, sar.Status.Allowed, c.want)
 		}
 	}
+}
+
+// helmTest runs `helm test`: its hook pod is created in the restricted namespace; with no
+// kubelet here, the test plays the kubelet and reports the pod Succeeded, then helm must
+// report the suite passed and delete the pod (hook-succeeded).
+func (cl *cluster) helmTest(t *testing.T, ctx context.Context, h *helmCmd) {
+	t.Helper()
+	type result struct {
+		out, errOut string
+		err         error
+	}
+	done := make(chan result, 1)
+	go func() {
+		out, errOut, err := h.run("test", release, "-n", namespace, "--timeout", "2m")
+		done <- result{out, errOut, err}
+	}()
+	name := release + "-codehub-test-healthz"
+	pod := &corev1.Pod{}
+	eventually(t, "helm test pod created", time.Minute, func() error {
+		return cl.c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, pod)
+	})
+	if c := pod.Spec.Containers[0]; !strings.Contains(strings.Join(c.Command, " "), "/_codehub/healthz") {
+		t.Errorf("helm test pod does not check /_codehub/healthz: %v", c.Command)
+	}
+	pod.Status.Phase = corev1.PodSucceeded
+	if err := cl.c.Status().Update(ctx, pod); err != nil {
+		t.Fatalf("marking the helm test pod Succeeded: %v", err)
+	}
+	r := <-done
+	if r.err != nil || !strings.Contains(r.out, "Phase:          Succeeded") {
+		t.Fatalf("helm test: %v\n%s%s", r.err, r.out, r.errOut)
+	}
+	eventually(t, "helm test pod deleted (hook-succeeded)", time.Minute, func() error {
+		err := cl.c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, &corev1.Pod{})
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		return errStillThere
+	})
 }
