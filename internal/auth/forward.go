@@ -240,7 +240,9 @@ func (f *Forward) Verify(r *http.Request) (Verified, error) {
 		}
 	}
 	key := f.cache.Key(parts...)
-	origURI, origMethod := r.URL.RequestURI(), r.Method
+	// X-Original-URI carries the path only: query strings can hold secrets
+	// (code-server's reconnectionToken, tokens in links) the platform does not need.
+	origURI, origMethod := r.URL.EscapedPath(), r.Method
 	return f.cache.Do(r.Context(), key, func(ctx context.Context) (Verified, error) {
 		return f.verify(ctx, creds, origURI, origMethod)
 	})
