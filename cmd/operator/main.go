@@ -45,6 +45,7 @@ func run() error {
 		logLevel     = flag.String("log-level", "info", "debug, info, warn or error")
 		defaultUID   = flag.Int64("default-uid", o.UID, "uid for users whose uid the platform does not know")
 		defaultGID   = flag.Int64("default-gid", o.GID, "gid for users whose gid the platform does not know")
+		concurrency  = flag.Int("max-concurrent-reconciles", 4, "Workspaces reconciled in parallel")
 		defaultImage = flag.String("default-image", o.Image, "workspace image when a Workspace does not set one")
 	)
 	flag.Parse()
@@ -89,7 +90,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	r := &controller.Reconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder(workspacebuild.FieldOwner), Options: o}
+	r := &controller.Reconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder(workspacebuild.FieldOwner), Options: o, MaxConcurrentReconciles: *concurrency}
 	if err := r.SetupWithManager(mgr); err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -32,10 +33,18 @@ func (r *Reconciler) idleStop(ctx context.Context, ws *codehubv1.Workspace) (ctr
 	patch := client.MergeFromWithOptions(ws.DeepCopy(), client.MergeFromWithOptimisticLock{})
 	ws.Spec.Running = false
 	if err := r.Client.Patch(ctx, ws, patch); err != nil {
-		return ctrl.Result{}, err
+		// On a conflict the newer Workspace's event queues another pass.
+		return ctrl.Result{}, ignoreConflict(err)
 	}
 	if r.Recorder != nil {
 		r.Recorder.Eventf(ws, nil, corev1.EventTypeNormal, "IdleStop", "Stop", "no activity for %s", ws.Spec.IdleTimeout.Duration)
 	}
 	return ctrl.Result{}, nil
+}
+
+func ignoreConflict(err error) error {
+	if apierrors.IsConflict(err) {
+		return nil
+	}
+	return err
 }

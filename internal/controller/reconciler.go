@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	codehubv1 "github.com/codehub-dev/codehub/api/v1alpha1"
@@ -39,6 +40,9 @@ type Reconciler struct {
 	Options  workspacebuild.Options
 	// Now is the clock for idle stops; time.Now when nil.
 	Now func() time.Time
+	// MaxConcurrentReconciles: a pass is ~10 sequential apiserver round trips, so several
+	// Workspaces in flight at once keep a mass start (every user at 9am) short.
+	MaxConcurrentReconciles int
 }
 
 func (r *Reconciler) now() time.Time {
@@ -52,6 +56,7 @@ func (r *Reconciler) now() time.Time {
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&codehubv1.Workspace{}).
+		WithOptions(controller.Options{MaxConcurrentReconciles: max(1, r.MaxConcurrentReconciles)}).
 		Owns(&appsv1.Deployment{}).
 		Owns(&corev1.Service{}).
 		Owns(&corev1.ServiceAccount{}).
@@ -88,7 +93,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 
 	next := computeStatus(ws, dep, applyErr)
-	if err := r.writeStatus(ctx, ws, next); err != nil {
+	if err := r.writeStatus(ctx, ws, next); apierrors.IsConflict(err) {
+		// A newer Workspace exists, and its watch event has queued another pass.
+		return ctrl.Result{}, nil
+	} else if err != nil {
 		return ctrl.Result{}, err
 	}
 	if applyErr != nil {

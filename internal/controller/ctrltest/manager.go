@@ -28,7 +28,7 @@ func RunManager(t testing.TB, ns string) (stop func()) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &controller.Reconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("codehub-operator"), Options: workspacebuild.DefaultOptions()}
+	r := &controller.Reconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("codehub-operator"), Options: workspacebuild.DefaultOptions(), MaxConcurrentReconciles: 4}
 	if err := r.SetupWithManager(mgr); err != nil {
 		t.Fatal(err)
 	}
