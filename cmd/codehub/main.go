@@ -85,6 +85,7 @@ func newServe() *cobra.Command {
 			o.Forward.AdminUsers, o.Forward.AdminGroups = o.AdminUsers, o.AdminGroups
 			o.Header.AdminUsers, o.Header.AdminGroups = o.AdminUsers, o.AdminGroups
 			o.Header.LoginURL = o.Forward.LoginURL
+			o.Forward.PublicURL, o.Header.PublicURL = o.PublicURL, o.PublicURL
 			o.OIDC.AdminUsers, o.OIDC.AdminGroups = o.AdminUsers, o.AdminGroups
 			if o.Init == "none" {
 				o.Init = ""
@@ -120,7 +121,7 @@ func newServe() *cobra.Command {
 	f.StringVar(&o.Auth, "auth", envOr("CODEHUB_AUTH", "local"), "how users are identified besides local users: local, forward (platform session verification), header (trusted proxy) or oidc")
 	f.StringVar(&o.Forward.URL, "forward-url", os.Getenv("CODEHUB_FORWARD_URL"), "forward auth: verification endpoint (ingress-nginx auth-url), e.g. https://dashboard.<domain>/api/data_sessions/verifications/app_service")
 	f.StringVar(&o.Forward.Method, "forward-method", "POST", "forward auth: method of the verification request")
-	f.StringSliceVar(&o.Forward.Cookies, "forward-cookies", nil, "forward auth: only these cookies are sent to the verifier (and they are removed before code-server); empty = the whole Cookie header")
+	f.StringSliceVar(&o.Forward.Cookies, "forward-cookies", nil, "forward auth: only these cookies are sent to the verifier (and they are removed before code-server); empty = every cookie but codehub's own")
 	f.StringSliceVar(&o.Forward.Headers, "forward-headers", nil, "forward auth: credential headers sent to the verifier (default Authorization)")
 	f.StringVar(&o.Forward.UserHeader, "forward-user-header", "", "forward auth: response header with the user name (default X-Remote-User)")
 	f.StringVar(&o.Forward.UIDHeader, "forward-uid-header", "", "forward auth: response header with the unix uid (default X-Unix-Uid)")
@@ -137,6 +138,11 @@ func newServe() *cobra.Command {
 	f.StringVar(&o.OIDC.RedirectURL, "oidc-redirect-url", os.Getenv("CODEHUB_OIDC_REDIRECT_URL"), "oidc: callback URL registered at the provider (path /_codehub/oidc/callback)")
 	f.StringVar(&o.OIDC.UserClaim, "oidc-user-claim", "", "oidc: claim with the user name (default preferred_username)")
 	f.StringVar(&o.OIDC.GroupsClaim, "oidc-groups-claim", "", "oidc: claim with the groups (default groups)")
+	f.StringSliceVar(&o.OIDC.Scopes, "oidc-scopes", nil, "oidc: scopes to request besides openid (default profile,email; add groups where the provider needs it)")
+	f.StringVar(&o.OIDC.UIDClaim, "oidc-uid-claim", "", "oidc: claim with the unix uid the workspace runs as")
+	f.StringVar(&o.OIDC.GIDClaim, "oidc-gid-claim", "", "oidc: claim with the unix gid")
+	f.StringVar(&o.Forward.SessionKeyHeader, "forward-session-key-header", "", "forward auth: verifier response header with the platform's data access key (Iguazio: X-V3io-Session-Key); never logged")
+	f.DurationVar(&o.Forward.Timeout, "forward-timeout", 5*time.Second, "forward auth: bound on one verification")
 	f.StringSliceVar(&o.OIDC.AllowedUsers, "oidc-allowed-users", nil, "oidc: only these users may sign in")
 	f.StringSliceVar(&o.OIDC.AllowedGroups, "oidc-allowed-groups", nil, "oidc: only members of these groups may sign in")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")

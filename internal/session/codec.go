@@ -20,9 +20,11 @@ const KeySize = 32
 // Session is what a cookie carries. Everything in it is encrypted and authenticated,
 // so the client can neither read nor change it.
 type Session struct {
-	ID      [16]byte  // random; the handle for revocation
-	User    string    // exact user name
-	Admin   bool      // the user was an admin when signing in
+	ID      [16]byte // random; the handle for revocation
+	User    string   // exact user name
+	Admin   bool     // the user was an admin when signing in
+	UID     *int64   // unix ids from the identity provider, when it gave them
+	GID     *int64
 	Issued  time.Time // when the user signed in
 	Expires time.Time // after this the cookie is rejected, whatever the browser does
 }
@@ -35,9 +37,11 @@ var (
 
 const (
 	formatVersion = 1
-	// version(1) flags(1) issued(8) expires(8) id(16) user(rest)
+	// version(1) flags(1) issued(8) expires(8) id(16) [uid(8)] [gid(8)] user(rest)
 	headerLen = 1 + 1 + 8 + 8 + 16
 	flagAdmin = 1
+	flagUID   = 2
+	flagGID   = 4
 	nonceLen  = 12
 	maxCookie = 4096
 )
@@ -76,15 +80,23 @@ func NewID() [16]byte {
 
 // Seal returns the cookie value for s.
 func (c *Codec) Seal(s Session) (string, error) {
-	plain := make([]byte, headerLen+len(s.User))
+	plain := make([]byte, headerLen, headerLen+16+len(s.User))
 	plain[0] = formatVersion
 	if s.Admin {
-		plain[1] = flagAdmin
+		plain[1] |= flagAdmin
 	}
 	binary.BigEndian.PutUint64(plain[2:], uint64(s.Issued.Unix()))
 	binary.BigEndian.PutUint64(plain[10:], uint64(s.Expires.Unix()))
 	copy(plain[18:34], s.ID[:])
-	copy(plain[headerLen:], s.User)
+	if s.UID != nil {
+		plain[1] |= flagUID
+		plain = binary.BigEndian.AppendUint64(plain, uint64(*s.UID))
+	}
+	if s.GID != nil {
+		plain[1] |= flagGID
+		plain = binary.BigEndian.AppendUint64(plain, uint64(*s.GID))
+	}
+	plain = append(plain, s.User...)
 
 	buf := make([]byte, nonceLen, nonceLen+len(plain)+c.aead.Overhead())
 	if _, err := rand.Read(buf); err != nil {
@@ -133,9 +145,23 @@ func (c *Codec) Open(value string, now time.Time) (Session, error) {
 		Admin:   plain[1]&flagAdmin != 0,
 		Issued:  time.Unix(int64(binary.BigEndian.Uint64(plain[2:])), 0),
 		Expires: time.Unix(int64(binary.BigEndian.Uint64(plain[10:])), 0),
-		User:    string(plain[headerLen:]),
 	}
 	copy(s.ID[:], plain[18:34])
+	rest := plain[headerLen:]
+	for _, f := range []struct {
+		flag byte
+		dst  **int64
+	}{{flagUID, &s.UID}, {flagGID, &s.GID}} {
+		if plain[1]&f.flag == 0 {
+			continue
+		}
+		if len(rest) < 8 {
+			return Session{}, ErrMalformed
+		}
+		v := int64(binary.BigEndian.Uint64(rest))
+		*f.dst, rest = &v, rest[8:]
+	}
+	s.User = string(rest)
 	if !now.Before(s.Expires) {
 		return Session{}, ErrExpired
 	}

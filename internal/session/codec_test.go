@@ -11,6 +11,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
+func ptr(v int64) *int64 { return &v }
+
 func testKey(b byte) []byte { return bytes.Repeat([]byte{b}, KeySize) }
 
 func mustCodec(t *testing.T, key []byte, name string) *Codec {
@@ -29,6 +31,8 @@ func TestRoundTrip(t *testing.T) {
 		{ID: NewID(), User: "alice", Issued: now, Expires: now.Add(time.Hour)},
 		{ID: NewID(), User: "Bob.O'Neil@example.com", Admin: true, Issued: now, Expires: now.Add(12 * time.Hour)},
 		{ID: NewID(), User: "ユーザー", Issued: now, Expires: now.Add(time.Minute)},
+		{ID: NewID(), User: "carol", Issued: now, Expires: now.Add(time.Minute), UID: ptr(1001), GID: ptr(100)},
+		{ID: NewID(), User: "dave", Issued: now, Expires: now.Add(time.Minute), UID: ptr(4242)},
 	} {
 		v, err := c.Seal(s)
 		if err != nil {
