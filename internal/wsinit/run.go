@@ -52,7 +52,7 @@ func Prepare(ctx context.Context, c *Config, getenv func(string) string, log io.
 		}
 	}
 
-	if r, path, err := MergeSettings(c.UserDataDir, DefaultSettings(c.CondaBase)); err != nil {
+	if r, path, err := MergeSettings(c.UserDataDir, filepath.Join(c.StateDir, settingsStateFile), DefaultSettings(c.CondaBase)); err != nil {
 		warn(err)
 	} else {
 		logf("settings: %s %s", r, path)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 )
 
 // DefaultSettings are the machine defaults every workspace starts with. python.* point at
@@ -32,6 +33,9 @@ func DefaultSettings(condaBase string) map[string]any {
 	}
 }
 
+// settingsStateFile, in the state dir, holds the defaults applied by the last start.
+const settingsStateFile = "settings-defaults.json"
+
 // SettingsResult says what MergeSettings did.
 type SettingsResult string
 
@@ -50,12 +54,20 @@ func settingsPath(userDataDir string) string {
 	return filepath.Join(userDataDir, "User", "settings.json")
 }
 
-// MergeSettings adds every default whose key the user's settings.json lacks. The user's
-// values always win. The file is edited textually (entries are inserted before the final
-// brace) so the user's comments and formatting survive; a file that does not parse as
+// MergeSettings applies defaults to the user's settings.json; the user's values always win.
+// stateFile (may be empty) remembers the defaults applied last time, which tells a key the
+// user deleted (not added again) from one they never had (added), and a value the user never
+// touched (follows a changed default) from one they chose (kept). The file is edited
+// textually, so the user's comments and formatting survive; a file that does not parse as
 // JSON-with-comments is left as it is and reported.
-func MergeSettings(userDataDir string, defaults map[string]any) (SettingsResult, string, error) {
+func MergeSettings(userDataDir, stateFile string, defaults map[string]any) (SettingsResult, string, error) {
 	path := settingsPath(userDataDir)
+	last := map[string]any{}
+	if stateFile != "" {
+		if data, err := os.ReadFile(stateFile); err == nil {
+			_ = json.Unmarshal(data, &last) // unreadable: behave as on a first start
+		}
+	}
 	old, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
@@ -68,13 +80,13 @@ func MergeSettings(userDataDir string, defaults map[string]any) (SettingsResult,
 		if err := writeFileAtomic(path, b.Bytes(), 0o644); err != nil {
 			return "", path, fmt.Errorf("settings %s: %w", path, err)
 		}
-		return SettingsCreated, path, nil
+		return SettingsCreated, path, saveAppliedDefaults(stateFile, defaults, last)
 	}
 	if err != nil {
 		return "", path, fmt.Errorf("settings %s: %w", path, unwrapPathErr(err))
 	}
 
-	stripped, trailingCommas, err := stripJSONC(old)
+	stripped, _, err := stripJSONC(old)
 	if err != nil {
 		return SettingsMalformed, path, fmt.Errorf("settings %s: malformed, kept as is (%v)", path, err)
 	}
@@ -89,17 +101,51 @@ func MergeSettings(userDataDir string, defaults map[string]any) (SettingsResult,
 		}
 		return SettingsMalformed, path, fmt.Errorf("settings %s: malformed, kept as is (%v)", path, err)
 	}
-	var missing []string
+	var missing, changed []string
 	for _, k := range sortedKeys(defaults) {
-		if _, ok := user[k]; !ok {
+		uv, has := user[k]
+		lv, applied := last[k]
+		switch {
+		case !has && !applied:
 			missing = append(missing, k)
+		case has && applied && jsonEqual(uv, lv) && !jsonEqual(defaults[k], lv):
+			changed = append(changed, k)
 		}
 	}
-	if len(missing) == 0 {
-		return SettingsUnchanged, path, nil
+	if len(missing) == 0 && len(changed) == 0 {
+		return SettingsUnchanged, path, saveAppliedDefaults(stateFile, defaults, last)
 	}
 
+	text := old
+	if len(changed) > 0 {
+		spans := topLevelValueSpans(stripped)
+		// Splice from the end so earlier offsets stay valid.
+		sort.Slice(changed, func(i, j int) bool { return spans[changed[i]][0] > spans[changed[j]][0] })
+		for _, k := range changed {
+			sp := spans[k]
+			v, _ := json.Marshal(defaults[k])
+			text = append(append(append([]byte(nil), text[:sp[0]]...), v...), text[sp[1]:]...)
+		}
+	}
+	if len(missing) > 0 {
+		text, err = insertEntries(text, defaults, missing)
+		if err != nil {
+			return "", path, fmt.Errorf("settings %s: %w", path, err)
+		}
+	}
+	if err := writeFileAtomic(path, text, 0o644); err != nil {
+		return "", path, fmt.Errorf("settings %s: %w", path, err)
+	}
+	return SettingsMerged, path, saveAppliedDefaults(stateFile, defaults, last)
+}
+
+// insertEntries adds keys before the object's final brace.
+func insertEntries(old []byte, values map[string]any, keys []string) ([]byte, error) {
 	// stripJSONC keeps every byte offset, so positions found in stripped apply to old.
+	stripped, trailingCommas, err := stripJSONC(old)
+	if err != nil {
+		return nil, err
+	}
 	end := bytes.LastIndexByte(stripped, '}')
 	last := lastNonSpace(stripped[:end])
 	var b bytes.Buffer
@@ -113,13 +159,97 @@ func MergeSettings(userDataDir string, defaults map[string]any) (SettingsResult,
 		b.WriteByte(',')
 	}
 	b.Write(bytes.TrimRight(old[last+1:end], " \t\r\n"))
-	writeEntries(&b, defaults, missing)
+	writeEntries(&b, values, keys)
 	b.WriteString("\n")
 	b.Write(old[end:])
-	if err := writeFileAtomic(path, b.Bytes(), 0o644); err != nil {
-		return "", path, fmt.Errorf("settings %s: %w", path, err)
+	return b.Bytes(), nil
+}
+
+func saveAppliedDefaults(stateFile string, defaults, last map[string]any) error {
+	if stateFile == "" || jsonEqual(defaults, last) {
+		return nil
 	}
-	return SettingsMerged, path, nil
+	data, _ := json.MarshalIndent(defaults, "", "  ")
+	if err := os.MkdirAll(filepath.Dir(stateFile), 0o755); err != nil {
+		return fmt.Errorf("settings state %s: %w", stateFile, unwrapPathErr(err))
+	}
+	if err := writeFileAtomic(stateFile, append(data, '\n'), 0o644); err != nil {
+		return fmt.Errorf("settings state %s: %w", stateFile, err)
+	}
+	return nil
+}
+
+func jsonEqual(a, b any) bool {
+	aj, err1 := json.Marshal(a)
+	bj, err2 := json.Marshal(b)
+	return err1 == nil && err2 == nil && bytes.Equal(aj, bj)
+}
+
+// topLevelValueSpans returns, for each member of the top-level object in s (JSON already
+// validated, comments blanked), the byte range of its value. A repeated key maps to its
+// last occurrence, the one JSON parsers (and VS Code) use.
+func topLevelValueSpans(s []byte) map[string][2]int {
+	spans := map[string][2]int{}
+	i := 0
+	skipSpace := func() {
+		for i < len(s) && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r') {
+			i++
+		}
+	}
+	skipString := func() { // s[i] == '"'
+		for i++; i < len(s) && s[i] != '"'; i++ {
+			if s[i] == '\\' {
+				i++
+			}
+		}
+		i++
+	}
+	skipSpace()
+	i++ // '{'
+	for {
+		skipSpace()
+		if i >= len(s) || s[i] != '"' {
+			return spans // '}' or end
+		}
+		keyStart := i
+		skipString()
+		var key string
+		_ = json.Unmarshal(s[keyStart:i], &key)
+		skipSpace()
+		i++ // ':'
+		skipSpace()
+		start := i
+		switch s[i] {
+		case '"':
+			skipString()
+		case '{', '[':
+			depth := 0
+			for ; i < len(s); i++ {
+				switch s[i] {
+				case '"':
+					skipString()
+					i--
+				case '{', '[':
+					depth++
+				case '}', ']':
+					depth--
+				}
+				if depth == 0 {
+					i++
+					break
+				}
+			}
+		default:
+			for i < len(s) && !strings.ContainsRune(",}] \t\r\n", rune(s[i])) {
+				i++
+			}
+		}
+		spans[key] = [2]int{start, i}
+		skipSpace()
+		if i < len(s) && s[i] == ',' {
+			i++
+		}
+	}
 }
 
 func writeEntries(b *bytes.Buffer, values map[string]any, keys []string) {

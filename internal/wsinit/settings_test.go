@@ -43,7 +43,7 @@ func TestMergeSettings(t *testing.T) {
 			if tc.existing != nil {
 				writeFile(t, path, *tc.existing)
 			}
-			got, gotPath, err := MergeSettings(tmp, defaults)
+			got, gotPath, err := MergeSettings(tmp, "", defaults)
 			if gotPath != path {
 				t.Errorf("path = %s, want %s", gotPath, path)
 			}
@@ -87,7 +87,7 @@ func TestMergeSettings(t *testing.T) {
 			}
 
 			// Idempotent: a second run changes nothing.
-			if r, _, err := MergeSettings(tmp, defaults); err != nil || r != SettingsUnchanged {
+			if r, _, err := MergeSettings(tmp, "", defaults); err != nil || r != SettingsUnchanged {
 				t.Fatalf("second run = %q, %v; want unchanged", r, err)
 			}
 			if again := readFile(t, path); again != content {
@@ -102,7 +102,7 @@ func TestMergeSettingsUnwritable(t *testing.T) {
 		// root ignores directory permissions; use a path under a regular file instead.
 		tmp := t.TempDir()
 		writeFile(t, filepath.Join(tmp, "file"), "")
-		_, _, err := MergeSettings(filepath.Join(tmp, "file"), DefaultSettings("/opt/conda"))
+		_, _, err := MergeSettings(filepath.Join(tmp, "file"), "", DefaultSettings("/opt/conda"))
 		if err == nil || !strings.Contains(err.Error(), filepath.Join(tmp, "file", "User")) {
 			t.Fatalf("err = %v, want one naming the settings dir", err)
 		}
@@ -112,10 +112,53 @@ func TestMergeSettingsUnwritable(t *testing.T) {
 	if err := os.Chmod(tmp, 0o500); err != nil {
 		t.Fatal(err)
 	}
-	_, _, err := MergeSettings(tmp, DefaultSettings("/opt/conda"))
+	_, _, err := MergeSettings(tmp, "", DefaultSettings("/opt/conda"))
 	if err == nil || !strings.Contains(err.Error(), tmp) {
 		t.Fatalf("err = %v, want one naming %s", err, tmp)
 	}
 }
 
 func ptr(s string) *string { return &s }
+
+// With the applied defaults remembered: a new default is added, a changed default replaces a
+// value the user never touched, a value the user chose stays, a key the user deleted stays
+// deleted.
+func TestMergeSettingsFollowsDefaults(t *testing.T) {
+	tmp := t.TempDir()
+	state := filepath.Join(tmp, "state", settingsStateFile)
+	path := filepath.Join(tmp, "User", "settings.json")
+	v1 := map[string]any{"a.number": 1, "b.string": "x", "d.object": map[string]any{"k": []any{1, "}"}}, "e.gone": true}
+	if r, _, err := MergeSettings(tmp, state, v1); err != nil || r != SettingsCreated {
+		t.Fatalf("first start: %q, %v", r, err)
+	}
+	// The user edits: chooses b, deletes e, adds a comment and a key of their own.
+	writeFile(t, path, `// mine
+{
+  "a.number": 1,
+  "b.string": "mine", // my choice
+  "d.object": {"k": [1, "}"]},
+  "z.own": [1, 2],
+}
+`)
+	v2 := map[string]any{"a.number": 2, "b.string": "y", "c.new": true, "d.object": map[string]any{"k": []any{2}}, "e.gone": false}
+	if r, _, err := MergeSettings(tmp, state, v2); err != nil || r != SettingsMerged {
+		t.Fatalf("new image: %q, %v", r, err)
+	}
+	content := readFile(t, path)
+	golden(t, tmp, "settings/follows-defaults", content)
+	stripped, _, err := stripJSONC([]byte(content))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]any
+	if err := json.Unmarshal(stripped, &got); err != nil {
+		t.Fatalf("result is not JSONC: %v\n%s", err, content)
+	}
+	want := map[string]any{"a.number": 2.0, "b.string": "mine", "c.new": true, "d.object": map[string]any{"k": []any{2.0}}, "z.own": []any{1.0, 2.0}}
+	if !jsonEqual(got, want) {
+		t.Fatalf("got %v\nwant %v", got, want)
+	}
+	if r, _, err := MergeSettings(tmp, state, v2); err != nil || r != SettingsUnchanged {
+		t.Fatalf("same image again: %q, %v", r, err)
+	}
+}
