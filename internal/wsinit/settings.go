@@ -122,7 +122,10 @@ func MergeSettings(userDataDir, stateFile string, defaults map[string]any) (Sett
 		// Splice from the end so earlier offsets stay valid.
 		sort.Slice(changed, func(i, j int) bool { return spans[changed[i]][0] > spans[changed[j]][0] })
 		for _, k := range changed {
-			sp := spans[k]
+			sp, ok := spans[k]
+			if !ok || sp[0] >= sp[1] {
+				continue // cannot locate it safely: leave the user's text alone
+			}
 			v, _ := json.Marshal(defaults[k])
 			text = append(append(append([]byte(nil), text[:sp[0]]...), v...), text[sp[1]:]...)
 		}

@@ -162,3 +162,31 @@ func TestMergeSettingsFollowsDefaults(t *testing.T) {
 		t.Fatalf("same image again: %q, %v", r, err)
 	}
 }
+
+func TestTopLevelValueSpans(t *testing.T) {
+	for _, in := range []string{
+		`{}`,
+		`{"a":1,"b":"x\"}","c":{"d":[1,{"e":"]"}]},"f":null,"g":-1.5e3,"h":[],"a":true}`,
+		"{\n  // c\n  \"k\" : [ \"/*\" , 2 ] , \"l\":false,\n}",
+	} {
+		stripped, _, err := stripJSONC([]byte(in))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want map[string]any
+		if err := json.Unmarshal(stripped, &want); err != nil {
+			t.Fatal(err)
+		}
+		spans := topLevelValueSpans(stripped)
+		if len(spans) != len(want) {
+			t.Fatalf("%s: %d spans, want %d", in, len(spans), len(want))
+		}
+		for k, v := range want {
+			var got any
+			sp := spans[k]
+			if err := json.Unmarshal(stripped[sp[0]:sp[1]], &got); err != nil || !jsonEqual(got, v) {
+				t.Errorf("%s: span of %s = %q, want %v", in, k, stripped[sp[0]:sp[1]], v)
+			}
+		}
+	}
+}
