@@ -37,6 +37,25 @@ func TestLint(t *testing.T) {
 	}
 }
 
+// TestPackage: the packaged chart (what a registry serves) renders exactly like the
+// directory; .Files must not depend on anything outside the chart.
+func TestPackage(t *testing.T) {
+	h := newHelm(t)
+	dir := t.TempDir()
+	h.must(t, "package", chartPath, "--destination", dir)
+	tgz, err := filepath.Glob(filepath.Join(dir, "codehub-*.tgz"))
+	if err != nil || len(tgz) != 1 {
+		t.Fatalf("helm package wrote %v (%v)", tgz, err)
+	}
+	for _, s := range scenarios {
+		fromDir := normalize(h.template(t, s))
+		args := append([]string{"template", release, tgz[0], "--namespace", namespace}, s.args...)
+		if fromTgz := normalize(h.must(t, args...)); fromTgz != fromDir {
+			t.Errorf("%s: the packaged chart renders differently:\n%s", s.name, lineDiff(fromDir, fromTgz))
+		}
+	}
+}
+
 // TestTemplateGolden compares `helm template` of each scenario with testdata/golden/<name>.yaml
 // (go test ./test/helm -run TestTemplateGolden -update rewrites them).
 func TestTemplateGolden(t *testing.T) {
