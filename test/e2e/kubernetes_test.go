@@ -1,0 +1,178 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	codehubv1 "github.com/codehub-dev/codehub/api/v1alpha1"
+	"github.com/codehub-dev/codehub/internal/auth"
+	"github.com/codehub-dev/codehub/internal/backend/kubernetes"
+	"github.com/codehub-dev/codehub/internal/controller/ctrltest"
+	gw "github.com/codehub-dev/codehub/internal/gateway"
+	"github.com/codehub-dev/codehub/internal/identity"
+	"github.com/codehub-dev/codehub/internal/session"
+	"github.com/codehub-dev/codehub/internal/testenv"
+	"github.com/codehub-dev/codehub/internal/users"
+)
+
+type stepClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *stepClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *stepClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// runCodeServer starts a real code-server on loopback: the "pod" of the workspace.
+func runCodeServer(t *testing.T) *url.URL {
+	t.Helper()
+	port := freePort(t)
+	dir := t.TempDir()
+	cmd := exec.Command(testenv.CodeServer(t), "--bind-addr", fmt.Sprintf("127.0.0.1:%d", port), "--auth", "none",
+		"--disable-telemetry", "--disable-update-check", "--disable-workspace-trust",
+		"--user-data-dir", filepath.Join(dir, "data"), "--extensions-dir", filepath.Join(dir, "ext"), dir)
+	cmd.Env = []string{"HOME=" + dir, "PATH=/usr/bin:/bin"}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		cmd.Wait()
+	})
+	u := &url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", port)}
+	eventually(t, 2*time.Minute, "code-server /healthz", func() bool {
+		resp, err := http.Get(u.String() + "/healthz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+	return u
+}
+
+// TestKubernetesBackendThroughGateway: sign in → the gateway creates alice's Workspace →
+// the operator reconciles it → the test plays kubelet (Deployment available; the
+// endpoint is a real local code-server) → the workbench is proxied; idle → running false.
+func TestKubernetesBackendThroughGateway(t *testing.T) {
+	cs := runCodeServer(t)
+	c := ctrltest.Client(t)
+	ns := ctrltest.Namespace(t, c, nil)
+	ctrltest.RunManager(t, ns)
+
+	kc, err := kubernetes.NewClient(ctrltest.Config(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	be, err := kubernetes.New(kubernetes.Config{
+		Client: kc, Namespace: ns, ActivityInterval: time.Second,
+		Defaults: codehubv1.WorkspaceSpec{Image: "codehub-workspace:test"},
+		Endpoint: func(*codehubv1.Workspace) (*url.URL, error) { return cs, nil },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	store, _ := users.Open(filepath.Join(dir, "users.json"))
+	if err := store.Set("alice", "alice-password", false); err != nil {
+		t.Fatal(err)
+	}
+	key, _ := session.LoadOrCreateKey(filepath.Join(dir, "key"))
+	codec, _ := session.NewCodec(key, gw.CookieName(false))
+	rev, _ := session.LoadRevocations(filepath.Join(dir, "revoked.json"))
+	clock := &stepClock{t: time.Now()}
+	gwy := gw.New(gw.Config{Backend: be, Passwords: auth.Local{Users: store}, Codec: codec, Revocations: rev,
+		IdleTimeout: time.Hour, Clock: clock, Logger: slog.New(slog.DiscardHandler)})
+	srv := httptest.NewServer(gwy.Handler())
+	t.Cleanup(func() {
+		srv.Close()
+		gwy.Shutdown(context.Background())
+	})
+
+	jar, _ := cookiejar.New(nil)
+	b := &browser{Client: &http.Client{Jar: jar, Timeout: 60 * time.Second}, base: srv.URL}
+	b.login(t, "alice", "alice-password")
+	if resp, body := b.navigate(t, "/"); resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, "Starting your workspace") {
+		t.Fatalf("first visit: %d", resp.StatusCode)
+	}
+
+	ctx := context.Background()
+	name := identity.WorkspaceName("alice")
+	ws := &codehubv1.Workspace{}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, ws); err != nil {
+		t.Fatalf("the gateway did not create alice's Workspace: %v", err)
+	}
+	if ws.Spec.User != "alice" || !ws.Spec.Running {
+		t.Fatalf("Workspace spec: user %q running %v", ws.Spec.User, ws.Spec.Running)
+	}
+	// Play kubelet: the operator's Deployment becomes available.
+	ctrltest.Eventually(t, "the operator's Deployment available", func() error {
+		var deps appsv1.DeploymentList
+		if err := c.List(ctx, &deps, client.InNamespace(ns)); err != nil {
+			return err
+		}
+		if len(deps.Items) != 1 {
+			return fmt.Errorf("%d deployments", len(deps.Items))
+		}
+		if deps.Items[0].Status.AvailableReplicas == 1 {
+			return nil
+		}
+		return ctrltest.MarkAvailable(ctx, c, &deps.Items[0])
+	})
+	b.openWorkbench(t)
+
+	// Activity reaches the Workspace status.
+	ctrltest.Eventually(t, "lastActivityTime written", func() error {
+		if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, ws); err != nil {
+			return err
+		}
+		if ws.Status.LastActivityTime == nil {
+			return fmt.Errorf("no lastActivityTime")
+		}
+		return nil
+	})
+
+	clock.Advance(2 * time.Hour)
+	if stopped := gwy.ReapIdle(ctx); len(stopped) != 1 || stopped[0] != "alice" {
+		t.Fatalf("idle reaper stopped %v", stopped)
+	}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, ws); err != nil {
+		t.Fatal(err)
+	}
+	if ws.Spec.Running {
+		t.Fatal("idle stop left spec.running true")
+	}
+	resp, err := b.Get(srv.URL + "/_codehub/api/v1/workspace")
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+
+}
