@@ -222,6 +222,37 @@ func TestRenderedObjects(t *testing.T) {
 		t.Error("a cluster-wide operator must not get --watch-namespaces")
 	}
 
+	// Scheduling, environment, pull secrets and RBAC/ServiceAccount switches reach the objects.
+	knobs := objects(t, h.template(t, scenarios[0],
+		"--set", "rbac.create=false,gateway.serviceAccount.create=false,gateway.serviceAccount.name=platform-sa",
+		"--set", "gateway.nodeSelector.role=apps,gateway.tolerations[0].key=dedicated,gateway.tolerations[0].operator=Exists",
+		"--set", "gateway.extraEnv[0].name=HTTPS_PROXY,gateway.extraEnv[0].value=http://proxy:3128",
+		"--set", "operator.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].key=role",
+		"--set", "operator.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].operator=Exists",
+		"--set", "imagePullSecrets[0]=registry,operator.imagePullSecrets[0]=operator-registry",
+		"--set", "gateway.image.repository=registry.example.com/codehub-gateway,gateway.image.tag=1.2.3,gateway.image.pullPolicy=Always",
+	))
+	for _, kind := range []string{"Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding"} {
+		if o := find(knobs, kind, ""); o != nil {
+			t.Errorf("rbac.create=false still renders %s %s", kind, o.GetName())
+		}
+	}
+	if o := find(knobs, "ServiceAccount", release+"-codehub-gateway"); o != nil {
+		t.Error("gateway.serviceAccount.create=false still renders the gateway ServiceAccount")
+	}
+	gwSpec := toYAML(t, find(knobs, "Deployment", release+"-codehub-gateway").Object["spec"])
+	for _, want := range []string{"serviceAccountName: platform-sa", "role: apps", "key: dedicated", "name: HTTPS_PROXY", "- name: registry", "image: registry.example.com/codehub-gateway:1.2.3", "imagePullPolicy: Always"} {
+		if !strings.Contains(gwSpec, want) {
+			t.Errorf("gateway Deployment lacks %q", want)
+		}
+	}
+	opSpec := toYAML(t, find(knobs, "Deployment", release+"-codehub-operator").Object["spec"])
+	for _, want := range []string{"nodeAffinity", "- name: registry", "- name: operator-registry", "image: codehub-operator:0.1.0"} {
+		if !strings.Contains(opSpec, want) {
+			t.Errorf("operator Deployment lacks %q", want)
+		}
+	}
+
 	v3 := objects(t, h.template(t, scenarios[2]))
 	cm := find(v3, "ConfigMap", release+"-codehub-workspace-defaults")
 	if d := toYAML(t, cm.Object["data"]); !strings.Contains(d, "v3io-access-key") || !strings.Contains(d, "container: users") || !strings.Contains(d, "/v3io/users/shared/conda/envs") {
