@@ -152,6 +152,9 @@ func TestInstallUpgradeUninstall(t *testing.T) {
 	start := time.Now()
 	out := h.must(t, "install", release, chartPath, "-n", namespace, "-f", chartPath+"/values-single-user.yaml")
 	t.Logf("helm install (single-user values): %s", time.Since(start).Round(time.Millisecond))
+	if i := strings.Index(out, "NOTES:"); i >= 0 {
+		t.Logf("%s", out[i:])
+	}
 	for _, want := range []string{"http://vscode.iguazio.example.com", "get service " + release + "-codehub-gateway-nodeport"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("NOTES lack %q:\n%s", want, out)
