@@ -53,7 +53,7 @@ func newRoot() *cobra.Command {
 		SilenceErrors: true,
 		Version:       version,
 	}
-	root.AddCommand(newServe(), newUsers())
+	root.AddCommand(newServe(), newUsers(), newWorkspaces())
 	return root
 }
 

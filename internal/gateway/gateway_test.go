@@ -519,3 +519,35 @@ func TestHealthz(t *testing.T) {
 		t.Fatalf("healthz: %d %q", resp.StatusCode, body)
 	}
 }
+
+func TestSameOrigin(t *testing.T) {
+	for _, tt := range []struct {
+		host, origin string
+		secure       bool
+		want         bool
+	}{
+		{"vscode.example.com", "https://vscode.example.com", true, true},
+		{"vscode.example.com", "http://vscode.example.com", true, false}, // downgrade
+		{"vscode.example.com", "https://vscode.example.com.evil.io", true, false},
+		{"vscode.example.com", "https://evilvscode.example.com", true, false},
+		{"vscode.example.com", "https://a.vscode.example.com", true, false}, // another workspace host
+		{"vscode.example.com", "null", true, false},
+		{"vscode.example.com", "", true, true}, // non-browser client: no Origin
+		{"vscode.example.com", "wss://vscode.example.com", true, false},
+		{"vscode.example.com", "https://VSCODE.example.com", true, true},
+		{"127.0.0.1:8080", "http://127.0.0.1:8080", false, true},
+		{"127.0.0.1:8080", "https://127.0.0.1:8080", false, true}, // TLS ends in front
+		{"127.0.0.1:8080", "http://127.0.0.1:8081", false, false},
+		{"127.0.0.1:8080", "http://localhost:8080", false, false},
+		{"127.0.0.1:8080", "file://", false, false},
+	} {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Host = tt.host
+		if tt.origin != "" {
+			r.Header.Set("Origin", tt.origin)
+		}
+		if got := sameOrigin(r, tt.secure); got != tt.want {
+			t.Errorf("sameOrigin(host %q, origin %q, secure %v) = %v, want %v", tt.host, tt.origin, tt.secure, got, tt.want)
+		}
+	}
+}
