@@ -87,6 +87,10 @@ func countingClient(t *testing.T) (client.Client, *writeCounter) {
 	return c, wc
 }
 
+func reconcileRequest(ws *codehubv1.Workspace) ctrl.Request {
+	return ctrl.Request{NamespacedName: client.ObjectKeyFromObject(ws)}
+}
+
 func reconcile(t *testing.T, r *controller.Reconciler, ws *codehubv1.Workspace) ctrl.Result {
 	t.Helper()
 	res, err := r.Reconcile(context.Background(), ctrl.Request{NamespacedName: client.ObjectKeyFromObject(ws)})
