@@ -265,6 +265,20 @@ func TestInstallUpgradeUninstall(t *testing.T) {
 		t.Error("helm upgrade changed the session key: every user would be signed out")
 	}
 
+	// A second tenant: another release in another namespace shares the cluster-scoped CRD,
+	// so it installs with crds.enabled=false; with the CRD on, helm refuses clearly.
+	cl.restricted(t, ctx, "tenant-b")
+	tenantB := []string{"--set", "global.domain=tenant-b.example.com"}
+	_, errOut, err := h.run(append([]string{"install", release, chartPath, "-n", "tenant-b"}, tenantB...)...)
+	if err == nil || !strings.Contains(errOut, `CustomResourceDefinition "workspaces.codehub.io"`) || !strings.Contains(errOut, "cannot be imported") {
+		t.Errorf("a second release owning the CRD: err=%v\n%s", err, errOut)
+	}
+	start = time.Now()
+	h.must(t, append([]string{"install", release, chartPath, "-n", "tenant-b", "--set", "crds.enabled=false"}, tenantB...)...)
+	t.Logf("helm install (second tenant, crds.enabled=false): %s", time.Since(start).Round(time.Millisecond))
+	cl.checkManifest(t, ctx, h.must(t, "get", "manifest", release, "-n", "tenant-b"))
+	h.must(t, "uninstall", release, "-n", "tenant-b")
+
 	// Uninstall: the chart's objects go, the CRD, the Workspace and the PVC stay.
 	manifest := h.must(t, "get", "manifest", release, "-n", namespace)
 	start = time.Now()
