@@ -8,6 +8,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/codehub-dev/codehub/internal/idle"
@@ -71,6 +72,7 @@ func (g *Gateway) newRoute(user string, endpoint *url.URL) *route {
 			}
 		},
 		Transport:     rt.transport,
+		BufferPool:    copyBuffers,
 		FlushInterval: -1, // stream: never buffer uploads, downloads or event streams
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			g.proxyError(w, r, rt, err)
@@ -79,6 +81,21 @@ func (g *Gateway) newRoute(user string, endpoint *url.URL) *route {
 	}
 	return rt
 }
+
+// copyBuffers recycles the proxy's 32 KiB copy buffers: without a pool ReverseProxy
+// allocates and zeroes one per response, the largest cost on the hot path.
+var copyBuffers = &proxyBufferPool{}
+
+type proxyBufferPool struct{ p sync.Pool }
+
+func (b *proxyBufferPool) Get() []byte {
+	if v, ok := b.p.Get().(*[]byte); ok {
+		return *v
+	}
+	return make([]byte, 32<<10)
+}
+
+func (b *proxyBufferPool) Put(v []byte) { b.p.Put(&v) }
 
 // stripCookie removes the gateway's session cookie from the Cookie header(s) so
 // code-server and its extensions never see it.
