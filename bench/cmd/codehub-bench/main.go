@@ -87,6 +87,7 @@ func main() {
 	var quick bool
 	flag.StringVar(&e.benchd, "benchd", "bin/benchd", "benchd binary")
 	flag.StringVar(&e.codehub, "codehub", "bin/codehub", "codehub binary")
+	flag.StringVar(&e.codehubPreview, "codehub-preview", "", "optional second codehub binary (a proposed fix) run as its own target")
 	flag.StringVar(&e.nginx, "nginx", "nginx", "nginx binary")
 	flag.StringVar(&e.wrk, "wrk", "wrk", "wrk binary")
 	flag.StringVar(&e.node, "node", "node", "node for configurable-http-proxy")
@@ -104,7 +105,7 @@ func main() {
 	if quick {
 		cfg.Rounds, cfg.Duration, cfg.AssetDur, cfg.WSDur, cfg.IdleSteps, cfg.WakeTrials, cfg.Quick = 1, 2*time.Second, 2*time.Second, 1*time.Second, []int{1000}, 1, true
 	}
-	for _, p := range []*string{&e.benchd, &e.codehub, &e.nginx, &e.wrk, &e.node, &e.caddy, &e.oauth2Proxy} {
+	for _, p := range []*string{&e.benchd, &e.codehub, &e.codehubPreview, &e.nginx, &e.wrk, &e.node, &e.caddy, &e.oauth2Proxy} {
 		if abs, err := exec.LookPath(*p); err == nil {
 			*p, _ = filepath.Abs(abs)
 		}

@@ -187,6 +187,7 @@ http {
 
 type env struct {
 	benchd, codehub, nginx, wrk, node, chp, caddy, oauth2Proxy, codeServer string
+	codehubPreview                                                         string
 	work                                                                   string
 	skipped                                                                *[]string
 }
@@ -315,21 +316,38 @@ func setup(ctx context.Context, e env, p *procs) (backendURL string, targets []*
 		add(o2)
 	}
 
-	// codehub with the local backend and benchd as the workspace.
-	port = freePort()
-	state := filepath.Join(e.work, "codehub-state")
-	if err = addUser(e.codehub, state); err != nil {
+	// codehub with the local backend and benchd as the workspace; with a preview binary
+	// (the recommended fix built by scripts/bench.sh through -overlay) a second instance
+	// sharing the session key, so the same cookie signs in to both.
+	keyFile := filepath.Join(e.work, "session.key")
+	if err = writeFile(keyFile, randHex(32)+"\n"); err != nil {
 		return
 	}
-	chArgs := []string{"serve", "--state-dir", state, "--code-server", e.benchd, "--listen", fmt.Sprintf("127.0.0.1:%d", port),
-		"--idle-timeout", "0", "--metrics-listen", ""}
-	cmd := exec.Command(e.codehub, chArgs...)
-	if err = p.start("codehub", cmd); err != nil {
-		return
+	var chs []*Target
+	for _, v := range []struct{ name, bin, note string }{
+		{"codehub", e.codehub, ""},
+		{"codehub+BufferPool (preview)", e.codehubPreview, "\nPREVIEW, not the committed gateway: bin/codehub-bufpool is built by scripts/bench.sh from the same tree with `go build -overlay` that only gives the route's httputil.ReverseProxy a BufferPool of 32 KiB buffers (the recommended fix in internal/gateway/proxy.go); the tree is not modified."},
+	} {
+		if v.bin == "" {
+			continue
+		}
+		port := freePort()
+		state := filepath.Join(e.work, "state-"+strings.Fields(v.name)[0])
+		if err = addUser(v.bin, state); err != nil {
+			return
+		}
+		chArgs := []string{"serve", "--state-dir", state, "--code-server", e.benchd, "--listen", fmt.Sprintf("127.0.0.1:%d", port),
+			"--idle-timeout", "0", "--metrics-listen", "", "--session-key-file", keyFile}
+		cmd := exec.Command(v.bin, chArgs...)
+		if err = p.start(strings.Fields(v.name)[0], cmd); err != nil {
+			return
+		}
+		ch := &Target{Name: v.name, Base: fmt.Sprintf("http://127.0.0.1:%d", port), Pids: pidsOnly(cmd.Process.Pid),
+			Config: filepath.Base(v.bin) + " " + strings.Join(chArgs, " ") + "\n(the workspace is bench/cmd/benchd started by the local backend as a code-server stand-in; CPU and RSS are the codehub process's own, not the workspace's)" + v.note}
+		add(ch)
+		chs = append(chs, ch)
 	}
-	ch := &Target{Name: "codehub", Base: fmt.Sprintf("http://127.0.0.1:%d", port), Pids: pidsOnly(cmd.Process.Pid),
-		Config: "codehub " + strings.Join(chArgs, " ") + "\n(the workspace is bench/cmd/benchd started by the local backend as a code-server stand-in; CPU and RSS are the codehub process's own, not the workspace's)"}
-	add(ch)
+	ch := chs[0]
 
 	for _, t := range targets {
 		if err = waitHTTP(t.Base+"/healthz", 30*time.Second); err != nil {
@@ -342,8 +360,10 @@ func setup(ctx context.Context, e env, p *procs) (backendURL string, targets []*
 		return
 	}
 	cookies = append(cookies, c)
-	if err = wakeUntilServed(ctx, ch.Base, c, 60*time.Second, false); err != nil {
-		return
+	for _, t := range chs {
+		if err = wakeUntilServed(ctx, t.Base, c, 60*time.Second, false); err != nil {
+			return
+		}
 	}
 	if o2 != nil {
 		c, err = oauth2Login(o2.Base)
