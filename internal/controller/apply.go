@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -44,7 +45,7 @@ func (r *Reconciler) applyOne(ctx context.Context, want client.Object) error {
 	}
 	err := r.Client.Get(ctx, client.ObjectKeyFromObject(want), have)
 	switch {
-	case err == nil && have.GetAnnotations()[workspacebuild.AnnotationHash] == want.GetAnnotations()[workspacebuild.AnnotationHash]:
+	case err == nil && have.GetAnnotations()[workspacebuild.AnnotationHash] == want.GetAnnotations()[workspacebuild.AnnotationHash] && !scaledByHand(have, want):
 		return nil
 	case err != nil && !apierrors.IsNotFound(err):
 		return err
@@ -75,4 +76,15 @@ func (r *Reconciler) deleteOwned(ctx context.Context, ws *codehubv1.Workspace, o
 	}
 	uid := obj.GetUID()
 	return client.IgnoreNotFound(r.Client.Delete(ctx, obj, client.Preconditions{UID: &uid}))
+}
+
+// scaledByHand catches the one edit to a child that matters to users and leaves the hash
+// annotation alone: kubectl scale on a workspace Deployment (running is the only switch).
+func scaledByHand(have, want client.Object) bool {
+	h, ok := have.(*appsv1.Deployment)
+	if !ok {
+		return false
+	}
+	w := want.(*appsv1.Deployment)
+	return h.Spec.Replicas == nil || *h.Spec.Replicas != *w.Spec.Replicas
 }

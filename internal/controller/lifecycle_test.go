@@ -10,6 +10,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	codehubv1 "github.com/codehub-dev/codehub/api/v1alpha1"
@@ -45,6 +46,24 @@ func TestLifecycleWithWatches(t *testing.T) {
 		}
 		if svc.UID == oldUID {
 			return fmt.Errorf("still the old service")
+		}
+		return nil
+	})
+
+	// kubectl scale is reverted: spec.running is the only switch.
+	ctrltest.Eventually(t, "scale the deployment by hand", func() error {
+		if err := c.Get(ctx, key, dep); err != nil {
+			return err
+		}
+		dep.Spec.Replicas = ptr.To[int32](3)
+		return c.Update(ctx, dep)
+	})
+	ctrltest.Eventually(t, "replicas back to 1", func() error {
+		if err := c.Get(ctx, key, dep); err != nil {
+			return err
+		}
+		if *dep.Spec.Replicas != 1 {
+			return fmt.Errorf("replicas %d", *dep.Spec.Replicas)
 		}
 		return nil
 	})
