@@ -1,0 +1,124 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	codehubv1 "github.com/codehub-dev/codehub/api/v1alpha1"
+	"github.com/codehub-dev/codehub/internal/controller/ctrltest"
+	"github.com/codehub-dev/codehub/internal/identity"
+	"github.com/codehub-dev/codehub/internal/workspacebuild"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	ctrltest.Stop()
+	os.Exit(code)
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+func freeAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// TestOperatorBinary runs the built operator as a deployment would (leader election,
+// metrics, JSON logs) against the real apiserver and sees it reconcile a Workspace.
+func TestOperatorBinary(t *testing.T) {
+	ctx := context.Background()
+	bin := filepath.Join(t.TempDir(), "operator")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	c := ctrltest.Client(t)
+	ns := ctrltest.Namespace(t, c, nil)
+	metrics, probes := freeAddr(t), freeAddr(t)
+	cmd := exec.Command(bin, "--leader-elect", "--leader-election-namespace", ns, "--watch-namespaces", ns,
+		"--metrics-bind-address", metrics, "--health-probe-bind-address", probes)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+ctrltest.Kubeconfig(t))
+	logs := &syncBuffer{}
+	cmd.Stderr = logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		if err := <-exited; err != nil {
+			t.Errorf("operator exit after SIGTERM: %v\n%s", err, logs.String())
+		}
+	})
+
+	ws := &codehubv1.Workspace{}
+	ws.Namespace, ws.Name = ns, identity.WorkspaceName("frank")
+	ws.Spec.User, ws.Spec.Running = "frank", true
+	if err := c.Create(ctx, ws); err != nil {
+		t.Fatal(err)
+	}
+	ctrltest.Eventually(t, "operator binary reconciles", func() error {
+		select {
+		case err := <-exited:
+			t.Fatalf("operator exited: %v\n%s", err, logs.String())
+		default:
+		}
+		return c.Get(ctx, client.ObjectKey{Namespace: ns, Name: workspacebuild.Base(ws)}, &appsv1.Deployment{})
+	})
+	get := func(url string) (string, error) {
+		resp, err := http.Get(url)
+		if err != nil {
+			return "", err
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			return "", fmt.Errorf("%s: %d", url, resp.StatusCode)
+		}
+		return string(b), nil
+	}
+	ctrltest.Eventually(t, "metrics count reconciles", func() error {
+		body, err := get("http://" + metrics + "/metrics")
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(body, `controller_runtime_reconcile_total{controller="workspace"`) {
+			return fmt.Errorf("no workspace reconcile metric yet")
+		}
+		return nil
+	})
+	if _, err := get("http://" + probes + "/readyz"); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), `"msg":"starting"`) {
+		t.Fatalf("operator logs are not slog JSON:\n%s", logs.String())
+	}
+}
