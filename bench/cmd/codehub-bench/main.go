@@ -97,7 +97,23 @@ func main() {
 	flag.StringVar(&e.codeServer, "code-server", os.Getenv("CODEHUB_CODE_SERVER"), "real code-server for the wake latency; empty skips it")
 	flag.StringVar(&outDir, "out", "docs", "directory for benchmarks.md and benchmarks/")
 	flag.BoolVar(&quick, "quick", false, "one short round, 1k idle WebSockets: for iterating, not for the report")
+	fromJSON := flag.String("from-json", "", "only rewrite the report (markdown, CSV, charts) from this results.json; runs nothing")
 	flag.Parse()
+	if *fromJSON != "" {
+		b, err := os.ReadFile(*fromJSON)
+		if err != nil {
+			fatal(err)
+		}
+		var res Results
+		if err := json.Unmarshal(b, &res); err != nil {
+			fatal(err)
+		}
+		if err := writeReport(outDir, &res); err != nil {
+			fatal(err)
+		}
+		progress("rewrote %s from %s", filepath.Join(outDir, "benchmarks.md"), *fromJSON)
+		return
+	}
 
 	cfg := config{Rounds: 3, Duration: 5 * time.Second, AssetDur: 3 * time.Second, Threads: 2, Conns: 50, AssetConns: 4,
 		WSConns: 100, WSRate: 1000, WSDur: 3 * time.Second, IdleSteps: []int{1000, 5000, 10000}, WakeTrials: 3,

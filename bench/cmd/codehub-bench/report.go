@@ -288,20 +288,37 @@ func targetsCheck(ss []Summary, steps []int, name string) []string {
 		}
 	}
 	out = append(out, fmt.Sprintf("CPU per request below every other peer except nginx: %s%s.", mark(len(above) == 0), listOrEmpty(" (not below: ", above, ")")))
+	// Requests/s: on the medians, and round by round (each round's targets ran minutes apart
+	// at most, so a per-round ratio is the least drift-prone).
+	perRound := func(p *Summary) string {
+		var r []string
+		for i := range min(len(ch.RoundRPS), len(p.RoundRPS)) {
+			if p.RoundRPS[i] > 0 {
+				r = append(r, fmt.Sprintf("%.2f×", ch.RoundRPS[i]/p.RoundRPS[i]))
+			}
+		}
+		return strings.Join(r, ", ")
+	}
 	for _, peer := range []string{"configurable-http-proxy", "oauth2-proxy"} {
 		if p := find(ss, peer); p != nil {
-			out = append(out, fmt.Sprintf("Requests/s at least 2.5× %s: %s (%.0f vs %.0f: %.2f×).", peer, mark(ch.ReqPerSec >= 2.5*p.ReqPerSec), ch.ReqPerSec, p.ReqPerSec, ch.ReqPerSec/p.ReqPerSec))
+			out = append(out, fmt.Sprintf("Requests/s at least 2.5× %s: %s on the medians (%.0f vs %.0f: %.2f×; round by round %s).", peer, mark(ch.ReqPerSec >= 2.5*p.ReqPerSec), ch.ReqPerSec, p.ReqPerSec, ch.ReqPerSec/p.ReqPerSec, perRound(p)))
 		}
 	}
 	if p := find(ss, "nginx+auth_request"); p != nil {
-		out = append(out, fmt.Sprintf("Requests/s above nginx + auth_request: %s (%.0f vs %.0f: %.2f×).", mark(ch.ReqPerSec > p.ReqPerSec), ch.ReqPerSec, p.ReqPerSec, ch.ReqPerSec/p.ReqPerSec))
+		out = append(out, fmt.Sprintf("Requests/s above nginx + auth_request: %s on the medians (%.0f vs %.0f: %.2f×; round by round %s).", mark(ch.ReqPerSec > p.ReqPerSec), ch.ReqPerSec, p.ReqPerSec, ch.ReqPerSec/p.ReqPerSec, perRound(p)))
 	}
 	if ch.Idle != nil && floor.Idle != nil && len(steps) > 0 {
 		n := steps[len(steps)-1]
 		c, okc := ch.Idle.PerConn[n]
 		f, okf := floor.Idle.PerConn[n]
 		if okc && okf {
-			out = append(out, fmt.Sprintf("Idle WebSocket memory at most the Go floor's per connection (at %d): %s (%s %.1f KiB, Go floor %.1f KiB).", n, mark(c <= f), name, c, f))
+			var all []string
+			for _, k := range steps {
+				if a, ok := ch.Idle.PerConn[k]; ok {
+					all = append(all, fmt.Sprintf("%.1f vs %.1f at %d", a, floor.Idle.PerConn[k], k))
+				}
+			}
+			out = append(out, fmt.Sprintf("Idle WebSocket memory at most the Go floor's per connection (at %d): %s (%s %.1f KiB, Go floor %.1f KiB; KiB/conn at every step: %s).", n, mark(c <= f), name, c, f, strings.Join(all, ", ")))
 		} else {
 			out = append(out, fmt.Sprintf("Idle WebSocket memory at %d connections: not measured for this target or the Go floor (see errors above).", n))
 		}
