@@ -32,6 +32,9 @@ type Config struct {
 	ServiceAccountDir     string
 	CondaEnvsDirs         []string
 	CondaBase             string
+	// Extensions are ids (publisher.name, optionally @version) the workspace must have on
+	// top of the builtin set: the Workspace's spec.extensions.
+	Extensions            []string
 	ReconnectionGraceTime time.Duration
 	DryRun                bool
 	// ExtraArgs follow "--" and are passed to code-server before the folder.
@@ -52,6 +55,7 @@ const (
 	flagSADir          = "serviceaccount-dir"
 	flagCondaEnvsDirs  = "conda-envs-dirs"
 	flagCondaBase      = "conda-base"
+	flagExtensions     = "extensions"
 	flagReconnectGrace = "reconnection-grace-time"
 	flagDryRun         = "dry-run"
 )
@@ -66,7 +70,7 @@ func ParseArgs(args []string, getenv func(string) string, stderr io.Writer) (*Co
 		fmt.Fprintln(stderr, "usage: codehub-init [flags] [-- extra code-server args]")
 		fs.PrintDefaults()
 	}
-	var envsDirs string
+	var envsDirs, extensions string
 	fs.StringVar(&c.ConfigFile, flagConfig, "", "JSON file whose keys are flag names; flags on the command line win")
 	fs.StringVar(&c.CodeServer, flagCodeServer, "code-server", "code-server launcher (path or name on PATH)")
 	fs.StringVar(&c.BindAddr, flagBindAddr, "0.0.0.0:8080", "address code-server listens on")
@@ -78,6 +82,7 @@ func ParseArgs(args []string, getenv func(string) string, stderr io.Writer) (*Co
 	fs.StringVar(&c.Folder, flagFolder, "", "workspace folder to open (default <home>)")
 	fs.StringVar(&c.ServiceAccountDir, flagSADir, "/var/run/secrets/kubernetes.io/serviceaccount", "ServiceAccount token dir; absent means no kubeconfig")
 	fs.StringVar(&envsDirs, flagCondaEnvsDirs, "/User/.conda/envs", "comma-separated conda envs dirs shared with Jupyter")
+	fs.StringVar(&extensions, flagExtensions, "", "comma-separated extension ids (publisher.name[@version]) to have installed besides the builtin set; ids not in the builtin dir come from the extension gallery")
 	fs.StringVar(&c.CondaBase, flagCondaBase, "/opt/conda", "conda installation (base env) in the image")
 	c.ReconnectionGraceTime = 30 * time.Second
 	fs.Var((*secondsOrDuration)(&c.ReconnectionGraceTime), flagReconnectGrace, "how long code-server keeps a disconnected window's extension host: a duration (30s) or whole seconds (30), as code-server's flag")
@@ -117,6 +122,16 @@ func ParseArgs(args []string, getenv func(string) string, stderr io.Writer) (*Co
 		if d = strings.TrimSpace(d); d != "" {
 			c.CondaEnvsDirs = append(c.CondaEnvsDirs, d)
 		}
+	}
+	for _, e := range strings.Split(extensions, ",") {
+		if e = strings.ToLower(strings.TrimSpace(e)); e == "" {
+			continue
+		}
+		id, _, _ := strings.Cut(e, "@")
+		if pub, name, ok := strings.Cut(id, "."); !ok || pub == "" || name == "" || strings.ContainsAny(e, " /\\") {
+			return nil, fmt.Errorf("--%s: %q is not publisher.name[@version]", flagExtensions, e)
+		}
+		c.Extensions = append(c.Extensions, e)
 	}
 	if c.ReconnectionGraceTime < 0 {
 		return nil, fmt.Errorf("--%s: must not be negative", flagReconnectGrace)

@@ -272,3 +272,47 @@ func mapsEqual(a, b map[string]string) bool {
 	}
 	return true
 }
+
+// EnsureExtensions makes sure every wanted extension (publisher.name[@version], as in a
+// Workspace's spec.extensions) is installed in extDir. What the builtin sync already put
+// there costs nothing; the rest is installed by id from code-server's extension gallery in
+// one code-server run. It returns the ids it had to install and, when that failed (no
+// network, unknown id), an error naming code-server's last line.
+func EnsureExtensions(ctx context.Context, codeServer, extDir, userDataDir string, wanted []string) ([]string, error) {
+	installed, err := InstalledExtensions(extDir)
+	if err != nil {
+		return nil, err
+	}
+	var missing []string
+	for _, w := range wanted {
+		id, version, _ := strings.Cut(strings.ToLower(w), "@")
+		if have, ok := installed[id]; ok && (version == "" || have.Version == version) {
+			continue
+		}
+		missing = append(missing, w)
+	}
+	if len(missing) == 0 {
+		return nil, nil
+	}
+	args := []string{"--extensions-dir", extDir, "--user-data-dir", userDataDir}
+	for _, m := range missing {
+		args = append(args, "--install-extension", m)
+	}
+	out, err := exec.CommandContext(ctx, codeServer, args...).CombinedOutput()
+	if err == nil {
+		// code-server exits 0 even when one of several installs failed: check the result.
+		if after, ierr := InstalledExtensions(extDir); ierr == nil {
+			for _, m := range missing {
+				id, _, _ := strings.Cut(strings.ToLower(m), "@")
+				if _, ok := after[id]; !ok {
+					err = fmt.Errorf("%s missing after install", id)
+					break
+				}
+			}
+		}
+	}
+	if err != nil {
+		return missing, fmt.Errorf("code-server --install-extension: %v: %s", err, lastLine(string(out)))
+	}
+	return missing, nil
+}

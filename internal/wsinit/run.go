@@ -1,6 +1,7 @@
 package wsinit
 
 import (
+	"strings"
 	"context"
 	"fmt"
 	"io"
@@ -67,6 +68,15 @@ func Prepare(ctx context.Context, c *Config, getenv func(string) string, log io.
 			msg += ", kept user's " + e.String()
 		}
 		logf("%s (%s)", msg, time.Since(extStart).Round(time.Millisecond))
+	}
+	if len(c.Extensions) > 0 {
+		missing, err := EnsureExtensions(ctx, c.CodeServer, c.ExtensionsDir, c.UserDataDir, c.Extensions)
+		switch {
+		case err != nil:
+			warn(fmt.Errorf("extensions: %s not installed (%v); the workspace starts without them", strings.Join(missing, ", "), err))
+		case len(missing) > 0:
+			logf("extensions: installed %s from the gallery", strings.Join(missing, ", "))
+		}
 	}
 	logf("prepared in %s", time.Since(start).Round(time.Millisecond))
 	return nil
