@@ -20,18 +20,18 @@ import (
 
 // Config is the resolved command line of codehub-init.
 type Config struct {
-	ConfigFile            string
-	CodeServer            string
-	BindAddr              string
-	Home                  string
-	StateDir              string
-	UserDataDir           string
-	ExtensionsDir         string
-	BuiltinExtensionsDir  string
-	Folder                string
-	ServiceAccountDir     string
-	CondaEnvsDirs         []string
-	CondaBase             string
+	ConfigFile           string
+	CodeServer           string
+	BindAddr             string
+	Home                 string
+	StateDir             string
+	UserDataDir          string
+	ExtensionsDir        string
+	BuiltinExtensionsDir string
+	Folder               string
+	ServiceAccountDir    string
+	CondaEnvsDirs        []string
+	CondaBase            string
 	// Extensions are ids (publisher.name, optionally @version) the workspace must have on
 	// top of the builtin set: the Workspace's spec.extensions.
 	Extensions            []string

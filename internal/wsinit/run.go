@@ -1,12 +1,12 @@
 package wsinit
 
 import (
-	"strings"
 	"context"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
