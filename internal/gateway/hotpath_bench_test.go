@@ -227,3 +227,45 @@ func BenchmarkHotPathGatewayParallel(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkHotPathGatewayFlushIntervalZero: the gateway with the route's ReverseProxy at
+// FlushInterval 0 instead of -1. With -1, ReverseProxy arms a timer for every response
+// (time.AfterFunc with a negative delay) whose goroutine flushes at once; with 0 it still
+// flushes streams without Content-Length and text/event-stream at once (its own rule),
+// and writes fixed-length responses through the server's buffer.
+func BenchmarkHotPathGatewayFlushIntervalZero(b *testing.B) {
+	hp := newHotPath(b, false)
+	v, _ := hp.gw.routes.Load("alice")
+	v.(*route).proxy.FlushInterval = 0
+	runHandler(b, hp.handler, hp.request("/small", "_ga=GA1.1.1234567890.1700000000; "+hp.cookie+"; vscode-tkn=abcdef"))
+}
+
+// BenchmarkHotPathIdentityHeaders: removing the identity headers a client may not assert,
+// as the Rewrite does (Header.Del canonicalises every key) and with a lookup before a
+// plain delete (the keys are constants, already canonical).
+func BenchmarkHotPathIdentityHeaders(b *testing.B) {
+	for _, k := range identityHeaders {
+		if http.CanonicalHeaderKey(k) != k {
+			b.Fatalf("identity header %q is not canonical", k)
+		}
+	}
+	base := http.Header{"Accept": {"*/*"}, "User-Agent": {"x"}, "Cookie": {"a=b"}, "X-Forwarded-For": {"127.0.0.1"}, "Accept-Encoding": {"gzip"}}
+	b.Run("Header.Del", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			for _, k := range identityHeaders {
+				base.Del(k)
+			}
+		}
+	})
+	b.Run("lookup+delete", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			for _, k := range identityHeaders {
+				if _, ok := base[k]; ok {
+					delete(base, k)
+				}
+			}
+		}
+	})
+}

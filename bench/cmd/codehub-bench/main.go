@@ -87,7 +87,8 @@ func main() {
 	var quick bool
 	flag.StringVar(&e.benchd, "benchd", "bin/benchd", "benchd binary")
 	flag.StringVar(&e.codehub, "codehub", "bin/codehub", "codehub binary")
-	flag.StringVar(&e.codehubPreview, "codehub-preview", "", "optional second codehub binary (a proposed fix) run as its own target")
+	flag.StringVar(&e.codehubPreview, "codehub-preview", "", "optional second codehub binary (proposed changes) run as its own target")
+	flag.StringVar(&e.previewNote, "codehub-preview-note", "", "what the preview binary changes, for the report")
 	flag.StringVar(&e.nginx, "nginx", "nginx", "nginx binary")
 	flag.StringVar(&e.wrk, "wrk", "wrk", "wrk binary")
 	flag.StringVar(&e.node, "node", "node", "node for configurable-http-proxy")

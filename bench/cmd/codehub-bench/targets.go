@@ -185,9 +185,12 @@ http {
 `, backend, listen, authLoc, authReq)
 }
 
+// previewName is the target of a codehub binary with proposed changes (scripts/bench.sh).
+const previewName = "codehub-preview"
+
 type env struct {
 	benchd, codehub, nginx, wrk, node, chp, caddy, oauth2Proxy, codeServer string
-	codehubPreview                                                         string
+	codehubPreview, previewNote                                            string
 	work                                                                   string
 	skipped                                                                *[]string
 }
@@ -326,7 +329,7 @@ func setup(ctx context.Context, e env, p *procs) (backendURL string, targets []*
 	var chs []*Target
 	for _, v := range []struct{ name, bin, note string }{
 		{"codehub", e.codehub, ""},
-		{"codehub+BufferPool (preview)", e.codehubPreview, "\nPREVIEW, not the committed gateway: bin/codehub-bufpool is built by scripts/bench.sh from the same tree with `go build -overlay` that only gives the route's httputil.ReverseProxy a BufferPool of 32 KiB buffers (the recommended fix in internal/gateway/proxy.go); the tree is not modified."},
+		{previewName, e.codehubPreview, "\nPREVIEW, not the committed gateway: " + filepath.Base(e.codehubPreview) + " is built by scripts/bench.sh from the same tree with `go build -overlay` (the tree is not modified), changed only by: " + e.previewNote},
 	} {
 		if v.bin == "" {
 			continue
