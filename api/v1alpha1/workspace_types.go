@@ -90,6 +90,15 @@ type WorkspaceSpec struct {
 	// +kubebuilder:validation:MaxItems=32
 	Mounts []Mount `json:"mounts,omitempty"`
 
+	// Extensions are VS Code extension ids (publisher.name, optionally @version) to have
+	// installed on top of the image's builtin set; ids not in the image come from the
+	// extension gallery at start (codehub-init --extensions).
+	// +optional
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MaxLength=200
+	// +kubebuilder:validation:items:Pattern=`^[A-Za-z0-9][-A-Za-z0-9_]*\.[A-Za-z0-9][-A-Za-z0-9_.]*(@[0-9A-Za-z.+-]+)?$`
+	Extensions []string `json:"extensions,omitempty"`
+
 	// Conda configures conda environments shared with other IDEs.
 	// +optional
 	Conda *CondaSpec `json:"conda,omitempty"`

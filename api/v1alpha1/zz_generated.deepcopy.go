@@ -331,6 +331,11 @@ func (in *WorkspaceSpec) DeepCopyInto(out *WorkspaceSpec) {
 			(*in)[i].DeepCopyInto(&(*out)[i])
 		}
 	}
+	if in.Extensions != nil {
+		in, out := &in.Extensions, &out.Extensions
+		*out = make([]string, len(*in))
+		copy(*out, *in)
+	}
 	if in.Conda != nil {
 		in, out := &in.Conda, &out.Conda
 		*out = new(CondaSpec)

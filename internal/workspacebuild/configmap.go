@@ -19,6 +19,7 @@ type InitConfig struct {
 	Home          string   `json:"home"`
 	Folder        string   `json:"folder"`
 	CondaEnvsDirs []string `json:"conda-envs-dirs,omitempty"`
+	Extensions    []string `json:"extensions,omitempty"`
 }
 
 // BuildInitConfig derives the init config from the spec.
@@ -27,6 +28,7 @@ func BuildInitConfig(ws *codehubv1.Workspace) InitConfig {
 	if ws.Spec.Conda != nil {
 		c.CondaEnvsDirs = ws.Spec.Conda.EnvsDirs
 	}
+	c.Extensions = ws.Spec.Extensions
 	if ws.Spec.Home.V3IO != nil {
 		// The home dir proper (code-server state, extensions) stays off FUSE; the user's
 		// files open from /User.

@@ -50,6 +50,7 @@ var cases = map[string]*codehubv1.Workspace{
 		ws.Spec.NodeSelector = map[string]string{"app.iguazio.com/lifecycle": "non-preemptible"}
 		ws.Spec.Tolerations = []corev1.Toleration{{Key: "gpu", Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule}}
 		ws.Spec.Conda = &codehubv1.CondaSpec{EnvsDirs: []string{"/User/.conda/envs"}}
+		ws.Spec.Extensions = []string{"ms-toolsai.jupyter", "charliermarsh.ruff@2024.56.0"}
 		ws.Spec.IdleTimeout = &metav1.Duration{Duration: 3600e9}
 		ws.Spec.ServiceAccount.ExtraRules = []rbacv1.PolicyRule{{APIGroups: []string{"batch"}, Resources: []string{"jobs"}, Verbs: []string{"get", "list", "create"}}}
 		ws.Spec.Home.PVC = &codehubv1.HomePVC{Size: ptr.To(resource.MustParse("20Gi")), StorageClassName: ptr.To("fast"), ReclaimPolicy: codehubv1.ReclaimDelete}

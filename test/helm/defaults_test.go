@@ -56,6 +56,9 @@ func TestWorkspaceDefaultsLoad(t *testing.T) {
 				if w.Conda == nil || len(w.Conda.EnvsDirs) == 0 {
 					t.Errorf("conda envsDirs missing: %+v", w.Conda)
 				}
+				if want := s.name == "v3io"; want != (len(w.Extensions) == 1 && w.Extensions[0] == "ms-toolsai.jupyter") {
+					t.Errorf("extensions from the values: %+v", w.Extensions)
+				}
 			default:
 				if len(w.Mounts) != 0 {
 					t.Errorf("v3io off: want no mounts, got %+v", w.Mounts)
