@@ -69,7 +69,7 @@ type Gateway struct {
 	cookieName string
 	internal   http.Handler
 	routes     sync.Map // user → *route; lock-free reads on the hot path
-	wakeMu     sync.Mutex
+	throttle   loginThrottle
 	sockets    socketSet
 	origins    *originMode // nil unless per-workspace origins are on
 	stopReaper context.CancelFunc

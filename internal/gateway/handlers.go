@@ -71,8 +71,19 @@ func (g *Gateway) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	user, password, next := r.PostForm.Get("username"), r.PostForm.Get("password"), safeNext(r.PostForm.Get("next"))
+	keys, now := throttleKeys(user, r.RemoteAddr), g.cfg.Clock.Now()
+	if g.throttle.blocked(keys, now) {
+		g.cfg.Metrics.LoginFailures.Inc()
+		g.cfg.Logger.Warn("sign-in throttled", "user", user, "remote", r.RemoteAddr)
+		w.Header().Set("Retry-After", "300")
+		render(w, http.StatusTooManyRequests, "login.html", pageData{Title: "Sign in", Error: "Too many failed sign-ins. Wait a few minutes and try again.", Next: next, User: user})
+		return
+	}
 	id, err := g.cfg.Passwords.Authenticate(r.Context(), user, password)
 	if err != nil {
+		if errors.Is(err, auth.ErrBadCredentials) {
+			g.throttle.fail(keys, now)
+		}
 		g.cfg.Metrics.LoginFailures.Inc()
 		status, msg := http.StatusUnauthorized, "Wrong user name or password."
 		if !errors.Is(err, auth.ErrBadCredentials) {
@@ -84,6 +95,7 @@ func (g *Gateway) login(w http.ResponseWriter, r *http.Request) {
 		render(w, status, "login.html", pageData{Title: "Sign in", Error: msg, Next: next, User: user})
 		return
 	}
+	g.throttle.succeed(keys)
 	g.signedIn(w, r, id, next)
 }
 
