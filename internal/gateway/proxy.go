@@ -27,13 +27,20 @@ type route struct {
 
 // identityHeaders are request headers an upstream might read as "who is this". A client
 // must never be able to assert them, so they are removed before proxying.
-var identityHeaders = []string{
+var identityHeaders = canonical(
 	"Authorization", "Proxy-Authorization",
 	"X-Remote-User", "X-Remote-Group", "Remote-User", "Remote-Groups",
 	"X-Forwarded-User", "X-Forwarded-Email", "X-Forwarded-Groups", "X-Forwarded-Preferred-Username",
 	"X-Forwarded-Access-Token", "X-Auth-Request-User", "X-Auth-Request-Email", "X-Auth-Request-Groups",
 	"X-Auth-Request-Access-Token", "X-User-Id", "X-User-Group-Ids", "X-Unix-Uid", "X-Unix-Gid",
 	"X-V3io-Session-Key", "X-Codehub-User", "X-Real-Ip",
+)
+
+func canonical(keys ...string) []string {
+	for i, k := range keys {
+		keys[i] = http.CanonicalHeaderKey(k)
+	}
+	return keys
 }
 
 func (g *Gateway) newRoute(user string, endpoint *url.URL) *route {
@@ -65,15 +72,18 @@ func (g *Gateway) newRoute(user string, endpoint *url.URL) *route {
 			pr.SetXForwarded()
 			h := pr.Out.Header
 			for _, k := range identityHeaders {
-				h.Del(k)
+				delete(h, k) // keys are canonical already: no per-request canonicalisation
 			}
 			for _, c := range strip {
 				stripCookie(h, c)
 			}
 		},
-		Transport:     rt.transport,
-		BufferPool:    copyBuffers,
-		FlushInterval: -1, // stream: never buffer uploads, downloads or event streams
+		Transport:  rt.transport,
+		BufferPool: copyBuffers,
+		// 0: responses go out as the write buffer fills, and ReverseProxy flushes
+		// streaming responses (unknown length, event streams) after every write itself;
+		// -1 would cost a flush syscall per write of every small response.
+		FlushInterval: 0,
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			g.proxyError(w, r, rt, err)
 		},
