@@ -98,14 +98,22 @@ var copyBuffers = &proxyBufferPool{}
 
 type proxyBufferPool struct{ p sync.Pool }
 
+const copyBufferSize = 32 << 10
+
+// The pool holds array pointers, so Put stores a pointer it already has instead of
+// allocating a slice header per response.
 func (b *proxyBufferPool) Get() []byte {
-	if v, ok := b.p.Get().(*[]byte); ok {
-		return *v
+	if v, ok := b.p.Get().(*[copyBufferSize]byte); ok {
+		return v[:]
 	}
-	return make([]byte, 32<<10)
+	return new([copyBufferSize]byte)[:]
 }
 
-func (b *proxyBufferPool) Put(v []byte) { b.p.Put(&v) }
+func (b *proxyBufferPool) Put(v []byte) {
+	if cap(v) >= copyBufferSize {
+		b.p.Put((*[copyBufferSize]byte)(v[:copyBufferSize]))
+	}
+}
 
 // stripCookie removes the gateway's session cookie from the Cookie header(s) so
 // code-server and its extensions never see it.
