@@ -24,7 +24,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/codehub-dev/codehub/internal/auth"
-	"github.com/codehub-dev/codehub/internal/backend"
 	"github.com/codehub-dev/codehub/internal/gateway"
 	"github.com/codehub-dev/codehub/internal/metrics"
 	"github.com/codehub-dev/codehub/internal/session"
@@ -169,10 +168,10 @@ func Run(ctx context.Context, o Options) error {
 		Secure: secure, SessionTTL: o.SessionTTL, IdleTimeout: o.IdleTimeout, Logger: log, Metrics: m,
 		WorkspaceOrigins: o.WorkspaceOrigins, AdminUsers: o.AdminUsers, AdminGroups: o.AdminGroups,
 	})
-	return runServers(ctx, o, gw, be, ln, metricsLn, m)
+	return runServers(ctx, o, gw, ln, metricsLn, m)
 }
 
-func runServers(ctx context.Context, o Options, gw *gateway.Gateway, be backend.Backend, ln, metricsLn net.Listener, m *metrics.Metrics) error {
+func runServers(ctx context.Context, o Options, gw *gateway.Gateway, ln, metricsLn net.Listener, m *metrics.Metrics) error {
 	log := o.Logger
 	srv := &http.Server{
 		Handler: gw.Handler(),
@@ -226,7 +225,6 @@ func runServers(ctx context.Context, o Options, gw *gateway.Gateway, be backend.
 	if err := gw.Shutdown(shutdownCtx); err != nil {
 		log.Error("stopping workspaces", "err", err)
 	}
-	_ = be
 	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
 		return serveErr
 	}

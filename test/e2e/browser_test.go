@@ -87,10 +87,8 @@ func TestBrowserSignInAndEditFile(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.Click(row)); err != nil {
 		t.Fatalf("click hello.py: %v", err)
 	}
-	var text string
 	eventuallyCtx(t, ctx, 2*time.Minute, "hello.py's text in the editor", func() bool {
 		s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`Array.from(document.querySelectorAll('.editor-instance .view-lines')).map(e => e.innerText).join('\n')`))
-		text = s
 		return err == nil && strings.Contains(strings.ReplaceAll(s, "\u00a0", " "), marker)
 	})
 	screenshot("workbench.png")
@@ -109,7 +107,6 @@ func TestBrowserSignInAndEditFile(t *testing.T) {
 		}
 		time.Sleep(500 * time.Millisecond) // observation window required by the test, not synchronisation
 	}
-	_ = text
 }
 
 func eventuallyCtx(t *testing.T, ctx context.Context, timeout time.Duration, what string, cond func() bool) {
