@@ -68,6 +68,8 @@ func Config(t testing.TB) *rest.Config {
 			ErrorIfCRDPathMissing: true,
 			Scheme:                Scheme(),
 		}
+		// envtest's default Service range (a /24) runs out before 1,000 Workspaces.
+		env.ControlPlane.GetAPIServer().Configure().Set("service-cluster-ip-range", "10.0.0.0/16")
 		start := time.Now()
 		cfg, initErr = env.Start()
 		if initErr == nil {
