@@ -22,7 +22,9 @@ func DefaultSettings(condaBase string) map[string]any {
 		"editor.guides.bracketPairs":             "active",
 		// Stops the per-window Copilot agent (~100 MiB each) that cannot reach its service anyway.
 		"chat.disableAIFeatures": true,
-		"update.mode":            "none",
+		// With the AI features off the secondary side bar (Chat) would open empty.
+		"workbench.secondarySideBar.defaultVisibility": "hidden",
+		"update.mode": "none",
 		// Builtin extensions are pinned by the image; the gallery is not reachable from every cluster.
 		"extensions.autoUpdate":               false,
 		"extensions.autoCheckUpdates":         false,
