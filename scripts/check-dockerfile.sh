@@ -1,40 +1,39 @@
 #!/usr/bin/env bash
-# Lints the workspace image's Dockerfile (images cannot be built on these machines: no base
-# image can be pulled). Two linters from the npm registry, pinned, cached in
-# $CODEHUB_CACHE/npm (installed once, under a lock):
+# Lints the project's Dockerfiles with two pinned npm linters (scripts/install-npm-tools.sh):
 #   dockerfile-utils - a current Dockerfile parser (syntax, instructions, flags);
 #   dockerfilelint   - best-practice rules (apt-get -y, --no-install-recommends, ports, ...).
-# Exits non-zero on any finding of either.
+# Exits non-zero on any finding of either, or when a linter cannot run (named in the message).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cache=${CODEHUB_CACHE:-$HOME/.cache/codehub}
-npm_dir=$cache/npm
-pins=(dockerfile-utils@0.16.3 dockerfilelint@1.8.0)
 dockerfiles=(images/workspace/Dockerfile images/gateway/Dockerfile images/operator/Dockerfile)
+bin=$(scripts/install-npm-tools.sh)
 
-mkdir -p "$npm_dir"
-exec 9>"$npm_dir/.lock"
-flock 9
-for pin in "${pins[@]}"; do
-  pkg=${pin%@*} want=${pin##*@}
-  have=$(node -p "require('$npm_dir/node_modules/$pkg/package.json').version" 2>/dev/null || true)
-  if [ "$have" != "$want" ]; then
-    echo "check-dockerfile: installing $pin into $npm_dir" >&2
-    npm install --prefix "$npm_dir" --no-audit --no-fund --no-save "$pin" >&2
+for tool in dockerfile-utils dockerfilelint; do
+  if [ ! -x "$bin/$tool" ]; then
+    echo "check-dockerfile: linter $tool is missing ($bin/$tool); run scripts/install-npm-tools.sh" >&2
+    exit 1
   fi
 done
-flock -u 9
 
+err=$(mktemp)
+trap 'rm -f "$err"' EXIT
 status=0
 for f in "${dockerfiles[@]}"; do
-  # It exits non-zero on errors; the JSON is what counts.
-  findings=$("$npm_dir/node_modules/.bin/dockerfile-utils" lint --json "$f" 2>&1) || true
+  # dockerfile-utils exits 1 when it has findings; only its JSON on stdout counts, and only
+  # when it is JSON: anything else means the linter itself failed.
+  rc=0
+  findings=$("$bin/dockerfile-utils" lint --json "$f" 2>"$err") || rc=$?
+  if ! node -e 'JSON.parse(process.argv[1])' "$findings" 2>/dev/null; then
+    echo "check-dockerfile: dockerfile-utils failed on $f (exit $rc), not a lint result:" >&2
+    cat "$err" >&2; echo "$findings" | head -20 >&2
+    exit 1
+  fi
   if [ "$findings" != "[]" ]; then
     echo "check-dockerfile: dockerfile-utils findings in $f:" >&2
     node -e 'for (const d of JSON.parse(process.argv[1])) console.error(`${process.argv[2]}:${d.range.start.line + 1}: ${d.severity}: ${d.message}`)' "$findings" "$f"
     status=1
   fi
-  if ! out=$("$npm_dir/node_modules/.bin/dockerfilelint" "$f"); then
+  if ! out=$("$bin/dockerfilelint" "$f" 2>&1); then
     echo "check-dockerfile: dockerfilelint findings in $f:" >&2
     echo "$out" >&2
     status=1
