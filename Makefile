@@ -4,9 +4,11 @@ BIN := bin
 GO_LDFLAGS := -s -w
 export CODEHUB_CACHE ?= $(HOME)/.cache/codehub
 
-.PHONY: all build run test bench lint manifests generate image clean
+.PHONY: all help build run test test-unit bench lint manifests generate image image-gateway image-operator clean
+.DEFAULT_GOAL := help
 
-all: build
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 build: ## Build every binary into ./bin
 	go build -trimpath -ldflags '$(GO_LDFLAGS)' -o $(BIN)/ ./cmd/...
@@ -16,15 +18,17 @@ run: ## Start the gateway with the local backend (installs code-server if missin
 	CODEHUB_CODE_SERVER=$${CODEHUB_CODE_SERVER:-$$(scripts/install-code-server.sh)} \
 	  $(BIN)/codehub serve --state-dir $${CODEHUB_STATE_DIR:-$(HOME)/.local/share/codehub} $(ARGS)
 
-test: ## Install/caches every real component the tests use, then run every test
+test: ## Install and cache every real component the tests use, lint, then run every test
 	scripts/test.sh
+
+test-unit: ## The fast lane: every test that needs no real component (go test -short), ~1 min warm
+	go test -count=1 -short ./...
 
 bench: build ## Benchmarks against the peer proxies; regenerates docs/benchmarks.md
 	scripts/bench.sh
 
-lint: ## gofmt + go vet
-	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
-	go vet ./...
+lint: ## gofmt, go vet, and go.mod/go.sum tidy
+	scripts/lint.sh
 
 manifests generate: ## Regenerate CRD YAML, RBAC and deepcopy with controller-gen
 	scripts/generate.sh
@@ -32,11 +36,11 @@ manifests generate: ## Regenerate CRD YAML, RBAC and deepcopy with controller-ge
 image: ## Build the workspace image (needs a Docker engine and internet)
 	docker build -f images/workspace/Dockerfile -t codehub-workspace:latest .
 
-clean:
-	rm -rf $(BIN)
-
 image-gateway: ## Build the gateway image (the chart's gateway Deployment)
 	docker build -f images/gateway/Dockerfile -t codehub-gateway:$$(sed -n 's/^appVersion: "\(.*\)"/\1/p' charts/codehub/Chart.yaml) .
 
 image-operator: ## Build the operator image (the chart's operator Deployment)
 	docker build -f images/operator/Dockerfile -t codehub-operator:$$(sed -n 's/^appVersion: "\(.*\)"/\1/p' charts/codehub/Chart.yaml) .
+
+clean: ## Remove ./bin
+	rm -rf $(BIN)

@@ -9,11 +9,9 @@ log() { echo "bench.sh [$(( $(date +%s) - start ))s]: $*" >&2; }
 
 cache=${CODEHUB_CACHE:-$HOME/.cache/codehub}
 bin=$cache/bin
-npm_prefix=$cache/npm
-CHP_VERSION=5.3.0
 CADDY_VERSION=v2.11.9
 OAUTH2_PROXY_VERSION=v7.15.6
-mkdir -p "$bin" "$npm_prefix"
+mkdir -p "$bin"
 
 # Peers, each installed once and then reused.
 exec 8>"$cache/.bench-peers.lock"
@@ -23,11 +21,7 @@ if ! command -v nginx >/dev/null || ! command -v wrk >/dev/null; then
   apt-get install -y -o DPkg::Lock::Timeout=600 nginx wrk >&2 ||
     { apt-get update -o DPkg::Lock::Timeout=600 >&2 && apt-get install -y -o DPkg::Lock::Timeout=600 nginx wrk >&2; }
 fi
-chp=$npm_prefix/node_modules/configurable-http-proxy/bin/configurable-http-proxy
-if [ "$(node "$chp" --version 2>/dev/null || true)" != "$CHP_VERSION" ]; then
-  log "installing configurable-http-proxy $CHP_VERSION (npm)"
-  npm install --prefix "$npm_prefix" --no-audit --no-fund "configurable-http-proxy@$CHP_VERSION" >&2
-fi
+chp=$(scripts/install-npm-tools.sh)/configurable-http-proxy
 # The installed module version, from the binary's build information.
 built() { go version -m "$1" 2>/dev/null | awk -v m="$2" '$1 == "mod" && $2 == m {print $3}'; }
 if [ "$(built "$bin/caddy" github.com/caddyserver/caddy/v2)" != "$CADDY_VERSION" ]; then

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # The one test command (`make test`): installs and caches every real component the tests
-# use (code-server, Chromium, etcd + kube-apiserver + kubectl, helm), then runs every test.
+# use (code-server, Chromium, etcd + kube-apiserver + kubectl, helm), lints, then runs every
+# test. Each install script checks every file it produces, so a damaged cache is rebuilt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CODEHUB_CODE_SERVER=${CODEHUB_CODE_SERVER:-$(scripts/install-code-server.sh)}
 export CODEHUB_CHROMIUM=${CODEHUB_CHROMIUM:-$(scripts/install-chromium.sh)}
 export KUBEBUILDER_ASSETS=${KUBEBUILDER_ASSETS:-$(scripts/install-control-plane.sh)}
-if [ -x scripts/install-helm.sh ]; then export CODEHUB_HELM=${CODEHUB_HELM:-$(scripts/install-helm.sh)}; fi
+export CODEHUB_HELM=${CODEHUB_HELM:-$(scripts/install-helm.sh)}
 for check in scripts/check-*.sh; do [ -x "$check" ] && "$check"; done
-go vet ./...
+scripts/lint.sh
 # -p 1 on 2 cores: suites that start code-server, Chromium or an apiserver must not starve each other.
 go test -count=1 -p 1 -timeout 40m "$@" ./...

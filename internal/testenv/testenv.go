@@ -1,6 +1,8 @@
 // Package testenv locates the real components that tests run against. `make test`
 // (scripts/test.sh) installs them and exports their paths; a test that needs one and
-// does not find it fails with a message saying how to get it, it never skips.
+// does not find it fails with a message saying how to get it. The one exception is the
+// fast lane, `make test-unit` (go test -short): there every test that needs a real
+// component is skipped at the point it asks for it, and `make test` runs it.
 package testenv
 
 import (
@@ -12,11 +14,21 @@ import (
 
 func fromEnv(t testing.TB, env, hint string, check func(string) bool) string {
 	t.Helper()
+	SkipInShort(t, env)
 	v := os.Getenv(env)
 	if v == "" || !check(v) {
 		t.Fatalf("%s is not set to a usable path (%q): run `make test`, or %s", env, v, hint)
 	}
 	return v
+}
+
+// SkipInShort skips t in the fast lane (go test -short, `make test-unit`): it needs the
+// real component named by what, which only `make test` installs and runs.
+func SkipInShort(t testing.TB, what string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skipf("needs a real component (%s): run by make test, not the -short fast lane", what)
+	}
 }
 
 func isExecutable(p string) bool {
@@ -31,6 +43,7 @@ func CodeServer(t testing.TB) string {
 
 // Chromium returns the path of a real Chromium for browser tests.
 func Chromium(t testing.TB) string {
+	SkipInShort(t, "CODEHUB_CHROMIUM")
 	if os.Getenv("CODEHUB_CHROMIUM") == "" {
 		if p, err := exec.LookPath("chromium"); err == nil {
 			return p
