@@ -26,14 +26,25 @@ const (
 
 // Workspace is the gateway's view of one user's workspace.
 type Workspace struct {
-	Name     string   // identity.WorkspaceName(User)
-	User     string   // exact platform user name
-	State    State    // current phase
-	Endpoint *url.URL // base URL of code-server; set only when State is Running
-	Message  string   // human-readable detail (why it failed, what it waits for)
+	Name  string // identity.WorkspaceName(User)
+	User  string // exact platform user name
+	State State  // current phase
+	// Endpoint is where code-server answers; set only when State is Running. Scheme "http"
+	// is a TCP address; scheme "unix" is a unix socket at Endpoint.Path (the local backend:
+	// no TCP listener for code-server at all).
+	Endpoint *url.URL
+	// Credential is the per-workspace secret the gateway presents on every upstream request
+	// as code-server's session cookie (CodeServerCookie): code-server runs with
+	// --auth password and HASHED_PASSWORD set to it, so nothing that reaches the endpoint
+	// without it gets a byte of code-server. It never reaches a browser. "" = none.
+	Credential string
+	Message    string // human-readable detail (why it failed, what it waits for)
 	// LastActivity is the last activity the backend knows of (zero if unknown).
 	LastActivity time.Time
 }
+
+// CodeServerCookie is the cookie code-server reads its session from (no --cookie-suffix).
+const CodeServerCookie = "code-server-session"
 
 // ErrNotFound means the user has no workspace yet.
 var ErrNotFound = errors.New("workspace not found")
