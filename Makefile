@@ -16,7 +16,7 @@ build: ## Build every binary into ./bin
 run: ## Start the gateway with the local backend (installs code-server if missing)
 	go build -trimpath -ldflags '$(GO_LDFLAGS)' -o $(BIN)/ ./cmd/codehub ./cmd/codehub-init
 	CODEHUB_CODE_SERVER=$${CODEHUB_CODE_SERVER:-$$(scripts/install-code-server.sh)} \
-	  $(BIN)/codehub serve --state-dir $${CODEHUB_STATE_DIR:-$(HOME)/.local/share/codehub} $(ARGS)
+	  $(BIN)/codehub serve $(ARGS)
 
 test: ## Install and cache every real component the tests use, lint, then run every test
 	scripts/test.sh

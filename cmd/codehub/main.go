@@ -28,9 +28,15 @@ func main() {
 	}
 }
 
+// defaultStateDir is CODEHUB_STATE_DIR, else /var/lib/codehub as root (every workspace
+// then runs as its own unix uid and must reach its directory; a home such as /root is
+// 0700), else ~/.local/share/codehub.
 func defaultStateDir() string {
 	if d := os.Getenv("CODEHUB_STATE_DIR"); d != "" {
 		return d
+	}
+	if os.Geteuid() == 0 {
+		return "/var/lib/codehub"
 	}
 	home, _ := os.UserHomeDir()
 	return filepath.Join(home, ".local", "share", "codehub")
@@ -62,7 +68,7 @@ func newServe() *cobra.Command {
 	var logLevel, oidcSecretFile string
 	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "Run the gateway with the local backend (one code-server process per user)",
+		Short: "Run the gateway: sign-in, per-user routing and proxying to workspaces (local processes or Kubernetes Workspaces)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var lvl slog.Level
@@ -116,6 +122,7 @@ func newServe() *cobra.Command {
 	f.StringVar(&o.KubernetesConfig, "workspace-defaults", os.Getenv("CODEHUB_WORKSPACE_DEFAULTS"), "kubernetes backend: YAML file with namespace, Workspace spec defaults and activityInterval")
 	f.StringVar(&o.Namespace, "namespace", os.Getenv("CODEHUB_NAMESPACE"), "kubernetes backend: namespace of the Workspaces (default: the file's, else the gateway's own)")
 	f.StringVar(&o.WorkspaceOrigins, "workspace-origins", os.Getenv("CODEHUB_WORKSPACE_ORIGINS"), "serve each workspace on its own host <workspace>.<this host> (needs wildcard DNS and TLS); empty = one host")
+	f.BoolVar(&o.SharedUnixUser, "shared-unix-user", false, "local backend without root: let several users share this unix user. Only for a trusted team: everyone can act as everyone (read each other's files, reach each other's workspaces). Without it, a gateway that is not root serves one person; as root every workspace gets its own unix uid")
 	f.StringSliceVar(&o.AdminUsers, "admin-users", nil, "users with admin rights in the API (besides the users file's admins)")
 	f.StringSliceVar(&o.AdminGroups, "admin-groups", nil, "groups whose members have admin rights in the API")
 	f.StringVar(&o.Auth, "auth", envOr("CODEHUB_AUTH", "local"), "how users are identified besides local users: local, forward (platform session verification), header (trusted proxy) or oidc")

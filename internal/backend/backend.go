@@ -6,6 +6,7 @@ package backend
 import (
 	"context"
 	"errors"
+	"net"
 	"net/url"
 	"time"
 
@@ -49,6 +50,10 @@ const CodeServerCookie = "code-server-session"
 // ErrNotFound means the user has no workspace yet.
 var ErrNotFound = errors.New("workspace not found")
 
+// ErrRefused means the backend will not start this workspace as asked (it would break
+// isolation, e.g. no unix uid is known for the user); the message says why and what to do.
+var ErrRefused = errors.New("workspace refused")
+
 // Backend starts, stops and locates workspaces. All methods are safe for concurrent use
 // and idempotent; none blocks until a workspace is ready.
 type Backend interface {
@@ -64,6 +69,14 @@ type Backend interface {
 	// Shutdown releases the backend's resources when the gateway exits; the local
 	// backend stops the processes it started.
 	Shutdown(ctx context.Context) error
+}
+
+// PortDialer is implemented by backends whose workspaces' own ports the gateway connects to
+// itself (local: the host's loopback, where the connection is checked to be accepted by
+// the workspace's own unix user). Backends without it are reached through code-server's
+// /proxy/<port>/ route inside the workspace (Kubernetes: the pod's own loopback).
+type PortDialer interface {
+	DialPort(ctx context.Context, user string, port int) (net.Conn, error)
 }
 
 // ActivityRecorder is implemented by backends that persist activity (the kubernetes

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/codehub-dev/codehub/internal/auth"
+	"github.com/codehub-dev/codehub/internal/backend"
 	"github.com/codehub-dev/codehub/internal/identity"
 	"github.com/codehub-dev/codehub/internal/tokens"
 )
@@ -104,17 +105,25 @@ func (g *Gateway) apiStartStop(start bool) http.HandlerFunc {
 			return
 		}
 		if start {
-			tid := identity.Identity{User: target}
+			// The workspace runs as its owner, from the owner's record in the backend:
+			// the caller's unix ids are passed only when the caller is the owner.
+			owner := identity.Identity{User: target}
 			if target == id.User {
-				tid = id
+				owner = id
+			} else if _, err := g.cfg.Backend.Get(r.Context(), target); errors.Is(err, backend.ErrNotFound) {
+				writeJSON(w, http.StatusNotFound, apiError{target + " has no workspace yet; it is created on their first visit"})
+				return
 			}
-			if _, err := g.cfg.Backend.Start(r.Context(), tid); err != nil {
+			if _, err := g.cfg.Backend.Start(r.Context(), owner); errors.Is(err, backend.ErrRefused) {
+				writeJSON(w, http.StatusForbidden, apiError{err.Error()})
+				return
+			} else if err != nil {
 				writeJSON(w, http.StatusConflict, apiError{err.Error()})
 				return
 			}
 		} else {
 			if v, ok := g.routes.LoadAndDelete(target); ok {
-				v.(*route).transport.CloseIdleConnections()
+				v.(*route).closeIdle()
 			}
 			if err := g.cfg.Backend.Stop(r.Context(), target); err != nil {
 				writeJSON(w, http.StatusInternalServerError, apiError{err.Error()})

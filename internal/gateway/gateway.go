@@ -72,7 +72,10 @@ type Gateway struct {
 	throttle   loginThrottle
 	sockets    socketSet
 	origins    *originMode // nil unless per-workspace origins are on
-	stopReaper context.CancelFunc
+	handoffs   handoffs
+	// strippedCookies never reach a workspace (see upstreamStrippedCookies).
+	strippedCookies []string
+	stopReaper      context.CancelFunc
 	reaperDone chan struct{}
 }
 
@@ -88,7 +91,8 @@ func New(cfg Config) *Gateway {
 		cfg.SessionTTL = 12 * time.Hour
 	}
 	if cfg.Metrics == nil {
-		cfg.Metrics = metrics.New(cfg.Backend)
+		cfg.Metrics = metrics.New()
+		cfg.Metrics.Watch(cfg.Backend)
 	}
 	g := &Gateway{cfg: cfg, cookieName: CookieName(cfg.Secure)}
 	if cfg.WorkspaceOrigins != "" {
@@ -96,8 +100,10 @@ func New(cfg Config) *Gateway {
 		if cfg.Secure {
 			scheme = "https"
 		}
-		g.origins = &originMode{base: strings.ToLower(cfg.WorkspaceOrigins), scheme: scheme, codecs: map[string]*session.Codec{}}
+		g.origins = &originMode{base: strings.ToLower(cfg.WorkspaceOrigins), scheme: scheme}
 	}
+	g.handoffs.codecs = map[string]*session.Codec{}
+	g.strippedCookies = g.upstreamStrippedCookies()
 	g.sockets.init()
 	g.sockets.g = g
 	g.internal = g.internalMux()
@@ -117,11 +123,15 @@ func (g *Gateway) Handler() http.Handler {
 
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sw := statusRecorder{ResponseWriter: w}
-	switch ws, ok := g.hostRoute(r); {
+	label, ok := g.hostLabel(r.Host)
+	_, _, isPort := parsePortLabel(label)
+	switch {
 	case !ok:
 		http.Error(&sw, "unknown host", http.StatusMisdirectedRequest)
-	case ws != "":
-		g.serveWorkspaceHost(&sw, r, ws)
+	case isPort:
+		g.servePortHost(&sw, r, label)
+	case label != "":
+		g.serveWorkspaceHost(&sw, r, label)
 	case strings.HasPrefix(r.URL.Path, Prefix):
 		g.internal.ServeHTTP(&sw, r)
 	case g.origins != nil:
@@ -130,15 +140,6 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.serveWorkspace(&sw, r)
 	}
 	g.cfg.Metrics.CountStatus(sw.statusCode())
-}
-
-// hostRoute says which workspace host a request is for ("" = the main host). Without
-// per-workspace origins every host is the main host.
-func (g *Gateway) hostRoute(r *http.Request) (string, bool) {
-	if g.origins == nil {
-		return "", true
-	}
-	return g.origins.workspaceOf(r.Host)
 }
 
 // Shutdown closes proxied WebSockets with code 1001 (going away), stops the reaper and

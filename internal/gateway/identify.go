@@ -15,7 +15,7 @@ import (
 // identity headers are never read here; only configured authenticators decide.
 func (g *Gateway) identify(r *http.Request) (identity.Identity, error) {
 	if s, ok := g.currentSession(r); ok {
-		return g.withAdmin(identity.Identity{User: s.User, Admin: s.Admin, UID: s.UID, GID: s.GID}), nil
+		return g.withAdmin(s.Identity()), nil
 	}
 	if g.cfg.RequestAuth == nil {
 		return identity.Identity{}, auth.ErrNoCredentials

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -12,38 +13,88 @@ import (
 	"github.com/codehub-dev/codehub/internal/session"
 )
 
-// Per-workspace origins (optional): each workspace is served on its own host,
-// <workspace>.<base host>, with a host-only cookie, so content running in one workspace
-// (webviews, forwarded ports, extensions' pages) can never read the gateway's main-host
-// pages or another workspace's state. The main host keeps sign-in and the API; it hands
-// a signed-in user over to a workspace host with a single-use, 60-second token bound to
-// that host.
+// Content origins: hosts other than the main one that serve workspace content, each with
+// its own host-only cookie, so what runs there can never read the gateway's main-host
+// pages, its API or another workspace's state.
+//   - workspace hosts <workspace>.<base> (optional, --workspace-origins): the editor;
+//   - port hosts p<port>--<workspace>.<base> (or .localhost without --workspace-origins):
+//     an app the user runs in the workspace (code-server's /proxy/<port>/ never runs on a
+//     gateway origin).
+// The main host keeps sign-in and the API; it hands a signed-in user over to a content
+// host with a single-use, 60-second token bound to that host.
 
 const handoffTTL = 60 * time.Second
 
+// originMode is set when each workspace is served on its own host.
 type originMode struct {
-	base    string // main host, e.g. "vscode.example.com" (with port when not default)
-	scheme  string
+	base   string // main host, e.g. "vscode.example.com" (with port when not default)
+	scheme string
+}
+
+// handoffs issues and redeems the tokens and host cookies of content hosts.
+type handoffs struct {
 	used    sync.Map // handoff nonce → expiry: tokens are single-use
 	owners  sync.Map // workspace name → owner user
 	codecMu sync.Mutex
 	codecs  map[string]*session.Codec
 }
 
-func (o *originMode) workspaceHost(name string) string { return name + "." + o.base }
-
-// workspaceOf returns the workspace name a Host addresses, or "" for the main host;
-// ok is false for hosts that are neither.
-func (o *originMode) workspaceOf(host string) (string, bool) {
+// hostLabel says what a request's Host addresses: "" for the main host, else the label
+// of a content host (a workspace name or a port label); ok is false for other hosts.
+func (g *Gateway) hostLabel(host string) (string, bool) {
 	host = strings.ToLower(host)
-	if host == o.base {
+	if g.origins == nil {
+		// One host; port hosts are *.localhost, which browsers resolve to loopback.
+		name, _, _ := strings.Cut(host, ":")
+		if label, found := strings.CutSuffix(name, ".localhost"); found {
+			if _, _, isPort := parsePortLabel(label); isPort {
+				return label, true
+			}
+		}
 		return "", true
 	}
-	name, found := strings.CutSuffix(host, "."+o.base)
-	if !found || name == "" || strings.Contains(name, ".") {
+	if host == g.origins.base {
+		return "", true
+	}
+	label, found := strings.CutSuffix(host, "."+g.origins.base)
+	if !found || label == "" || strings.Contains(label, ".") {
 		return "", false
 	}
-	return name, true
+	return label, true
+}
+
+// portLabel is the host label of a workspace's port. Workspace names never contain
+// "--" (identity.WorkspaceName folds runs of separators), so the label is unambiguous.
+func portLabel(workspace string, port int) string {
+	return "p" + strconv.Itoa(port) + "--" + workspace
+}
+
+func parsePortLabel(label string) (workspace string, port int, ok bool) {
+	head, ws, found := strings.Cut(label, "--")
+	if !found || len(head) < 2 || head[0] != 'p' || ws == "" {
+		return "", 0, false
+	}
+	p, err := strconv.Atoi(head[1:])
+	if err != nil || p < 1 || p > 65535 || head[1:] != strconv.Itoa(p) {
+		return "", 0, false
+	}
+	return ws, p, true
+}
+
+// portHost is the host serving workspace's port for a visitor of r, or "" when this
+// gateway has none (one host over TLS: a certificate cannot cover *.localhost).
+func (g *Gateway) portHost(r *http.Request, workspace string, port int) string {
+	label := portLabel(workspace, port)
+	switch {
+	case g.origins != nil:
+		return label + "." + g.origins.base
+	case g.cfg.Secure || r.TLS != nil:
+		return ""
+	}
+	if p := requestPort(r); p != "" {
+		return label + ".localhost:" + p
+	}
+	return label + ".localhost"
 }
 
 func (g *Gateway) wsCookieName() string {
@@ -53,15 +104,15 @@ func (g *Gateway) wsCookieName() string {
 	return "codehub_ws"
 }
 
-func (o *originMode) codec(base *session.Codec, purpose, name string) *session.Codec {
-	key := purpose + ":" + name
-	o.codecMu.Lock()
-	defer o.codecMu.Unlock()
-	if c, ok := o.codecs[key]; ok {
+func (h *handoffs) codec(base *session.Codec, purpose, label string) *session.Codec {
+	key := purpose + ":" + label
+	h.codecMu.Lock()
+	defer h.codecMu.Unlock()
+	if c, ok := h.codecs[key]; ok {
 		return c
 	}
 	c := base.WithName(key)
-	o.codecs[key] = c
+	h.codecs[key] = c
 	return c
 }
 
@@ -75,21 +126,37 @@ func (g *Gateway) serveMainHostInOriginMode(w http.ResponseWriter, r *http.Reque
 	http.Redirect(w, r, "/_codehub/open?next="+url.QueryEscape(safeNext(r.URL.RequestURI())), http.StatusSeeOther)
 }
 
-// open (main host) issues a handoff to a workspace host: the caller's own workspace,
-// or with ?workspace=NAME another user's for admins.
+// open (main host) issues a handoff to a content host: the caller's own workspace (or
+// with ?workspace=NAME another user's, for admins, in origin mode only), or with
+// ?port=P one of the caller's own workspace's ports.
 func (g *Gateway) open(w http.ResponseWriter, r *http.Request) {
-	o := g.origins
-	if o == nil {
-		http.NotFound(w, r)
-		return
-	}
 	id, err := g.identify(r)
 	if err != nil {
 		g.refuse(w, r, err)
 		return
 	}
+	q := r.URL.Query()
 	name, owner := identity.WorkspaceName(id.User), id.User
-	if want := r.URL.Query().Get("workspace"); want != "" && want != name {
+	next := safeNext(q.Get("next"))
+	if p := q.Get("port"); p != "" {
+		port, err := strconv.Atoi(p)
+		if err != nil || port < 1 || port > 65535 || (q.Get("workspace") != "" && q.Get("workspace") != name) {
+			render(w, http.StatusForbidden, "error.html", pageData{Title: "Forbidden", Message: "You can open the ports of your own workspace only."})
+			return
+		}
+		host := g.portHost(r, name, port)
+		if host == "" {
+			render(w, http.StatusNotFound, "error.html", pageData{Title: "Port preview", Message: "This gateway has no port-preview origins."})
+			return
+		}
+		g.handOver(w, r, id, portLabel(name, port), name, owner, host, next)
+		return
+	}
+	if g.origins == nil {
+		http.NotFound(w, r)
+		return
+	}
+	if want := q.Get("workspace"); want != "" && want != name {
 		if !id.Admin {
 			render(w, http.StatusForbidden, "error.html", pageData{Title: "Forbidden", Message: "That workspace is not yours."})
 			return
@@ -101,21 +168,28 @@ func (g *Gateway) open(w http.ResponseWriter, r *http.Request) {
 		name = want
 		g.cfg.Logger.Warn("admin opens another user's workspace", "admin", id.User, "owner", owner)
 	}
-	o.owners.Store(name, owner)
-	now := g.cfg.Clock.Now()
-	tok, err := o.codec(g.cfg.Codec, "handoff", name).Seal(session.Session{ID: session.NewID(), User: id.User, Admin: id.Admin, Issued: now, Expires: now.Add(handoffTTL)})
+	g.handOver(w, r, id, name, name, owner, name+"."+g.origins.base, next)
+}
+
+// handOver redirects to host's handoff with a token for id sealed for label.
+func (g *Gateway) handOver(w http.ResponseWriter, r *http.Request, id identity.Identity, label, workspace, owner, host, next string) {
+	g.handoffs.owners.Store(workspace, owner)
+	tok, err := g.handoffs.codec(g.cfg.Codec, "handoff", label).Seal(session.For(id, g.cfg.Clock.Now(), handoffTTL))
 	if err != nil {
 		http.Error(w, "could not hand over", http.StatusInternalServerError)
 		return
 	}
-	next := safeNext(r.URL.Query().Get("next"))
-	target := o.scheme + "://" + o.workspaceHost(name) + "/_codehub/handoff?t=" + url.QueryEscape(tok) + "&next=" + url.QueryEscape(next)
+	scheme := "http"
+	if g.cfg.Secure || r.TLS != nil {
+		scheme = "https"
+	}
+	target := scheme + "://" + host + "/_codehub/handoff?t=" + url.QueryEscape(tok) + "&next=" + url.QueryEscape(next)
 	w.Header().Set("Referrer-Policy", "no-referrer")
 	http.Redirect(w, r, target, http.StatusSeeOther)
 }
 
 func (g *Gateway) ownerOf(ctx context.Context, name string) string {
-	if v, ok := g.origins.owners.Load(name); ok {
+	if v, ok := g.handoffs.owners.Load(name); ok {
 		return v.(string)
 	}
 	list, err := g.cfg.Backend.List(ctx)
@@ -124,46 +198,54 @@ func (g *Gateway) ownerOf(ctx context.Context, name string) string {
 	}
 	for _, ws := range list {
 		if ws.Name == name {
-			g.origins.owners.Store(name, ws.User)
+			g.handoffs.owners.Store(name, ws.User)
 			return ws.User
 		}
 	}
 	return ""
 }
 
-// serveWorkspaceHost serves one workspace host: the handoff, sign-out, health, and the
-// proxy for its owner (or an admin) only.
-func (g *Gateway) serveWorkspaceHost(w http.ResponseWriter, r *http.Request, name string) {
-	o := g.origins
+// serveContentHost serves the gateway's own paths of a content host (handoff, health,
+// sign-out) and returns the session of its visitor, or answers and returns false.
+func (g *Gateway) serveContentHost(w http.ResponseWriter, r *http.Request, label, signIn string) (session.Session, bool) {
 	switch r.URL.Path {
 	case "/_codehub/handoff":
-		g.handoff(w, r, name)
-		return
+		g.handoff(w, r, label)
+		return session.Session{}, false
 	case "/_codehub/healthz":
 		_, _ = w.Write([]byte("ok\n"))
-		return
+		return session.Session{}, false
 	case "/_codehub/logout":
 		if r.Method == http.MethodPost {
-			if s, ok := g.wsSession(r, name); ok {
+			if s, ok := g.wsSession(r, label); ok {
 				_ = g.cfg.Revocations.Revoke(s.ID, s.Expires, g.cfg.Clock.Now())
 			}
 			http.SetCookie(w, &http.Cookie{Name: g.wsCookieName(), Path: "/", MaxAge: -1, HttpOnly: true, Secure: g.cfg.Secure, SameSite: http.SameSiteLaxMode})
-			http.Redirect(w, r, o.scheme+"://"+o.base+"/_codehub/logout", http.StatusSeeOther)
-			return
+			http.Redirect(w, r, g.mainOrigin(r)+"/_codehub/logout", http.StatusSeeOther)
+			return session.Session{}, false
 		}
 	}
 	if strings.HasPrefix(r.URL.Path, Prefix) {
 		http.NotFound(w, r)
-		return
+		return session.Session{}, false
 	}
-	s, ok := g.wsSession(r, name)
+	s, ok := g.wsSession(r, label)
 	if !ok {
 		if isNavigation(r) {
 			next := safeNext(r.URL.RequestURI())
-			http.Redirect(w, r, o.scheme+"://"+o.base+"/_codehub/open?workspace="+url.QueryEscape(name)+"&next="+url.QueryEscape(next), http.StatusSeeOther)
-			return
+			http.Redirect(w, r, g.mainOrigin(r)+"/_codehub/open?"+signIn+"&next="+url.QueryEscape(next), http.StatusSeeOther)
+			return session.Session{}, false
 		}
 		http.Error(w, "not signed in", http.StatusUnauthorized)
+		return session.Session{}, false
+	}
+	return s, true
+}
+
+// serveWorkspaceHost serves one workspace host: the proxy for its owner (or an admin) only.
+func (g *Gateway) serveWorkspaceHost(w http.ResponseWriter, r *http.Request, name string) {
+	s, ok := g.serveContentHost(w, r, name, "workspace="+url.QueryEscape(name))
+	if !ok {
 		return
 	}
 	owner := g.ownerOf(r.Context(), name)
@@ -174,48 +256,78 @@ func (g *Gateway) serveWorkspaceHost(w http.ResponseWriter, r *http.Request, nam
 		http.Error(w, "not your workspace", http.StatusForbidden)
 		return
 	}
+	if g.interceptContent(w, r, name) {
+		return
+	}
 	id := identity.Identity{User: owner}
 	if owner == s.User {
-		id = g.withAdmin(identity.Identity{User: s.User, Admin: s.Admin})
+		id = g.withAdmin(s.Identity())
 	}
 	g.proxyWorkspace(w, r, id)
 }
 
-// wsSession opens the workspace host's own cookie.
-func (g *Gateway) wsSession(r *http.Request, name string) (session.Session, bool) {
+// mainOrigin is the main host's origin for a visitor of a content host. Without
+// per-workspace origins the gateway does not know it for sure: the page the visitor came
+// from when it was a loopback main host, else 127.0.0.1 on the same port.
+func (g *Gateway) mainOrigin(r *http.Request) string {
+	if g.origins != nil {
+		return g.origins.scheme + "://" + g.origins.base
+	}
+	scheme := "http"
+	if r.TLS != nil || g.cfg.Secure {
+		scheme = "https"
+	}
+	if ref, err := url.Parse(r.Referer()); err == nil && ref.Host != "" {
+		if label, ok := g.hostLabel(ref.Host); ok && label == "" && isLoopbackName(ref.Hostname()) {
+			return scheme + "://" + ref.Host
+		}
+	}
+	host := "127.0.0.1"
+	if p := requestPort(r); p != "" {
+		host += ":" + p
+	}
+	return scheme + "://" + host
+}
+
+func isLoopbackName(h string) bool {
+	return h == "localhost" || h == "127.0.0.1" || h == "::1"
+}
+
+// wsSession opens a content host's own cookie.
+func (g *Gateway) wsSession(r *http.Request, label string) (session.Session, bool) {
 	v := cookieValue(r, g.wsCookieName())
 	if v == "" {
 		return session.Session{}, false
 	}
-	s, err := g.origins.codec(g.cfg.Codec, "ws", name).Open(v, g.cfg.Clock.Now())
+	s, err := g.handoffs.codec(g.cfg.Codec, "ws", label).Open(v, g.cfg.Clock.Now())
 	if err != nil || g.cfg.Revocations.Revoked(s.ID) {
 		return session.Session{}, false
 	}
 	return s, true
 }
 
-// handoff (workspace host) turns a single-use token from the main host into this host's
-// own cookie.
-func (g *Gateway) handoff(w http.ResponseWriter, r *http.Request, name string) {
-	o := g.origins
+// handoff (content host) turns a single-use token from the main host into this host's
+// own cookie, carrying the whole identity (unix ids included).
+func (g *Gateway) handoff(w http.ResponseWriter, r *http.Request, label string) {
+	h := &g.handoffs
 	now := g.cfg.Clock.Now()
-	t, err := o.codec(g.cfg.Codec, "handoff", name).Open(r.URL.Query().Get("t"), now)
+	t, err := h.codec(g.cfg.Codec, "handoff", label).Open(r.URL.Query().Get("t"), now)
 	if err != nil {
 		render(w, http.StatusForbidden, "error.html", pageData{Title: "Link expired", Message: "This sign-in link is invalid or expired. Open the workspace again from the main page."})
 		return
 	}
-	if _, replay := o.used.LoadOrStore(t.ID, t.Expires); replay {
+	if _, replay := h.used.LoadOrStore(t.ID, t.Expires); replay {
 		render(w, http.StatusForbidden, "error.html", pageData{Title: "Link used", Message: "This sign-in link was already used."})
 		return
 	}
-	o.used.Range(func(k, v any) bool {
+	h.used.Range(func(k, v any) bool {
 		if !v.(time.Time).After(now) {
-			o.used.Delete(k)
+			h.used.Delete(k)
 		}
 		return true
 	})
-	s := session.Session{ID: session.NewID(), User: t.User, Admin: t.Admin, Issued: now, Expires: now.Add(g.cfg.SessionTTL)}
-	v, err := o.codec(g.cfg.Codec, "ws", name).Seal(s)
+	s := session.For(t.Identity(), now, g.cfg.SessionTTL)
+	v, err := h.codec(g.cfg.Codec, "ws", label).Seal(s)
 	if err != nil {
 		http.Error(w, "could not create a session", http.StatusInternalServerError)
 		return

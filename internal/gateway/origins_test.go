@@ -106,7 +106,7 @@ func TestPerWorkspaceOrigins(t *testing.T) {
 	if status, _ := f.openURL(t, "alice", "?workspace="+identity.WorkspaceName("bob")); status != http.StatusForbidden {
 		t.Errorf("alice opening bob's workspace: %d", status)
 	}
-	f.gw.origins.owners.Store(identity.WorkspaceName("bob"), "bob")
+	f.gw.handoffs.owners.Store(identity.WorkspaceName("bob"), "bob")
 	status, rootHandoff := f.openURL(t, "root", "?workspace="+identity.WorkspaceName("bob"))
 	if status != http.StatusSeeOther {
 		t.Fatalf("admin open: %d", status)

@@ -11,18 +11,34 @@ import (
 	"sync"
 	"time"
 
+	"github.com/codehub-dev/codehub/internal/backend"
 	"github.com/codehub-dev/codehub/internal/idle"
 )
 
-// route is a running workspace as the proxy sees it: where it listens and when it was
-// last used. One per user; replaced when the workspace restarts elsewhere.
+// route is a running workspace as the proxy sees it: where it listens, the credential it
+// requires, and when it was last used. One per user; replaced when the workspace restarts
+// (a new endpoint or a new credential).
 type route struct {
-	user      string
-	endpoint  *url.URL
-	proxy     *httputil.ReverseProxy
-	transport *http.Transport
-	activity  idle.Activity
-	since     time.Time
+	user       string
+	endpoint   *url.URL
+	credential string
+	cookie     string // the credential as a Cookie header line ("" = none)
+	proxy      *httputil.ReverseProxy
+	transport  *http.Transport
+	activity   idle.Activity
+	since      time.Time
+	ports      portProxies
+}
+
+// closeIdle closes the idle upstream connections of the route and its port proxies.
+func (rt *route) closeIdle() {
+	rt.transport.CloseIdleConnections()
+	rt.closePorts()
+}
+
+// same reports whether ws is what the route proxies to.
+func (rt *route) same(ws backend.Workspace) bool {
+	return rt.credential == ws.Credential && rt.endpoint.String() == ws.Endpoint.String()
 }
 
 // identityHeaders are request headers an upstream might read as "who is this". A client
@@ -43,11 +59,19 @@ func canonical(keys ...string) []string {
 	return keys
 }
 
-func (g *Gateway) newRoute(user string, endpoint *url.URL) *route {
-	rt := &route{user: user, endpoint: endpoint, since: g.cfg.Clock.Now()}
+func (g *Gateway) newRoute(user string, ws backend.Workspace) *route {
+	rt := &route{user: user, endpoint: ws.Endpoint, credential: ws.Credential, since: g.cfg.Clock.Now()}
 	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
+	target := ws.Endpoint
+	if ws.Endpoint.Scheme == "unix" {
+		// The URL's host is never dialled (nor sent: Host is the client's).
+		target = &url.URL{Scheme: "http", Host: "workspace"}
+	}
 	rt.transport = &http.Transport{
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			if ws.Endpoint.Scheme == "unix" {
+				network, addr = "unix", ws.Endpoint.Path
+			}
 			c, err := dialer.DialContext(ctx, network, addr)
 			if err != nil {
 				return nil, err
@@ -62,23 +86,14 @@ func (g *Gateway) newRoute(user string, endpoint *url.URL) *route {
 		DisableCompression: true,
 		ForceAttemptHTTP2:  false,
 	}
-	strip := append([]string{g.cookieName}, g.cfg.StripCookies...)
+	rt.cookie = credentialCookie(ws.Credential)
 	rt.proxy = &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.SetURL(endpoint)
-			// Keep Host (and set X-Forwarded-Host): code-server checks a WebSocket's
-			// Origin against them, and a real visit's Origin is the gateway's host.
-			pr.Out.Host = pr.In.Host
-			pr.SetXForwarded()
-			h := pr.Out.Header
-			for _, k := range identityHeaders {
-				delete(h, k) // keys are canonical already: no per-request canonicalisation
-			}
-			for _, c := range strip {
-				stripCookie(h, c)
-			}
+			pr.SetURL(target)
+			g.prepareUpstream(pr, rt.cookie)
 		},
-		Transport:  rt.transport,
+		ModifyResponse: g.filterWorkspaceResponse,
+		Transport:      rt.transport,
 		BufferPool: copyBuffers,
 		// 0: responses go out as the write buffer fills, and ReverseProxy flushes
 		// streaming responses (unknown length, event streams) after every write itself;
@@ -90,6 +105,34 @@ func (g *Gateway) newRoute(user string, endpoint *url.URL) *route {
 		ErrorLog: nil,
 	}
 	return rt
+}
+
+// prepareUpstream makes a request safe to send to a workspace: Host kept (and
+// X-Forwarded-Host set: code-server checks a WebSocket's Origin against them, and a real
+// visit's Origin is the gateway's host), the client's forwarding headers replaced, every
+// identity-looking header and the gateway's and platform's cookies removed, and the
+// workspace's credential added — it rides on the upstream request only, the browser never
+// sees it (a client-sent code-server-session was stripped with the rest).
+func (g *Gateway) prepareUpstream(pr *httputil.ProxyRequest, cookie string) {
+	pr.Out.Host = pr.In.Host
+	pr.SetXForwarded()
+	h := pr.Out.Header
+	for _, k := range identityHeaders {
+		delete(h, k) // keys are canonical already: no per-request canonicalisation
+	}
+	for _, c := range g.strippedCookies {
+		stripCookie(h, c)
+	}
+	if cookie != "" {
+		h["Cookie"] = append(h["Cookie"], cookie)
+	}
+}
+
+func credentialCookie(credential string) string {
+	if credential == "" {
+		return ""
+	}
+	return backend.CodeServerCookie + "=" + credential
 }
 
 // copyBuffers recycles the proxy's 32 KiB copy buffers: without a pool ReverseProxy
@@ -162,7 +205,7 @@ func (g *Gateway) proxyError(w http.ResponseWriter, r *http.Request, rt *route, 
 	var opErr *net.OpError
 	if errors.As(err, &opErr) && opErr.Op == "dial" {
 		g.routes.CompareAndDelete(rt.user, rt)
-		rt.transport.CloseIdleConnections()
+		rt.closeIdle()
 	}
 	g.cfg.Logger.Warn("proxy error", "workspace_user", rt.user, "method", r.Method, "path", r.URL.Path, "err", err)
 	if isNavigation(r) {

@@ -69,7 +69,7 @@ func (g *Gateway) ReapIdle(ctx context.Context) []string {
 		if !g.routes.CompareAndDelete(k, v) {
 			return true
 		}
-		rt.transport.CloseIdleConnections()
+		rt.closeIdle()
 		stopCtx, cancel := context.WithTimeout(ctx, time.Minute)
 		err := g.cfg.Backend.Stop(stopCtx, rt.user)
 		cancel()

@@ -61,8 +61,7 @@ func trimSpace(s string) string {
 
 // issueSession signs id in and sets the cookie.
 func (g *Gateway) issueSession(w http.ResponseWriter, id identity.Identity) error {
-	now := g.cfg.Clock.Now()
-	s := session.Session{ID: session.NewID(), User: id.User, Admin: id.Admin, UID: id.UID, GID: id.GID, Issued: now, Expires: now.Add(g.cfg.SessionTTL)}
+	s := session.For(id, g.cfg.Clock.Now(), g.cfg.SessionTTL)
 	value, err := g.cfg.Codec.Seal(s)
 	if err != nil {
 		return err

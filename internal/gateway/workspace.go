@@ -19,6 +19,9 @@ func (g *Gateway) serveWorkspace(w http.ResponseWriter, r *http.Request) {
 		g.refuse(w, r, err)
 		return
 	}
+	if g.interceptContent(w, r, identity.WorkspaceName(id.User)) {
+		return
+	}
 	g.proxyWorkspace(w, r, id)
 }
 
@@ -41,7 +44,7 @@ func (g *Gateway) proxyWorkspace(w http.ResponseWriter, r *http.Request, id iden
 		return
 	}
 	if err == nil && ws.State == backend.StateRunning && ws.Endpoint != nil {
-		rt := g.routeFor(id.User, ws.Endpoint)
+		rt := g.routeFor(id.User, ws)
 		g.proxyTo(w, r, rt, upgrade)
 		return
 	}
@@ -55,17 +58,17 @@ func (g *Gateway) proxyWorkspace(w http.ResponseWriter, r *http.Request, id iden
 	g.wake(w, r, id, ws, err)
 }
 
-// routeFor returns the route for user at endpoint, creating it once.
-func (g *Gateway) routeFor(user string, endpoint *url.URL) *route {
+// routeFor returns the route for user's running workspace ws, creating it once.
+func (g *Gateway) routeFor(user string, ws backend.Workspace) *route {
 	if v, ok := g.routes.Load(user); ok {
-		if rt := v.(*route); rt.endpoint.String() == endpoint.String() {
+		if rt := v.(*route); rt.same(ws) {
 			return rt
 		}
 	}
-	rt := g.newRoute(user, endpoint)
+	rt := g.newRoute(user, ws)
 	rt.activity.Touch(g.cfg.Clock.Now())
 	actual, loaded := g.routes.LoadOrStore(user, rt)
-	if loaded && actual.(*route).endpoint.String() != endpoint.String() {
+	if loaded && !actual.(*route).same(ws) {
 		g.routes.Store(user, rt)
 		return rt
 	}
@@ -94,6 +97,11 @@ func (g *Gateway) wake(w http.ResponseWriter, r *http.Request, id identity.Ident
 	}
 	started, err := g.cfg.Backend.Start(r.Context(), id)
 	msg := "Starting VS Code…"
+	if errors.Is(err, backend.ErrRefused) {
+		g.cfg.Logger.Warn("workspace refused", "user", id.User, "err", err)
+		render(w, http.StatusForbidden, "progress.html", pageData{Title: "Workspace refused", Failed: true, Message: err.Error(), Next: next, User: id.User})
+		return
+	}
 	if err != nil {
 		g.cfg.Logger.Warn("start workspace", "user", id.User, "err", err)
 		msg = "Waiting for the workspace: " + err.Error()

@@ -26,8 +26,9 @@ type Metrics struct {
 	byClass [6]prometheus.Counter
 }
 
-// New registers the metrics; workspaces by state are read from b at scrape time.
-func New(b backend.Backend) *Metrics {
+// New registers the metrics. It needs nothing else, so it is built first and the parts
+// that report into it (backend, gateway) get what they need.
+func New() *Metrics {
 	m := &Metrics{Registry: prometheus.NewRegistry()}
 	m.Requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "codehub_http_requests_total", Help: "Requests served by the gateway, by status class.",
@@ -50,12 +51,16 @@ func New(b backend.Backend) *Metrics {
 		Name: "codehub_idle_stops_total", Help: "Workspaces stopped for inactivity.",
 	})
 	m.Registry.MustRegister(m.Requests, m.ProxyLatency, m.WebSockets, m.SpawnDuration, m.LoginFailures, m.IdleStops,
-		&workspaceCollector{b: b, desc: prometheus.NewDesc("codehub_workspaces", "Workspaces by state.", []string{"state"}, nil)},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for i, c := range []string{"1xx", "2xx", "3xx", "4xx", "5xx", "other"} {
 		m.byClass[i] = m.Requests.WithLabelValues(c)
 	}
 	return m
+}
+
+// Watch reports b's workspaces by state, read at scrape time.
+func (m *Metrics) Watch(b backend.Backend) {
+	m.Registry.MustRegister(&workspaceCollector{b: b, desc: prometheus.NewDesc("codehub_workspaces", "Workspaces by state.", []string{"state"}, nil)})
 }
 
 // CountStatus counts one response by its status class.

@@ -63,6 +63,9 @@ type Options struct {
 	Header    auth.HeaderConfig
 	OIDC      auth.OIDCConfig
 	Secure    bool // cookie Secure/__Host- when TLS terminates in front of the gateway
+	// SharedUnixUser lets several users share the gateway's unix user (a trusted team:
+	// everyone can act as everyone); without it a non-root gateway serves one person.
+	SharedUnixUser bool
 	PublicURL string
 	Stdout    io.Writer // where the first admin's password is printed, once
 	Logger    *slog.Logger
@@ -72,24 +75,26 @@ type Options struct {
 // --reconnection-grace-time).
 var MinCodeServer = [3]int{4, 103, 0}
 
-// Run serves until ctx is done or SIGINT/SIGTERM, then drains.
-func Run(ctx context.Context, o Options) error {
+// Run serves until ctx is done or SIGINT/SIGTERM, then drains. Every resource it opened is
+// closed on every error path.
+func Run(ctx context.Context, o Options) (err error) {
 	log := o.Logger
-	if err := ensureStateDir(o.StateDir); err != nil {
-		return err
-	}
 	if o.Backend == "" {
 		o.Backend = "local"
 	}
-	if err := checkAuthMode(o.Auth); err != nil {
+	if err := checkOptions(o); err != nil {
 		return err
 	}
-	if o.Backend != "local" && o.Backend != "kubernetes" {
-		return fmt.Errorf("--backend must be local or kubernetes, not %q", o.Backend)
-	}
-	if o.WorkspaceOrigins != "" && !(o.Secure || o.TLSCert != "") {
-		// Without the __Host- prefix a workspace host could toss a cookie onto the main host.
-		return errors.New("--workspace-origins needs TLS: pass --tls-cert/--tls-key or --secure-cookies")
+	var cleanup []func()
+	defer func() {
+		if err != nil {
+			for i := len(cleanup) - 1; i >= 0; i-- {
+				cleanup[i]()
+			}
+		}
+	}()
+	if err := ensureStateDir(o.StateDir, o.Backend == "local" && os.Geteuid() == 0); err != nil {
+		return err
 	}
 	if o.Backend == "local" {
 		if _, err := CheckCodeServer(o.CodeServer, filepath.Join(o.StateDir, "tmp")); err != nil {
@@ -120,36 +125,8 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-
-	// Bind before starting anything, so a port clash fails fast with nothing to undo.
-	ln, err := net.Listen("tcp", o.Listen)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", o.Listen, unwrapSyscall(err))
-	}
-	var metricsLn net.Listener
-	if o.MetricsListen != "" {
-		if metricsLn, err = net.Listen("tcp", o.MetricsListen); err != nil {
-			ln.Close()
-			return fmt.Errorf("metrics listen on %s: %w", o.MetricsListen, unwrapSyscall(err))
-		}
-	}
-
-	var m *metrics.Metrics
-	be, err := newBackend(o, func(d time.Duration) {
-		if m != nil {
-			m.SpawnDuration.Observe(d.Seconds())
-		}
-	})
-	if err != nil {
-		ln.Close()
-		if metricsLn != nil {
-			metricsLn.Close()
-		}
-		return err
-	}
 	toks, err := tokens.Open(filepath.Join(o.StateDir, "tokens.json"))
 	if err != nil {
-		ln.Close()
 		return err
 	}
 	// The OIDC state cookie key is derived from the session key, so every replica that
@@ -158,20 +135,65 @@ func Run(ctx context.Context, o Options) error {
 	o.OIDC.StateKey = stateKey[:]
 	requestAuth, interactive, err := newAuthenticators(o)
 	if err != nil {
-		ln.Close()
 		return err
 	}
-	m = metrics.New(be)
+	metricsAuth, err := metricsToken(o)
+	if err != nil {
+		return err
+	}
+
+	// Bind before starting anything, so a port clash fails fast with nothing to undo.
+	ln, err := net.Listen("tcp", o.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", o.Listen, unwrapSyscall(err))
+	}
+	cleanup = append(cleanup, func() { ln.Close() })
+	var metricsLn net.Listener
+	if o.MetricsListen != "" {
+		if metricsLn, err = net.Listen("tcp", o.MetricsListen); err != nil {
+			return fmt.Errorf("metrics listen on %s: %w", o.MetricsListen, unwrapSyscall(err))
+		}
+		cleanup = append(cleanup, func() { metricsLn.Close() })
+	}
+
+	m := metrics.New()
+	be, err := newBackend(o, store, func(d time.Duration) { m.SpawnDuration.Observe(d.Seconds()) })
+	if err != nil {
+		return err
+	}
+	cleanup = append(cleanup, func() { _ = be.Shutdown(context.Background()) })
+	m.Watch(be)
 	gw := gateway.New(gateway.Config{
 		Backend: be, Passwords: auth.Local{Users: store}, Codec: codec, Revocations: revoked, Tokens: toks,
 		RequestAuth: requestAuth, Interactive: interactive, StripCookies: o.Forward.Cookies,
 		Secure: secure, SessionTTL: o.SessionTTL, IdleTimeout: o.IdleTimeout, Logger: log, Metrics: m,
 		WorkspaceOrigins: o.WorkspaceOrigins, AdminUsers: o.AdminUsers, AdminGroups: o.AdminGroups,
 	})
-	return runServers(ctx, o, gw, ln, metricsLn, m)
+	return runServers(ctx, o, gw, ln, metricsLn, m, metricsAuth)
 }
 
-func runServers(ctx context.Context, o Options, gw *gateway.Gateway, ln, metricsLn net.Listener, m *metrics.Metrics) error {
+// checkOptions refuses settings that cannot work, before anything is created.
+func checkOptions(o Options) error {
+	if o.StateDir == "" {
+		return errors.New("--state-dir is required")
+	}
+	if err := checkAuthMode(o.Auth); err != nil {
+		return err
+	}
+	if o.Backend != "local" && o.Backend != "kubernetes" {
+		return fmt.Errorf("--backend must be local or kubernetes, not %q", o.Backend)
+	}
+	if o.WorkspaceOrigins != "" && !(o.Secure || o.TLSCert != "") {
+		// Without the __Host- prefix a workspace host could toss a cookie onto the main host.
+		return errors.New("--workspace-origins needs TLS: pass --tls-cert/--tls-key or --secure-cookies")
+	}
+	if o.SharedUnixUser && (o.Backend != "local" || os.Geteuid() == 0) {
+		return errors.New("--shared-unix-user is for a local backend that does not run as root (as root every workspace gets its own unix uid)")
+	}
+	return nil
+}
+
+func runServers(ctx context.Context, o Options, gw *gateway.Gateway, ln, metricsLn net.Listener, m *metrics.Metrics, metricsAuth func(http.Handler) http.Handler) error {
 	log := o.Logger
 	srv := &http.Server{
 		Handler: gw.Handler(),
@@ -192,7 +214,7 @@ func runServers(ctx context.Context, o Options, gw *gateway.Gateway, ln, metrics
 	var msrv *http.Server
 	if metricsLn != nil {
 		mux := http.NewServeMux()
-		mux.Handle("/metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
+		mux.Handle("/metrics", metricsAuth(promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{})))
 		msrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		go func() { errc <- msrv.Serve(metricsLn) }()
 	}
@@ -241,25 +263,6 @@ func displayAddr(a net.Addr) string {
 		return net.JoinHostPort("localhost", strconv.Itoa(tcp.Port))
 	}
 	return tcp.String()
-}
-
-func ensureStateDir(dir string) error {
-	if dir == "" {
-		return errors.New("--state-dir is required")
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("state dir %s: %w", dir, unwrapSyscall(err))
-	}
-	probe, err := os.CreateTemp(dir, ".probe-*")
-	if err != nil {
-		return fmt.Errorf("state dir %s is not writable: %w", dir, unwrapSyscall(err))
-	}
-	probe.Close()
-	os.Remove(probe.Name())
-	if _, err := os.ReadDir(dir); err != nil {
-		return fmt.Errorf("state dir %s is not readable: %w", dir, unwrapSyscall(err))
-	}
-	return nil
 }
 
 // firstAdmin creates an "admin" user with a random password when there are no users,

@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/codehub-dev/codehub/internal/identity"
 )
 
 // KeySize is the length of a session key: AES-256.
@@ -176,4 +178,16 @@ func (c *Codec) Open(value string, now time.Time) (Session, error) {
 // cookie or host is refused for every other.
 func (c *Codec) WithName(name string) *Codec {
 	return &Codec{aead: c.aead, aad: []byte(name)}
+}
+
+// For is the one conversion from an identity to a session (browser sign-in, the
+// per-workspace-origin handoff and the workspace host's own cookie all use it), so the
+// unix ids travel with the user on every path. The session gets a new random id.
+func For(id identity.Identity, issued time.Time, ttl time.Duration) Session {
+	return Session{ID: NewID(), User: id.User, Admin: id.Admin, UID: id.UID, GID: id.GID, Issued: issued, Expires: issued.Add(ttl)}
+}
+
+// Identity is the inverse of For.
+func (s Session) Identity() identity.Identity {
+	return identity.Identity{User: s.User, Admin: s.Admin, UID: s.UID, GID: s.GID}
 }

@@ -83,3 +83,16 @@ func RepoRoot(t testing.TB) string {
 		dir = parent
 	}
 }
+
+// TraversableTempDir is t.TempDir() made searchable by every unix user (t.TempDir's parent
+// is 0700), for tests whose workspaces run as their own uids and must reach their files.
+func TraversableTempDir(t testing.TB) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, d := range []string{filepath.Dir(dir), dir} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}

@@ -10,7 +10,9 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/user"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -23,9 +25,12 @@ import (
 
 // User is one local account.
 type User struct {
-	Name    string    `json:"name"`
-	Hash    string    `json:"hash"`
-	Admin   bool      `json:"admin,omitempty"`
+	Name  string `json:"name"`
+	Hash  string `json:"hash"`
+	Admin bool   `json:"admin,omitempty"`
+	// UID is the unix uid (and gid) the user's local workspace runs as when the gateway
+	// runs as root: allocated once from UIDBase upwards and never changed (see AssignUID).
+	UID     *int64    `json:"uid,omitempty"`
 	Created time.Time `json:"created"`
 }
 
@@ -133,7 +138,7 @@ func (s *Store) Set(name, password string, admin bool) error {
 	}
 	u := User{Name: name, Hash: string(hash), Admin: admin, Created: time.Now().UTC()}
 	if old, ok := s.byID[name]; ok {
-		u.Created = old.Created
+		u.Created, u.UID = old.Created, old.UID
 	}
 	s.byID[name] = u
 	return s.save()
@@ -216,6 +221,51 @@ func (s *Store) Verify(name, password string) (User, error) {
 		return User{}, ErrBadCredentials
 	}
 	return u, nil
+}
+
+// UIDBase is the first unix uid handed to local users' workspaces: far above the ids
+// distributions give to accounts (1000–60000) and to DynamicUser services (61184–65519).
+const UIDBase int64 = 200000
+
+// uidTaken reports whether the host's account database already uses uid; tests replace it.
+var uidTaken = func(uid int64) bool {
+	_, err := user.LookupId(strconv.FormatInt(uid, 10))
+	return err == nil
+}
+
+// AssignUID returns the unix uid of a local user's workspace, allocating the lowest free
+// one from UIDBase on first use and saving it, so it never changes afterwards. Free means
+// no other user of the file has it and the host's passwd database does not know it. The
+// gid is the same number (a private group). ErrNotFound for a name not in the file.
+func (s *Store) AssignUID(name string) (int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.reload(); err != nil {
+		return 0, err
+	}
+	u, ok := s.byID[name]
+	if !ok {
+		return 0, ErrNotFound
+	}
+	if u.UID != nil {
+		return *u.UID, nil
+	}
+	used := map[int64]bool{}
+	for _, o := range s.byID {
+		if o.UID != nil {
+			used[*o.UID] = true
+		}
+	}
+	uid := UIDBase
+	for used[uid] || uidTaken(uid) {
+		uid++
+	}
+	u.UID = &uid
+	s.byID[name] = u
+	if err := s.save(); err != nil {
+		return 0, err
+	}
+	return uid, nil
 }
 
 // RandomPassword returns a password with ~120 bits of entropy, easy to copy.

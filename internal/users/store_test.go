@@ -112,3 +112,40 @@ func indexOf(s, sub string) int {
 	}
 	return -1
 }
+
+func TestAssignUIDIsStableAndSkipsTakenIDs(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "users.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"alice", "bob", "carol"} {
+		if err := s.Set(n, "long-enough-pw", false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	taken := uidTaken
+	t.Cleanup(func() { uidTaken = taken })
+	uidTaken = func(uid int64) bool { return uid == UIDBase+1 } // e.g. an account in /etc/passwd
+
+	a, err := s.AssignUID("alice")
+	if err != nil || a != UIDBase {
+		t.Fatalf("alice: %d %v", a, err)
+	}
+	b, _ := s.AssignUID("bob")
+	if b != UIDBase+2 {
+		t.Fatalf("bob got %d, want %d (UIDBase+1 is taken on the host)", b, UIDBase+2)
+	}
+	// Stable: again, after a password change, and after a reopen of the file.
+	if err := s.Set("alice", "another-long-pw", true); err != nil {
+		t.Fatal(err)
+	}
+	re, _ := Open(s.path)
+	for _, st := range []*Store{s, re} {
+		if again, _ := st.AssignUID("alice"); again != a {
+			t.Fatalf("alice's uid changed: %d → %d", a, again)
+		}
+	}
+	if _, err := s.AssignUID("nobody-here"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("unknown user: %v", err)
+	}
+}

@@ -2,6 +2,8 @@ package local
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -19,12 +21,13 @@ import (
 )
 
 const (
-	ownerFile = "owner"
+	ownerFile = "owner" // the owner's name, as versions before owner.json wrote it
 	pidFile   = "code-server.pid"
 	logFile   = "code-server.log"
-	// startAttempts covers the window between picking a free port and code-server
-	// binding it, in which another process may take the port.
-	startAttempts = 3
+	// socketName is code-server's socket in the workspace's socket directory.
+	socketName = "cs.sock"
+	// maxSocketPath is sun_path's limit (108 bytes with the terminating NUL).
+	maxSocketPath = 107
 )
 
 // instance is one workspace's process and lifecycle. The state machine is
@@ -32,6 +35,7 @@ const (
 // never became healthy.
 type instance struct {
 	name, user, dir string
+	sockDir         string // code-server's socket lives here: its unix user (and root) only
 	cfg             *Config
 
 	mu       sync.Mutex
@@ -43,6 +47,9 @@ type instance struct {
 	runDone  chan struct{} // closed when the current run (all attempts) has finished
 	stopping bool
 	cred     *syscall.Credential // run as these unix ids (nil = the gateway's own)
+	// secret is this run's credential: code-server's HASHED_PASSWORD and the session
+	// cookie the gateway presents. New on every start.
+	secret string
 }
 
 func (in *instance) snapshot() backend.Workspace {
@@ -50,9 +57,15 @@ func (in *instance) snapshot() backend.Workspace {
 	defer in.mu.Unlock()
 	w := backend.Workspace{Name: in.name, User: in.user, State: in.state, Message: in.message}
 	if in.state == backend.StateRunning {
-		w.Endpoint = in.endpoint
+		w.Endpoint, w.Credential = in.endpoint, in.secret
 	}
 	return w
+}
+
+func (in *instance) credential() *syscall.Credential {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.cred
 }
 
 func (in *instance) setState(s backend.State, msg string) {
@@ -61,8 +74,9 @@ func (in *instance) setState(s backend.State, msg string) {
 	in.mu.Unlock()
 }
 
-// start begins starting the workspace unless it is already starting or running.
-func (in *instance) start(cred *syscall.Credential) error {
+// start begins starting the workspace unless it is already starting or running. resolve
+// decides the unix ids it runs as (from its owner's record); a refusal fails the start.
+func (in *instance) start(resolve func() (*syscall.Credential, error)) error {
 	in.mu.Lock()
 	switch in.state {
 	case backend.StateStarting, backend.StateRunning:
@@ -72,12 +86,23 @@ func (in *instance) start(cred *syscall.Credential) error {
 		in.mu.Unlock()
 		return errors.New("workspace is stopping; try again in a moment")
 	}
-	in.state, in.message, in.stopping, in.cred = backend.StateStarting, "starting code-server", false, cred
+	in.state, in.message, in.stopping = backend.StateStarting, "starting code-server", false
 	done := make(chan struct{})
 	in.runDone = done
 	in.mu.Unlock()
 
-	if err := in.prepareDirs(); err != nil {
+	err := os.MkdirAll(in.dir, 0o700)
+	var cred *syscall.Credential
+	if err == nil {
+		cred, err = resolve()
+	}
+	if err == nil {
+		in.mu.Lock()
+		in.cred, in.secret = cred, newSecret()
+		in.mu.Unlock()
+		err = in.prepareDirs()
+	}
+	if err != nil {
 		in.setState(backend.StateFailed, err.Error())
 		close(done)
 		return err
@@ -89,20 +114,32 @@ func (in *instance) start(cred *syscall.Credential) error {
 	return nil
 }
 
+// newSecret returns 256 random bits as hex: never contains "$argon", so code-server
+// compares the session cookie with it as it is.
+func newSecret() string {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand does not fail on Linux; never start with a weak secret
+	}
+	return hex.EncodeToString(b)
+}
+
 func (in *instance) home() string       { return filepath.Join(in.dir, "home") }
 func (in *instance) folder() string     { return filepath.Join(in.home(), "workspace") }
 func (in *instance) dataDir() string    { return filepath.Join(in.dir, "data") }
 func (in *instance) extensions() string { return filepath.Join(in.dir, "extensions") }
 
+func (in *instance) socket() string { return filepath.Join(in.sockDir, socketName) }
+
 func (in *instance) prepareDirs() error {
-	for _, d := range []string{in.dir, in.folder(), in.dataDir(), in.extensions(),
+	for _, d := range []string{in.dir, in.folder(), in.dataDir(), in.extensions(), in.sockDir,
 		filepath.Join(in.home(), ".config"), filepath.Join(in.home(), ".local", "share"), filepath.Join(in.home(), ".cache")} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return fmt.Errorf("workspace dir: %w", err)
 		}
 	}
-	if err := os.WriteFile(filepath.Join(in.dir, ownerFile), []byte(in.user+"\n"), 0o600); err != nil {
-		return fmt.Errorf("workspace owner file: %w", err)
+	if err := os.Remove(in.socket()); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("stale socket: %w", err)
 	}
 	if in.cred != nil {
 		return in.chownTree()
@@ -110,33 +147,21 @@ func (in *instance) prepareDirs() error {
 	return nil
 }
 
-// run launches code-server (retrying when the chosen port was taken meanwhile), waits
-// for /healthz and then for the process to exit.
+// run launches code-server, waits for /healthz and then for the process to exit.
 func (in *instance) run() {
 	spawned := time.Now()
-	var lastErr error
-	for attempt := 0; attempt < startAttempts; attempt++ {
-		port, err := freePort()
-		if err != nil {
-			lastErr = err
-			break
-		}
-		cmd, exited, err := in.spawn(port)
-		if err != nil {
-			lastErr = err
-			break
-		}
-		healthy := in.waitHealthy(port, exited)
-		if healthy {
+	cmd, exited, err := in.spawn()
+	if err == nil {
+		if in.waitHealthy(exited) {
 			in.mu.Lock()
 			if !in.stopping {
-				in.state, in.message, in.endpoint = backend.StateRunning, "", endpointURL(port)
+				in.state, in.message, in.endpoint = backend.StateRunning, "", socketURL(in.socket())
 			}
 			in.mu.Unlock()
 			if in.cfg.OnReady != nil {
 				in.cfg.OnReady(time.Since(spawned))
 			}
-			in.cfg.Logger.Info("workspace running", "workspace", in.name, "port", port, "startup", time.Since(spawned).Round(time.Millisecond))
+			in.cfg.Logger.Info("workspace running", "workspace", in.name, "socket", in.socket(), "startup", time.Since(spawned).Round(time.Millisecond))
 			<-exited
 			in.finish(cmd, "")
 			return
@@ -151,17 +176,16 @@ func (in *instance) run() {
 		}
 		select {
 		case <-exited:
-			lastErr = fmt.Errorf("code-server exited during start: %s", describeExit(cmd, in.logPath()))
+			err = fmt.Errorf("code-server exited during start: %s", describeExit(cmd, in.logPath()))
 		default:
-			lastErr = fmt.Errorf("code-server did not answer /healthz within %s", in.cfg.StartTimeout)
+			err = fmt.Errorf("code-server did not answer /healthz within %s", in.cfg.StartTimeout)
 			in.kill(cmd.Process, exited)
 		}
-		in.cfg.Logger.Warn("workspace start attempt failed", "workspace", in.name, "attempt", attempt+1, "err", lastErr)
 	}
 	in.mu.Lock()
-	in.state, in.message, in.proc, in.endpoint = backend.StateFailed, lastErr.Error(), nil, nil
+	in.state, in.message, in.proc, in.endpoint = backend.StateFailed, err.Error(), nil, nil
 	in.mu.Unlock()
-	in.cfg.Logger.Error("workspace failed to start", "workspace", in.name, "err", lastErr)
+	in.cfg.Logger.Error("workspace failed to start", "workspace", in.name, "err", err)
 }
 
 func (in *instance) finish(cmd *exec.Cmd, msg string) {
@@ -173,14 +197,15 @@ func (in *instance) finish(cmd *exec.Cmd, msg string) {
 }
 
 // chownTree gives the workspace's files to the unix ids it runs as. The directory
-// itself stays the gateway's (it holds the pid and log files); its 0711 mode lets the
-// workspace reach its own subdirectories only.
+// itself stays the gateway's (it holds the owner record, pid and log files); its 0711 mode
+// lets the workspace reach its own subdirectories only. The socket directory is the
+// workspace's, 0700: no other workspace uid can connect to its code-server.
 func (in *instance) chownTree() error {
 	uid, gid := int(in.cred.Uid), int(in.cred.Gid)
 	if err := os.Chmod(in.dir, 0o711); err != nil {
 		return err
 	}
-	for _, top := range []string{in.home(), in.dataDir(), in.extensions()} {
+	for _, top := range []string{in.home(), in.dataDir(), in.extensions(), in.sockDir} {
 		if st, err := os.Stat(top); err == nil {
 			if sys, ok := st.Sys().(*syscall.Stat_t); ok && int(sys.Uid) == uid && int(sys.Gid) == gid {
 				continue // already owned: skip walking a large tree on every start
@@ -201,12 +226,12 @@ func (in *instance) chownTree() error {
 
 func (in *instance) logPath() string { return filepath.Join(in.dir, logFile) }
 
-func (in *instance) spawn(port int) (*exec.Cmd, chan struct{}, error) {
+func (in *instance) spawn() (*exec.Cmd, chan struct{}, error) {
 	logf, err := os.OpenFile(in.logPath(), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
 	if err != nil {
 		return nil, nil, fmt.Errorf("workspace log: %w", err)
 	}
-	cmd := in.command(port)
+	cmd := in.command()
 	cmd.Stdout, cmd.Stderr = logf, logf
 	// Own process group: stop signals reach code-server's helpers too. Pdeathsig stops
 	// the tree if the gateway dies; a later gateway also sweeps orphans (see orphans.go).
@@ -231,28 +256,29 @@ func (in *instance) spawn(port int) (*exec.Cmd, chan struct{}, error) {
 
 // command builds the code-server (or codehub-init) command line and a minimal
 // environment: the gateway's own environment may hold secrets and is not passed on.
-func (in *instance) command(port int) *exec.Cmd {
-	bind := fmt.Sprintf("127.0.0.1:%d", port)
+// code-server listens on the unix socket only, requires the credential, and serves no
+// /proxy/ routes of its own (the gateway serves ports on their own origins).
+func (in *instance) command() *exec.Cmd {
 	grace := strconv.Itoa(int(in.cfg.ReconnectionGrace / time.Second))
+	listen := []string{"--socket", in.socket(), "--socket-mode", "600", "--auth", "password", "--disable-proxy"}
 	var cmd *exec.Cmd
 	if in.cfg.Init != "" {
-		args := []string{
-			"--code-server", in.cfg.CodeServer, "--bind-addr", bind, "--home", in.home(),
+		args := append(listen,
+			"--code-server", in.cfg.CodeServer, "--home", in.home(),
 			"--state-dir", in.dir, "--user-data-dir", in.dataDir(), "--extensions-dir", in.extensions(),
 			"--folder", in.folder(), "--serviceaccount-dir", filepath.Join(in.dir, "no-serviceaccount"),
 			"--reconnection-grace-time", grace,
 			"--conda-envs-dirs", filepath.Join(in.home(), ".conda", "envs"),
-		}
+		)
 		if in.cfg.BuiltinExtensionsDir != "" {
 			args = append(args, "--builtin-extensions-dir", in.cfg.BuiltinExtensionsDir)
 		}
 		cmd = exec.Command(in.cfg.Init, args...)
 	} else {
-		cmd = exec.Command(in.cfg.CodeServer,
-			"--bind-addr", bind, "--auth", "none",
+		cmd = exec.Command(in.cfg.CodeServer, append(listen,
 			"--user-data-dir", in.dataDir(), "--extensions-dir", in.extensions(),
 			"--disable-telemetry", "--disable-update-check", "--disable-workspace-trust",
-			"--reconnection-grace-time", grace, in.folder())
+			"--reconnection-grace-time", grace, in.folder())...)
 	}
 	cmd.Dir = in.folder()
 	cmd.Env = []string{
@@ -264,6 +290,12 @@ func (in *instance) command(port int) *exec.Cmd {
 		"SHELL=" + shell(),
 		"LANG=" + envOr("LANG", "C.UTF-8"),
 		"CODEHUB_USER=" + in.user,
+		// code-server reads it and removes it from its environment, so terminals and
+		// extensions never inherit it.
+		"HASHED_PASSWORD=" + in.secret,
+	}
+	if in.cfg.PortProxyURI != nil {
+		cmd.Env = append(cmd.Env, "VSCODE_PROXY_URI="+in.cfg.PortProxyURI(in.name))
 	}
 	return cmd
 }
@@ -282,11 +314,16 @@ func envOr(k, def string) string {
 	return def
 }
 
-// waitHealthy polls /healthz until it answers 200, the process exits, the start times
-// out or a stop is requested.
-func (in *instance) waitHealthy(port int, exited <-chan struct{}) bool {
-	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	u := endpointURL(port).String() + "/healthz"
+// waitHealthy polls /healthz on the socket until it answers 200, the process exits, the
+// start times out or a stop is requested.
+func (in *instance) waitHealthy(exited <-chan struct{}) bool {
+	sock := in.socket()
+	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{
+		DisableKeepAlives: true,
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+		},
+	}}
 	deadline := time.Now().Add(in.cfg.StartTimeout)
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
@@ -297,7 +334,7 @@ func (in *instance) waitHealthy(port int, exited <-chan struct{}) bool {
 		if stopping {
 			return false
 		}
-		if resp, err := client.Get(u); err == nil {
+		if resp, err := client.Get("http://workspace/healthz"); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				return true
@@ -359,15 +396,6 @@ func (in *instance) killCtx(ctx context.Context, proc *os.Process, exited <-chan
 	case <-time.After(5 * time.Second):
 		return fmt.Errorf("workspace %s: process %d did not exit after SIGKILL", in.name, proc.Pid)
 	}
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // describeExit names the exit status and the last line code-server logged.

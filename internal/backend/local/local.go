@@ -1,5 +1,7 @@
-// Package local runs each user's workspace as a code-server process on this machine,
-// bound to loopback on a free port, with its own home, settings and extensions.
+// Package local runs each user's workspace as a code-server process on this machine, with
+// its own home, settings and extensions. code-server opens no TCP port: it listens on a
+// unix socket in a directory only its unix user (and the gateway) can open, and it answers
+// only requests that carry the workspace's credential, which the gateway alone holds.
 package local
 
 import (
@@ -10,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"os/exec"
 	"sort"
 	"strings"
 	"sync"
@@ -41,6 +44,20 @@ type Config struct {
 	Logger       *slog.Logger
 	// OnReady is called with the time from spawn to a healthy /healthz.
 	OnReady func(time.Duration)
+	// Isolation is how workspaces are kept apart (see Isolation); the zero value is
+	// IsolationUIDs when the gateway runs as root and IsolationSingleUser otherwise.
+	Isolation Isolation
+	// UIDs allocates local users' unix uids in uid mode; nil = platform ids only.
+	UIDs UIDSource
+	// RuntimeDir receives copies of CodeServer's tree, Init and BuiltinExtensionsDir that
+	// workspace uids can reach, when they cannot reach the originals (uid mode only).
+	RuntimeDir string
+	// SocketDir holds one directory per running workspace with code-server's socket
+	// (default <Dir>/../run: short, because a socket path has at most 107 bytes).
+	SocketDir string
+	// PortProxyURI returns VSCODE_PROXY_URI for a workspace (its port-preview origin with
+	// "{{port}}"), so VS Code's Ports view links there; nil = none.
+	PortProxyURI func(workspace string) string
 }
 
 // Backend is the local process backend. Safe for concurrent use.
@@ -68,37 +85,115 @@ func New(cfg Config) (*Backend, error) {
 	if cfg.ReconnectionGrace <= 0 {
 		cfg.ReconnectionGrace = 5 * time.Minute
 	}
-	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
-		return nil, fmt.Errorf("workspaces dir: %w", err)
+	if cfg.Isolation == "" {
+		cfg.Isolation = IsolationSingleUser
+		if os.Geteuid() == 0 {
+			cfg.Isolation = IsolationUIDs
+		}
+	}
+	if cfg.SocketDir == "" {
+		cfg.SocketDir = filepath.Join(filepath.Dir(cfg.Dir), "run")
+	}
+	if n := len(filepath.Join(cfg.SocketDir, "0123456789", socketName)); n > maxSocketPath {
+		return nil, fmt.Errorf("socket dir %s is too long for unix sockets (%d > %d bytes): use a shorter --state-dir", cfg.SocketDir, n, maxSocketPath)
+	}
+	if err := checkIsolation(&cfg); err != nil {
+		return nil, err
 	}
 	b := &Backend{cfg: cfg, ws: map[string]*instance{}}
 	b.stopOrphans()
 	return b, nil
 }
 
-func (b *Backend) dirOf(name string) string { return filepath.Join(b.cfg.Dir, name) }
-
-// credentialFor returns the unix ids to run id's workspace as: the platform's uid/gid
-// when the gateway runs as root (it can switch), nil otherwise (run as the gateway's
-// own user, logged once).
-func (b *Backend) credentialFor(id identity.Identity) *syscall.Credential {
-	if id.UID == nil {
+// checkIsolation prepares the directories and executables for the isolation mode.
+func checkIsolation(cfg *Config) error {
+	switch cfg.Isolation {
+	case IsolationSingleUser, IsolationSharedUID:
+		if os.Geteuid() == 0 {
+			return fmt.Errorf("isolation %q would run workspaces as root: as root every workspace gets its own unix uid", cfg.Isolation)
+		}
+		for _, d := range []string{cfg.Dir, cfg.SocketDir} {
+			if err := os.MkdirAll(d, 0o700); err != nil {
+				return fmt.Errorf("workspaces dir: %w", err)
+			}
+		}
 		return nil
+	case IsolationUIDs:
+	default:
+		return fmt.Errorf("unknown isolation %q", cfg.Isolation)
 	}
 	if os.Geteuid() != 0 {
-		b.warnOnce.Do(func() {
-			b.cfg.Logger.Warn("identity carries a unix uid but the gateway is not root: workspaces run as the gateway's user")
-		})
-		return nil
+		return errors.New("one unix uid per workspace needs the gateway to run as root")
 	}
-	gid := *id.UID
-	if id.GID != nil {
-		gid = *id.GID
+	// Workspace uids must reach their own directories and nothing else: 0711 on the way.
+	for _, d := range []string{cfg.Dir, cfg.SocketDir} {
+		if err := os.MkdirAll(d, 0o711); err != nil {
+			return fmt.Errorf("workspaces dir: %w", err)
+		}
+		if err := os.Chmod(d, 0o711); err != nil {
+			return err
+		}
 	}
-	if *id.UID <= 0 || gid < 0 || *id.UID > 1<<31 || gid > 1<<31 {
-		return nil // never run a workspace as root from an identity
+	if d := notTraversable(cfg.Dir); d != "" {
+		return fmt.Errorf("workspace users cannot reach %s: %s is not searchable by others (mode %s); "+
+			"use a state dir outside it, e.g. --state-dir /var/lib/codehub (make run does that as root)", cfg.Dir, d, modeOf(d))
 	}
-	return &syscall.Credential{Uid: uint32(*id.UID), Gid: uint32(gid), NoSetGroups: true}
+	if cfg.RuntimeDir == "" {
+		cfg.RuntimeDir = filepath.Join(filepath.Dir(cfg.Dir), "runtime")
+	}
+	var err error
+	if cfg.CodeServer, err = stageLauncher(cfg.RuntimeDir, cfg.CodeServer); err != nil {
+		return err
+	}
+	if cfg.Init != "" {
+		if cfg.Init, err = stageFile(cfg.RuntimeDir, cfg.Init); err != nil {
+			return fmt.Errorf("stage codehub-init: %w", err)
+		}
+	}
+	if cfg.BuiltinExtensionsDir != "" {
+		if cfg.BuiltinExtensionsDir, err = stageTree(cfg.RuntimeDir, "extensions", cfg.BuiltinExtensionsDir); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// stageLauncher stages the tree a code-server launcher belongs to (its directory, or the
+// parent of a bin/ directory, as in code-server's standalone release) and returns the
+// launcher's path inside the staged tree.
+func stageLauncher(runtime, launcher string) (string, error) {
+	path, err := exec.LookPath(launcher)
+	if err != nil {
+		return "", fmt.Errorf("code-server launcher %q: %w", launcher, err)
+	}
+	if path, err = filepath.EvalSymlinks(path); err != nil {
+		return "", err
+	}
+	root := filepath.Dir(path)
+	if filepath.Base(root) == "bin" {
+		root = filepath.Dir(root)
+	}
+	staged, err := stageTree(runtime, "code-server", root)
+	if err != nil {
+		return "", err
+	}
+	rel, _ := filepath.Rel(root, path)
+	return filepath.Join(staged, rel), nil
+}
+
+func modeOf(path string) string {
+	if st, err := os.Stat(path); err == nil {
+		return fmt.Sprintf("%#o", st.Mode().Perm())
+	}
+	return "unknown"
+}
+
+func (b *Backend) dirOf(name string) string { return filepath.Join(b.cfg.Dir, name) }
+
+// sockDirOf names a workspace's socket directory by the hash part of its name (unique as
+// the name is, and short).
+func (b *Backend) sockDirOf(name string) string {
+	return filepath.Join(b.cfg.SocketDir, name[strings.LastIndexByte(name, '-')+1:])
 }
 
 // Get reports the user's workspace without side effects.
@@ -122,11 +217,11 @@ func (b *Backend) Start(_ context.Context, id identity.Identity) (backend.Worksp
 	b.mu.Lock()
 	inst := b.ws[name]
 	if inst == nil {
-		inst = &instance{name: name, user: id.User, dir: b.dirOf(name), cfg: &b.cfg, state: backend.StateStopped}
+		inst = &instance{name: name, user: id.User, dir: b.dirOf(name), sockDir: b.sockDirOf(name), cfg: &b.cfg, state: backend.StateStopped}
 		b.ws[name] = inst
 	}
 	b.mu.Unlock()
-	if err := inst.start(b.credentialFor(id)); err != nil {
+	if err := inst.start(func() (*syscall.Credential, error) { return b.credentialFor(id, inst.dir) }); err != nil {
 		return inst.snapshot(), err
 	}
 	return inst.snapshot(), nil
@@ -163,11 +258,11 @@ func (b *Backend) List(_ context.Context) ([]backend.Workspace, error) {
 		if !e.IsDir() || seen[e.Name()] {
 			continue
 		}
-		owner, err := os.ReadFile(filepath.Join(b.cfg.Dir, e.Name(), ownerFile))
-		if err != nil {
+		rec, err := readOwner(filepath.Join(b.cfg.Dir, e.Name()))
+		if err != nil || rec.User == "" {
 			continue
 		}
-		out = append(out, backend.Workspace{Name: e.Name(), User: strings.TrimSpace(string(owner)), State: backend.StateStopped})
+		out = append(out, backend.Workspace{Name: e.Name(), User: rec.User, State: backend.StateStopped})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
@@ -194,7 +289,7 @@ func (b *Backend) Shutdown(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// endpointURL is the loopback address of a workspace listening on port.
-func endpointURL(port int) *url.URL {
-	return &url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", port)}
+// socketURL is the endpoint of a workspace listening on a unix socket.
+func socketURL(path string) *url.URL {
+	return &url.URL{Scheme: "unix", Path: path}
 }
