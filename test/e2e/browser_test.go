@@ -19,7 +19,7 @@ import (
 // read in the editor, and no reconnect dialog for 30 s.
 func TestBrowserSignInAndEditFile(t *testing.T) {
 	chromium := testenv.Chromium(t)
-	state := t.TempDir()
+	state := testenv.TraversableTempDir(t)
 	addUser(t, state, "alice", "alice-password", false)
 	folder := filepath.Join(state, "workspaces", identity.WorkspaceName("alice"), "home", "workspace")
 	if err := os.MkdirAll(folder, 0o700); err != nil {

@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/codehub-dev/codehub/internal/testenv"
 )
 
 // TestBehindPlatformSessionVerification runs the gateway with --auth forward against a
@@ -29,18 +31,25 @@ func TestBehindPlatformSessionVerification(t *testing.T) {
 			return
 		}
 		c, err := r.Cookie("session")
+		if err == nil && c.Value == "carol-platform-session" && r.Header.Get("X-Remote-User") == "" {
+			w.Header().Set("X-Remote-User", "carol") // a platform user without unix ids
+			w.WriteHeader(http.StatusOK)
+			return
+		}
 		if err != nil || c.Value != "alice-platform-session" || r.Header.Get("X-Remote-User") != "" {
 			http.Error(w, "no session", http.StatusUnauthorized)
 			return
 		}
 		w.Header().Set("X-Remote-User", "alice")
 		w.Header().Set("X-User-Group-Ids", "data-science,users")
+		w.Header().Set("X-Unix-Uid", "2001")
+		w.Header().Set("X-Unix-Gid", "2001")
 		w.WriteHeader(http.StatusOK)
 	}))
 	verifier.Start()
 	t.Cleanup(verifier.Close)
 
-	state := t.TempDir()
+	state := testenv.TraversableTempDir(t)
 	addUser(t, state, "admin", "admin-password", true) // local users stay available
 	g := startGateway(t, state, "--idle-timeout", "0", "--auth", "forward",
 		"--forward-url", verifier.URL+"/api/data_sessions/verifications/app_service",
@@ -87,6 +96,19 @@ func TestBehindPlatformSessionVerification(t *testing.T) {
 	alice.openWorkbench(t)
 	if st := alice.workspaceState(t); st != "Running" {
 		t.Fatalf("alice's workspace: %s", st)
+	}
+	// The gateway runs as root: alice's workspace runs as the platform's uid for her.
+	if ids := processIDs(t, workspacePID(t, state, "alice")); ids != "2001:2001" {
+		t.Fatalf("alice's code-server runs as %s, want the platform's 2001:2001", ids)
+	}
+	// A platform user without unix ids is refused, with the reason, never run as root.
+	carol := newBrowser(t, g.URL)
+	carol.Jar.SetCookies(mustParse(g.URL), []*http.Cookie{{Name: "session", Value: "carol-platform-session"}})
+	if resp, body := carol.navigate(t, "/"); resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "no unix uid is known") {
+		t.Fatalf("carol without a uid: %d %s", resp.StatusCode, body)
+	}
+	if pid := workspacePID(t, state, "carol"); pid != 0 {
+		t.Fatalf("a workspace process was started for carol (pid %d)", pid)
 	}
 
 	// The gateway answers as an ingress auth-url target too.

@@ -13,6 +13,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/codehub-dev/codehub/internal/identity"
+	"github.com/codehub-dev/codehub/internal/testenv"
 )
 
 func wsURL(base string) string {
@@ -37,7 +38,7 @@ func dialWS(t *testing.T, b *browser, origin string, cookie bool) (*websocket.Co
 // checks that each gets a separate code-server, proxied HTTP and WebSocket, and that
 // nothing alice sends ever reaches bob's process.
 func TestTwoUsersGetTheirOwnWorkspaces(t *testing.T) {
-	state := t.TempDir()
+	state := testenv.TraversableTempDir(t)
 	addUser(t, state, "alice", "alice-password", false)
 	addUser(t, state, "bob", "bob-password", false)
 	g := startGateway(t, state, "--idle-timeout", "0")
@@ -76,8 +77,8 @@ func TestTwoUsersGetTheirOwnWorkspaces(t *testing.T) {
 	if alicePID == 0 || bobPID == 0 || alicePID == bobPID {
 		t.Fatalf("pids alice=%d bob=%d: want two distinct processes", alicePID, bobPID)
 	}
-	bobPort := workspacePort(t, state, "bob")
-	before := connectionsTo(t, bobPort)
+	bobSocket := workspaceSocket(t, state, "bob")
+	before := connectionsToSocket(t, bobSocket)
 
 	// Everything alice can try: her cookie plus every hint at bob's workspace.
 	bobName := identity.WorkspaceName("bob")
@@ -98,18 +99,15 @@ func TestTwoUsersGetTheirOwnWorkspaces(t *testing.T) {
 	if c, _, err := dialWS(t, alice, g.URL, true); err == nil {
 		c.CloseNow()
 	}
-	if after := connectionsTo(t, bobPort); after > before {
+	if after := connectionsToSocket(t, bobSocket); after > before {
 		t.Fatalf("alice's requests opened %d connections to bob's code-server", after-before)
 	}
-	// (alice's own code-server may now show the folder she asked for with ?folder=:
-	// the local backend runs every workspace as the gateway's OS user, see
-	// docs/architecture.md. What matters here is which process answered.)
 	// Positive control: bob's own request does reach bob's process.
 	bobFolder := bob.servedFolder(t)
 	if bobFolder == aliceFolder || !strings.Contains(bobFolder, bobName) {
 		t.Fatalf("bob served %q", bobFolder)
 	}
-	if after := connectionsTo(t, bobPort); after <= before {
+	if after := connectionsToSocket(t, bobSocket); after <= before {
 		t.Fatalf("bob's own request did not reach bob's code-server (connections %d → %d): the check above proves nothing", before, after)
 	}
 
@@ -119,15 +117,15 @@ func TestTwoUsersGetTheirOwnWorkspaces(t *testing.T) {
 // TestUnauthenticatedNeverReachesCodeServer sends requests without a valid session, with
 // and without Upgrade, and checks code-server saw no connection at all.
 func TestUnauthenticatedNeverReachesCodeServer(t *testing.T) {
-	state := t.TempDir()
+	state := testenv.TraversableTempDir(t)
 	addUser(t, state, "alice", "alice-password", false)
 	g := startGateway(t, state, "--idle-timeout", "0")
 	alice := newBrowser(t, g.URL)
 	alice.login(t, "alice", "alice-password")
 	alice.navigate(t, "/")
 	eventually(t, 2*time.Minute, "alice's workspace to run", func() bool { return alice.workspaceState(t) == "Running" })
-	port := workspacePort(t, state, "alice")
-	before := connectionsTo(t, port)
+	sock := workspaceSocket(t, state, "alice")
+	before := connectionsToSocket(t, sock)
 
 	tampered := []byte(alice.sessionCookie())
 	tampered[len(tampered)/2] ^= 0x01
@@ -155,14 +153,14 @@ func TestUnauthenticatedNeverReachesCodeServer(t *testing.T) {
 			}
 		}
 	}
-	if after := connectionsTo(t, port); after > before {
+	if after := connectionsToSocket(t, sock); after > before {
 		t.Fatalf("unauthenticated requests opened %d connections to code-server", after-before)
 	}
 	// Cross-site WebSocket with a valid cookie is refused too.
 	if _, resp, err := dialWS(t, alice, "http://evil.example", true); err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("cross-origin WebSocket: err=%v resp=%v, want 403", err, resp)
 	}
-	if after := connectionsTo(t, port); after > before {
+	if after := connectionsToSocket(t, sock); after > before {
 		t.Fatalf("a cross-origin WebSocket reached code-server")
 	}
 }
@@ -170,7 +168,7 @@ func TestUnauthenticatedNeverReachesCodeServer(t *testing.T) {
 // TestIdleStopThenWakeKeepsFiles lets a workspace go idle, checks the process is gone,
 // then wakes it with a page visit and reads back a file written before the stop.
 func TestIdleStopThenWakeKeepsFiles(t *testing.T) {
-	state := t.TempDir()
+	state := testenv.TraversableTempDir(t)
 	addUser(t, state, "alice", "alice-password", false)
 	g := startGateway(t, state, "--idle-timeout", "3s")
 	alice := newBrowser(t, g.URL)
@@ -184,6 +182,7 @@ func TestIdleStopThenWakeKeepsFiles(t *testing.T) {
 	if err := os.WriteFile(note, []byte(want), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	ownLike(t, note, folder) // a file in her folder is hers (her workspace runs as her own uid)
 
 	eventually(t, time.Minute, "the idle stop", func() bool { return !alive(firstPID) && alice.workspaceState(t) == "Stopped" })
 
@@ -217,7 +216,7 @@ func TestIdleStopThenWakeKeepsFiles(t *testing.T) {
 // open (it must get close code 1001, the workspace must stop, the exit must be 0), then
 // starts a new gateway on the same state dir: the old cookie still signs alice in.
 func TestRestartKeepsSessionAndDrains(t *testing.T) {
-	state := t.TempDir()
+	state := testenv.TraversableTempDir(t)
 	addUser(t, state, "alice", "alice-password", false)
 	g := startGateway(t, state, "--idle-timeout", "0")
 	alice := newBrowser(t, g.URL)

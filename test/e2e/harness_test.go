@@ -238,6 +238,9 @@ func (b *browser) openWorkbench(t *testing.T) string {
 	eventually(t, 3*time.Minute, "the workbench through the gateway", func() bool {
 		resp, html := b.navigate(t, "/")
 		body = html
+		if resp.StatusCode == http.StatusForbidden || strings.Contains(html, "Workspace failed") {
+			t.Fatalf("the workspace did not start: %d\n%s", resp.StatusCode, html)
+		}
 		return resp.StatusCode == 200 && strings.Contains(html, "vscode-workbench-web-configuration")
 	})
 	return body
@@ -325,21 +328,71 @@ func workspacePID(t *testing.T, stateDir, user string) int {
 	return pid
 }
 
-var bindRE = regexp.MustCompile(`--bind-addr\x00127\.0\.0\.1:(\d+)`)
+var socketRE = regexp.MustCompile(`--socket\x00([^\x00]+)`)
 
-func workspacePort(t *testing.T, stateDir, user string) int {
+// workspaceSocket is the unix socket a user's running code-server listens on.
+func workspaceSocket(t *testing.T, stateDir, user string) string {
 	t.Helper()
 	pid := workspacePID(t, stateDir, user)
 	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
 	if err != nil {
 		t.Fatalf("workspace of %s not running: %v", user, err)
 	}
-	m := bindRE.FindSubmatch(cmdline)
+	m := socketRE.FindSubmatch(cmdline)
 	if m == nil {
-		t.Fatalf("no --bind-addr in %q", cmdline)
+		t.Fatalf("no --socket in %q", cmdline)
 	}
-	port, _ := strconv.Atoi(string(m[1]))
-	return port
+	return string(m[1])
+}
+
+// connectionsToSocket counts the connected sockets on a unix socket path (the kernel
+// names every accepted connection after its listener in /proc/net/unix).
+func connectionsToSocket(t *testing.T, path string) int {
+	t.Helper()
+	data, err := os.ReadFile("/proc/net/unix")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, line := range strings.Split(string(data), "\n")[1:] {
+		f := strings.Fields(line)
+		// Num RefCount Protocol Flags Type St Inode Path; St 03 = connected.
+		if len(f) >= 8 && f[5] == "03" && f[7] == path {
+			n++
+		}
+	}
+	return n
+}
+
+// ownLike gives path the owner of ref (a workspace's files belong to its unix user).
+func ownLike(t *testing.T, path, ref string) {
+	t.Helper()
+	st, err := os.Stat(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sys := st.Sys().(*syscall.Stat_t)
+	if err := os.Chown(path, int(sys.Uid), int(sys.Gid)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// processIDs is "uid:gid" (real ids) of a process.
+func processIDs(t *testing.T, pid int) string {
+	t.Helper()
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatalf("process %d: %v", pid, err)
+	}
+	var uid, gid string
+	for _, line := range strings.Split(string(status), "\n") {
+		if f := strings.Fields(line); len(f) > 1 && f[0] == "Uid:" {
+			uid = f[1]
+		} else if len(f) > 1 && f[0] == "Gid:" {
+			gid = f[1]
+		}
+	}
+	return uid + ":" + gid
 }
 
 func alive(pid int) bool {

@@ -83,7 +83,7 @@ func contains(list []string, s string) bool {
 // a crashed gateway (pid file + the workspace dir on its command line) and one unrelated
 // process named by a stale pid file: the first is stopped, the second left alone.
 func TestOrphansStoppedAtStart(t *testing.T) {
-	state := t.TempDir()
+	state := testenv.TraversableTempDir(t)
 	wsDir := filepath.Join(state, "workspaces", identity.WorkspaceName("alice"))
 	otherDir := filepath.Join(state, "workspaces", identity.WorkspaceName("bob"))
 	for _, d := range []string{wsDir, otherDir} {
