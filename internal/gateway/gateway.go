@@ -76,7 +76,7 @@ type Gateway struct {
 	// strippedCookies never reach a workspace (see upstreamStrippedCookies).
 	strippedCookies []string
 	stopReaper      context.CancelFunc
-	reaperDone chan struct{}
+	reaperDone      chan struct{}
 }
 
 // New returns a gateway and starts its idle reaper.

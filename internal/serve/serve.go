@@ -58,17 +58,17 @@ type Options struct {
 	AdminUsers, AdminGroups []string
 	// Auth selects how requests are identified besides local sign-in: "local" (only),
 	// "forward" (platform session verification), "header" (trusted proxy), "oidc".
-	Auth      string
-	Forward   auth.ForwardConfig
-	Header    auth.HeaderConfig
-	OIDC      auth.OIDCConfig
-	Secure    bool // cookie Secure/__Host- when TLS terminates in front of the gateway
+	Auth    string
+	Forward auth.ForwardConfig
+	Header  auth.HeaderConfig
+	OIDC    auth.OIDCConfig
+	Secure  bool // cookie Secure/__Host- when TLS terminates in front of the gateway
 	// SharedUnixUser lets several users share the gateway's unix user (a trusted team:
 	// everyone can act as everyone); without it a non-root gateway serves one person.
 	SharedUnixUser bool
-	PublicURL string
-	Stdout    io.Writer // where the first admin's password is printed, once
-	Logger    *slog.Logger
+	PublicURL      string
+	Stdout         io.Writer // where the first admin's password is printed, once
+	Logger         *slog.Logger
 }
 
 // MinCodeServer is the oldest code-server release the local backend supports (it needs
