@@ -45,59 +45,22 @@ log "building codehub, benchd and codehub-bench"
 mkdir -p bin
 go build -trimpath -o bin/ ./cmd/codehub ./bench/cmd/benchd ./bench/cmd/codehub-bench
 
-# Preview of the recommended gateway changes, measured as their own target without
-# touching the tree: the same codehub built with `go build -overlay` from an edited copy of
-# internal/gateway/proxy.go. Each change applies only while the file still needs it and its
-# anchor is found; with nothing to apply there is no preview. BENCH_NO_PREVIEW=1 skips it.
-preview=()
-pf=internal/gateway/proxy.go
-if [ -z "${BENCH_NO_PREVIEW:-}" ]; then
-  ov=$(mktemp -d)
-  cp "$pf" "$ov/proxy.go"
-  notes=()
-  files=("\"$PWD/$pf\":\"$ov/proxy.go\"")
-  if grep -q '^[[:space:]]*FlushInterval: -1,' "$ov/proxy.go"; then
-    sed -i 's/^\([[:space:]]*\)FlushInterval: -1,/\1FlushInterval: 0,/' "$ov/proxy.go"
-    notes+=("FlushInterval 0 instead of -1 (ReverseProxy still flushes responses without Content-Length and text/event-stream at once; -1 arms a timer and a flush goroutine for every response)")
-  fi
-  if grep -q '^[[:space:]]*h\.Del(k)$' "$ov/proxy.go"; then
-    sed -i 's/^\([[:space:]]*\)h\.Del(k)$/\1delete(h, k) \/\/ the identity header names are constants in canonical form/' "$ov/proxy.go"
-    notes+=("identity headers removed with delete(h, k) instead of h.Del(k) (no canonicalisation of 22 constant, canonical names per request)")
-  fi
-  if ! grep -q 'BufferPool' "$ov/proxy.go" && grep -q '^[[:space:]]*FlushInterval:' "$ov/proxy.go"; then
-    sed -i 's/^\([[:space:]]*\)FlushInterval:/\1BufferPool: benchBufferPool{},\n&/' "$ov/proxy.go"
-    cat >"$ov/bufpool.go" <<'EOF2'
-package gateway
-
-import "sync"
-
-// benchBufferPool lends ReverseProxy 32 KiB copy buffers instead of a new one per response.
-type benchBufferPool struct{}
-
-var benchBufs = sync.Pool{New: func() any { return new([32 << 10]byte) }}
-
-func (benchBufferPool) Get() []byte  { return benchBufs.Get().(*[32 << 10]byte)[:] }
-func (benchBufferPool) Put(b []byte) { benchBufs.Put((*[32 << 10]byte)(b[:32<<10])) }
-EOF2
-    files+=("\"$PWD/internal/gateway/zz_bench_bufferpool.go\":\"$ov/bufpool.go\"")
-    notes+=("a BufferPool of 32 KiB buffers for the route's ReverseProxy")
-  fi
-  if [ ${#notes[@]} -gt 0 ]; then
-    (IFS=,; printf '{"Replace":{%s}}\n' "${files[*]}") >"$ov/overlay.json"
-    note=$(IFS=';'; echo "${notes[*]}")
-    if go build -trimpath -overlay "$ov/overlay.json" -o bin/codehub-preview ./cmd/codehub; then
-      log "built bin/codehub-preview: $note"
-      preview=(--codehub-preview bin/codehub-preview --codehub-preview-note "$note")
-    else
-      log "preview build failed; measuring codehub as committed only"
-    fi
-  fi
-  rm -rf "$ov"
+# Before/after in one run: BENCH_BASELINE=<git revision> builds codehub from that revision
+# (a temporary worktree) and measures it as its own target in the same rounds.
+baseline=()
+if [ -n "${BENCH_BASELINE:-}" ]; then
+  rev=$(git rev-parse --short "$BENCH_BASELINE")
+  wt=$(mktemp -d)
+  git worktree add --detach "$wt" "$rev" >&2
+  (cd "$wt" && go build -trimpath -o "$OLDPWD/bin/codehub-baseline" ./cmd/codehub)
+  git worktree remove --force "$wt"
+  log "built bin/codehub-baseline from $rev"
+  baseline=(--codehub-baseline bin/codehub-baseline --codehub-baseline-note "revision $rev ($(git log -1 --format=%s "$rev" | cut -c1-80))")
 fi
 
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 log "running codehub-bench $*"
 bin/codehub-bench --benchd bin/benchd --codehub bin/codehub --wrk "$(command -v wrk)" --nginx "$(command -v nginx)" \
   --node "$(command -v node)" --chp "$chp" --caddy "$bin/caddy" --oauth2-proxy "$bin/oauth2-proxy" \
-  --code-server "$code_server" "${preview[@]}" --out docs "$@"
+  --code-server "$code_server" "${baseline[@]}" --out docs "$@"
 log "done (make bench total $(( $(date +%s) - start ))s)"

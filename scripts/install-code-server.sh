@@ -37,6 +37,7 @@ if [ -n "$gone" ]; then
   log "installing code-server $CODE_SERVER_VERSION (compiles native addons: ~10 minutes on 2 cores)"
   tmp=$(mktemp -d "$cache/.code-server.XXXXXX")
   trap 'rm -rf "$tmp"' EXIT
+  chmod 755 "$tmp" # mktemp makes it 0700; the tree is meant to be run by others too
   # node-gyp must build against this Node's headers, never download them (no internet).
   PATH="$node_dir/bin:$PATH" npm_config_nodedir="$node_dir" npm_config_unsafe_perm=true \
     npm install -g --prefix "$tmp" --no-audit --no-fund --foreground-scripts \

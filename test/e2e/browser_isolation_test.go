@@ -64,6 +64,7 @@ fetch(%q, {method: "POST", credentials: "include", headers: {"Content-Type": "ap
 		if err := chromedp.Do(ctx, chromedp.Navigate(u), chromedp.WaitReady(chromedp.CSS("body"))); err != nil {
 			t.Fatalf("navigate %s: %v", u, err)
 		}
+		text, _ = chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))
 		// Give a page's script its chance to run (bounded: the attempt is one request).
 		deadline := time.Now().Add(5 * time.Second)
 		for time.Now().Before(deadline) {
@@ -73,7 +74,9 @@ fetch(%q, {method: "POST", credentials: "include", headers: {"Content-Type": "ap
 			}
 			time.Sleep(200 * time.Millisecond) // observation window: waiting for a script that must not run
 		}
-		text, _ = chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))
+		if later, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`)); later != "" {
+			text = later
+		}
 		if buf, err := chromedp.Run(ctx, chromedp.CaptureScreenshot()); err == nil {
 			os.WriteFile(filepath.Join(outDir, "isolation-"+name+".png"), buf, 0o644)
 		}

@@ -110,17 +110,51 @@ func eventually(t *testing.T, timeout time.Duration, what string, cond func() bo
 // startGateway runs `codehub serve` on free ports with the given state dir.
 func startGateway(t *testing.T, stateDir string, extra ...string) *gateway {
 	t.Helper()
-	port, mport := freePort(t), freePort(t)
+	return startGatewayWith(t, gatewayOptions{stateDir: stateDir}, extra...)
+}
+
+// gatewayOptions vary how the test gateway runs.
+type gatewayOptions struct {
+	stateDir string
+	port     int    // 0 = a free one
+	binary   string // "" = the test build
+	// codeServer overrides the real code-server's path (e.g. a copy another uid can run).
+	codeServer string
+	// cred runs the gateway as another unix user (nil = as the test, root).
+	cred *syscall.Credential
+	// health is the client and URL the start-up health check uses (nil = plain HTTP).
+	health *http.Client
+	// healthURL overrides the health check's URL.
+	healthURL string
+}
+
+func startGatewayWith(t *testing.T, o gatewayOptions, extra ...string) *gateway {
+	t.Helper()
+	port, mport := o.port, freePort(t)
+	if port == 0 {
+		port = freePort(t)
+	}
+	cs, bin := o.codeServer, o.binary
+	if cs == "" {
+		cs = testenv.CodeServer(t)
+	}
+	if bin == "" {
+		bin = codehubBinary(t)
+	}
 	args := append([]string{"serve", "--listen", fmt.Sprintf("127.0.0.1:%d", port),
-		"--metrics-listen", fmt.Sprintf("127.0.0.1:%d", mport), "--state-dir", stateDir,
-		"--code-server", testenv.CodeServer(t), "--stop-grace", "5s", "--reconnection-grace-time", "30s"}, extra...)
+		"--metrics-listen", fmt.Sprintf("127.0.0.1:%d", mport), "--state-dir", o.stateDir,
+		"--code-server", cs, "--stop-grace", "5s", "--reconnection-grace-time", "30s"}, extra...)
 	g := &gateway{
-		cmd: exec.Command(codehubBinary(t), args...), URL: fmt.Sprintf("http://127.0.0.1:%d", port),
-		Metrics: fmt.Sprintf("http://127.0.0.1:%d/metrics", mport), StateDir: stateDir,
+		cmd: exec.Command(bin, args...), URL: fmt.Sprintf("http://127.0.0.1:%d", port),
+		Metrics: fmt.Sprintf("http://127.0.0.1:%d/metrics", mport), StateDir: o.stateDir,
 		Stdout: &syncBuffer{}, Stderr: &syncBuffer{}, exited: make(chan struct{}),
 	}
 	g.cmd.Stdout, g.cmd.Stderr = g.Stdout, g.Stderr
 	g.cmd.Env = append(os.Environ(), "CODEHUB_CODE_SERVER=")
+	if o.cred != nil {
+		g.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: o.cred}
+		g.cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + o.stateDir, "USER=codehub-test"}
+	}
 	if err := g.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -134,13 +168,20 @@ func startGateway(t *testing.T, stateDir string, extra ...string) *gateway {
 			t.Logf("gateway stderr:\n%s", g.Stderr.String())
 		}
 	})
+	client, healthURL := o.health, o.healthURL
+	if client == nil {
+		client = http.DefaultClient
+	}
+	if healthURL == "" {
+		healthURL = g.URL + "/_codehub/healthz"
+	}
 	eventually(t, 60*time.Second, "gateway health", func() bool {
 		select {
 		case <-g.exited:
 			t.Fatalf("gateway exited early: %v\nstderr:\n%s", g.exitErr, g.Stderr.String())
 		default:
 		}
-		resp, err := http.Get(g.URL + "/_codehub/healthz")
+		resp, err := client.Get(healthURL)
 		if err != nil {
 			return false
 		}

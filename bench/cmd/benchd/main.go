@@ -4,7 +4,9 @@
 //     /ws (WebSocket echo) and /healthz;
 //   - a code-server stand-in, so codehub's local backend can launch it as the workspace:
 //     `benchd --version` prints a code-server-like version, code-server's flags are
-//     accepted and ignored, and it listens on --bind-addr;
+//     accepted, it listens on --bind-addr or --socket, and with $HASHED_PASSWORD set it
+//     answers only requests carrying code-server's session cookie with that value, as
+//     code-server does (/healthz excepted);
 //   - the verification endpoint of nginx's auth_request (/auth: 200 when the request
 //     carries the expected session cookie, else 401), with --auth-cookie;
 //   - the Go floor: with --proxy-to URL it is a bare httputil.ReverseProxy and nothing else.
@@ -17,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -33,11 +36,12 @@ const Version = "4.139.1 bench-standin"
 // valueFlags are code-server's flags that take a value; benchd's own are handled apart.
 var valueFlags = map[string]bool{
 	"--auth": true, "--user-data-dir": true, "--extensions-dir": true,
-	"--reconnection-grace-time": true, "--locale": true,
+	"--reconnection-grace-time": true, "--locale": true, "--socket-mode": true,
 }
 
 type options struct {
 	bind       string
+	socket     string
 	proxyTo    string
 	authCookie string // name=value the /auth endpoint expects
 }
@@ -63,6 +67,8 @@ func parseArgs(args []string) (options, bool, error) {
 			return o, true, nil
 		case name == "--bind-addr":
 			o.bind, err = take()
+		case name == "--socket":
+			o.socket, err = take()
 		case name == "--proxy-to":
 			o.proxyTo, err = take()
 		case name == "--auth-cookie":
@@ -100,8 +106,45 @@ func main() {
 	} else {
 		h = backendMux(o.authCookie)
 	}
+	if secret := os.Getenv("HASHED_PASSWORD"); secret != "" {
+		os.Unsetenv("HASHED_PASSWORD")
+		h = requireCookie(h, "code-server-session="+secret)
+	}
 	srv := &http.Server{Addr: o.bind, Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	log.Fatal(srv.ListenAndServe())
+	if o.socket == "" {
+		log.Fatal(srv.ListenAndServe())
+	}
+	os.Remove(o.socket)
+	ln, err := net.Listen("unix", o.socket)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := os.Chmod(o.socket, 0o600); err != nil {
+		log.Fatal(err)
+	}
+	log.Fatal(srv.Serve(ln))
+}
+
+// requireCookie answers only requests whose Cookie header carries want (name=value), as
+// code-server with --auth password does; /healthz stays open for probes.
+func requireCookie(h http.Handler, want string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/healthz" {
+			ok := false
+			for _, line := range r.Header["Cookie"] {
+				for _, part := range strings.Split(line, ";") {
+					if subtle.ConstantTimeCompare([]byte(strings.TrimSpace(part)), []byte(want)) == 1 {
+						ok = true
+					}
+				}
+			}
+			if !ok {
+				http.Error(w, "Unauthorized", http.StatusUnauthorized)
+				return
+			}
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // bareProxy is the Go floor: the standard library's reverse proxy with a Transport that

@@ -87,8 +87,8 @@ func main() {
 	var quick bool
 	flag.StringVar(&e.benchd, "benchd", "bin/benchd", "benchd binary")
 	flag.StringVar(&e.codehub, "codehub", "bin/codehub", "codehub binary")
-	flag.StringVar(&e.codehubPreview, "codehub-preview", "", "optional second codehub binary (proposed changes) run as its own target")
-	flag.StringVar(&e.previewNote, "codehub-preview-note", "", "what the preview binary changes, for the report")
+	flag.StringVar(&e.codehubBaseline, "codehub-baseline", "", "optional second codehub binary (built from another revision) run as its own target in the same rounds")
+	flag.StringVar(&e.baselineNote, "codehub-baseline-note", "", "what the baseline binary is, for the report (e.g. the git revision)")
 	flag.StringVar(&e.nginx, "nginx", "nginx", "nginx binary")
 	flag.StringVar(&e.wrk, "wrk", "wrk", "wrk binary")
 	flag.StringVar(&e.node, "node", "node", "node for configurable-http-proxy")
@@ -122,7 +122,7 @@ func main() {
 	if quick {
 		cfg.Rounds, cfg.Duration, cfg.AssetDur, cfg.WSDur, cfg.IdleSteps, cfg.WakeTrials, cfg.Quick = 1, 2*time.Second, 2*time.Second, 1*time.Second, []int{1000}, 1, true
 	}
-	for _, p := range []*string{&e.benchd, &e.codehub, &e.codehubPreview, &e.nginx, &e.wrk, &e.node, &e.caddy, &e.oauth2Proxy} {
+	for _, p := range []*string{&e.benchd, &e.codehub, &e.codehubBaseline, &e.nginx, &e.wrk, &e.node, &e.caddy, &e.oauth2Proxy} {
 		if abs, err := exec.LookPath(*p); err == nil {
 			*p, _ = filepath.Abs(abs)
 		}
@@ -141,6 +141,11 @@ func main() {
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
 	work, err := os.MkdirTemp("", "codehub-bench-")
+	if err == nil {
+		// As root, codehub runs the workspace (benchd) as its own unix uid: it must reach
+		// its directory under the state dir here.
+		err = os.Chmod(work, 0o755)
+	}
 	if err != nil {
 		fatal(err)
 	}

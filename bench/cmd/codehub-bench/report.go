@@ -143,8 +143,8 @@ func writeReport(outDir string, res *Results) error {
 			ratio(s.ReqPerSec, floor.ReqPerSec), s.P50, s.P99, s.MiBps, cpu, cpuR)
 	}
 	w("\nMedians over the rounds; CPU per request over all rounds together.")
-	if t := findTarget(res, previewName); t != nil {
-		w(" The **%s** row is not the committed gateway: it is codehub built from the same tree through `go build -overlay` with the recommended changes only, to measure them end to end (see its configuration below).", previewName)
+	if t := findTarget(res, baselineName); t != nil {
+		w(" The **%s** row is not the gateway under test: it is codehub built from an earlier revision, measured in the same rounds for a before/after comparison (see its configuration below).", baselineName)
 	}
 	if bad := errorsNote(ss); bad != "" {
 		w(" Errors seen: %s.", bad)
@@ -217,9 +217,9 @@ func writeReport(outDir string, res *Results) error {
 	for _, line := range targetsCheck(ss, cfg.IdleSteps, "codehub") {
 		w("- %s\n", line)
 	}
-	if findTarget(res, previewName) != nil {
-		w("\nThe same checks for **%s** (codehub from the same tree with the recommended changes applied through `go build -overlay`; not yet in the gateway — see its configuration below):\n\n", previewName)
-		for _, line := range targetsCheck(ss, cfg.IdleSteps, previewName) {
+	if findTarget(res, baselineName) != nil {
+		w("\nThe same checks for **%s** (codehub from an earlier revision, for comparison — see its configuration below):\n\n", baselineName)
+		for _, line := range targetsCheck(ss, cfg.IdleSteps, baselineName) {
 			w("- %s\n", line)
 		}
 	}

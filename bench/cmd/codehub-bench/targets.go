@@ -185,12 +185,13 @@ http {
 `, backend, listen, authLoc, authReq)
 }
 
-// previewName is the target of a codehub binary with proposed changes (scripts/bench.sh).
-const previewName = "codehub-preview"
+// baselineName is the target of a codehub binary built from another revision
+// (scripts/bench.sh with BENCH_BASELINE=<rev>): before/after in the same run.
+const baselineName = "codehub-baseline"
 
 type env struct {
 	benchd, codehub, nginx, wrk, node, chp, caddy, oauth2Proxy, codeServer string
-	codehubPreview, previewNote                                            string
+	codehubBaseline, baselineNote                                           string
 	work                                                                   string
 	skipped                                                                *[]string
 }
@@ -319,9 +320,9 @@ func setup(ctx context.Context, e env, p *procs) (backendURL string, targets []*
 		add(o2)
 	}
 
-	// codehub with the local backend and benchd as the workspace; with a preview binary
-	// (the recommended fix built by scripts/bench.sh through -overlay) a second instance
-	// sharing the session key, so the same cookie signs in to both.
+	// codehub with the local backend and benchd as the workspace; with a baseline binary
+	// (another revision, built by scripts/bench.sh) a second instance sharing the session
+	// key, so the same cookie signs in to both.
 	keyFile := filepath.Join(e.work, "session.key")
 	if err = writeFile(keyFile, randHex(32)+"\n"); err != nil {
 		return
@@ -329,7 +330,7 @@ func setup(ctx context.Context, e env, p *procs) (backendURL string, targets []*
 	var chs []*Target
 	for _, v := range []struct{ name, bin, note string }{
 		{"codehub", e.codehub, ""},
-		{previewName, e.codehubPreview, "\nPREVIEW, not the committed gateway: " + filepath.Base(e.codehubPreview) + " is built by scripts/bench.sh from the same tree with `go build -overlay` (the tree is not modified), changed only by: " + e.previewNote},
+		{baselineName, e.codehubBaseline, "\nBASELINE, not the gateway under test: " + filepath.Base(e.codehubBaseline) + " is codehub built by scripts/bench.sh from " + e.baselineNote},
 	} {
 		if v.bin == "" {
 			continue
