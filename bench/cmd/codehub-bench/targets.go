@@ -191,7 +191,7 @@ const baselineName = "codehub-baseline"
 
 type env struct {
 	benchd, codehub, nginx, wrk, node, chp, caddy, oauth2Proxy, codeServer string
-	codehubBaseline, baselineNote                                           string
+	codehubBaseline, baselineNote                                          string
 	work                                                                   string
 	skipped                                                                *[]string
 }
