@@ -45,9 +45,12 @@ func (c *fakeClock) Advance(d time.Duration) {
 // reports which workspace answered and what headers it received. (The integration
 // tests in test/e2e use real code-server.)
 type upstream struct {
-	srv  *httptest.Server
-	hits atomic.Int64
-	last atomic.Pointer[http.Header]
+	srv      *httptest.Server
+	hits     atomic.Int64
+	last     atomic.Pointer[http.Header]
+	lastPath atomic.Pointer[string]
+	// setCookies are sent on every response (a workspace trying to set cookies).
+	setCookies []string
 }
 
 func newUpstream(t *testing.T, name string) *upstream {
@@ -57,6 +60,11 @@ func newUpstream(t *testing.T, name string) *upstream {
 		h := r.Header.Clone()
 		h.Set("X-Seen-Host", r.Host)
 		u.last.Store(&h)
+		p := r.URL.RequestURI()
+		u.lastPath.Store(&p)
+		for _, c := range u.setCookies {
+			w.Header().Add("Set-Cookie", c)
+		}
 		io.WriteString(w, "workspace:"+name)
 	}))
 	t.Cleanup(u.srv.Close)
@@ -81,7 +89,7 @@ func (b *mapBackend) Get(_ context.Context, user string) (backend.Workspace, err
 	}
 	w := backend.Workspace{Name: identity.WorkspaceName(user), User: user, State: backend.StateStopped}
 	if b.running[user] {
-		w.State, w.Endpoint = backend.StateRunning, mustURL(up.srv.URL)
+		w.State, w.Endpoint, w.Credential = backend.StateRunning, mustURL(up.srv.URL), "cred-of-"+user
 	}
 	return w, nil
 }
