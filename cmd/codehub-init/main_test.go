@@ -104,6 +104,79 @@ func TestUnwritableHomeAndMalformedSettings(t *testing.T) {
 	}
 }
 
+// localSocketArgs is the local backend's invocation with a unix socket and the per-workspace
+// credential (the contract with internal/backend/local: these flag names exactly).
+func localSocketArgs(tmp string) []string {
+	args := localBackendArgs(tmp)
+	i := indexOf(args, "--bind-addr")
+	args = append(args[:i:i], args[i+2:]...)
+	return append(args, "--auth", "password", "--socket", filepath.Join(tmp, "code-server.sock"),
+		"--socket-mode", "600", "--disable-proxy")
+}
+
+// TestDryRunTable: what each combination of the listen/auth flags makes of code-server's
+// command line, and that the credential never appears on it.
+func TestDryRunTable(t *testing.T) {
+	tmp := t.TempDir()
+	const cred = "5f2b0c9e7a4d1e3f5f2b0c9e7a4d1e3f5f2b0c9e7a4d1e3f5f2b0c9e7a4d1e3f"
+	withCred := func(k string) string { return map[string]string{"HASHED_PASSWORD": cred}[k] }
+	tail := " --user-data-dir " + filepath.Join(tmp, "state", "user-data") + " --extensions-dir " + filepath.Join(tmp, "state", "extensions") +
+		" --disable-telemetry --disable-update-check --disable-workspace-trust --reconnection-grace-time 30 " + filepath.Join(tmp, "home", "project")
+	for _, tc := range []struct {
+		name string
+		args []string
+		env  func(string) string
+		want string
+	}{
+		{"tcp-none", localBackendArgs(tmp), func(string) string { return "" },
+			"/opt/cs/code-server --bind-addr 127.0.0.1:41234 --auth none" + tail},
+		{"tcp-password", append(localBackendArgs(tmp), "--auth", "password"), withCred,
+			"/opt/cs/code-server --bind-addr 127.0.0.1:41234 --auth password" + tail},
+		{"socket-password-no-proxy", localSocketArgs(tmp), withCred,
+			"/opt/cs/code-server --socket " + filepath.Join(tmp, "code-server.sock") + " --socket-mode 600 --auth password --disable-proxy" + tail},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			if code := run(append(tc.args, "--dry-run"), tc.env, &stdout, &stderr, nil); code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr.String())
+			}
+			if got := strings.TrimSpace(stdout.String()); got != tc.want {
+				t.Fatalf("dry-run printed\n %s\nwant\n %s", got, tc.want)
+			}
+			if strings.Contains(stdout.String()+stderr.String(), cred) {
+				t.Fatal("the credential appears in codehub-init's output")
+			}
+		})
+	}
+}
+
+// TestAuthPasswordNeedsCredential: --auth password without $HASHED_PASSWORD is a usage
+// error (exit 2) naming the variable, before anything is prepared or executed.
+func TestAuthPasswordNeedsCredential(t *testing.T) {
+	tmp := t.TempDir()
+	for name, args := range map[string][]string{
+		"socket": localSocketArgs(tmp),
+		"tcp":    append(localBackendArgs(tmp), "--auth", "password"),
+	} {
+		var stdout, stderr bytes.Buffer
+		code := run(args, func(string) string { return "" }, &stdout, &stderr, func([]string) error {
+			t.Fatal("exec without a credential")
+			return nil
+		})
+		if code != 2 || !strings.Contains(stderr.String(), "$HASHED_PASSWORD is empty or unset") {
+			t.Errorf("%s: exit %d, stderr %q; want 2 and a message naming $HASHED_PASSWORD", name, code, stderr.String())
+		}
+		if _, err := os.Stat(filepath.Join(tmp, "state")); !os.IsNotExist(err) {
+			t.Errorf("%s: state dir prepared before the usage error (%v)", name, err)
+		}
+	}
+	var stderr bytes.Buffer
+	args := append(localSocketArgs(tmp), "--bind-addr", "127.0.0.1:1")
+	if code := run(args, func(string) string { return "x" }, &bytes.Buffer{}, &stderr, nil); code != 2 || !strings.Contains(stderr.String(), "mutually exclusive") {
+		t.Errorf("--socket with --bind-addr: exit %d, %q", code, stderr.String())
+	}
+}
+
 func TestBadFlagExitsWithUsage(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	if code := run([]string{"--no-such-flag"}, func(string) string { return "/h" }, &stdout, &stderr, nil); code != 2 {

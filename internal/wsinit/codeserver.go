@@ -9,24 +9,48 @@ import (
 	"syscall"
 )
 
-// CodeServerArgs is code-server's command line (argv[0] included). Authentication is the
-// gateway's job in front of it, hence --auth none; the grace time is short because every
-// closed browser tab otherwise keeps an extension host alive for code-server's default 3 h.
+// CodeServerArgs is code-server's command line (argv[0] included). Users authenticate at the
+// gateway; with --auth password code-server additionally requires the gateway's
+// per-workspace credential (from $HASHED_PASSWORD, never on the command line). The grace time
+// is short because every closed browser tab otherwise keeps an extension host alive for
+// code-server's default 3 h.
 func CodeServerArgs(c *Config) []string {
 	grace := int64((c.ReconnectionGraceTime + 999_999_999) / 1_000_000_000) // whole seconds, rounded up
-	args := []string{
-		c.CodeServer,
-		"--bind-addr", c.BindAddr,
-		"--auth", "none",
+	args := []string{c.CodeServer}
+	if c.Socket != "" {
+		args = append(args, "--socket", c.Socket)
+		if c.SocketMode != "" {
+			args = append(args, "--socket-mode", c.SocketMode)
+		}
+	} else {
+		args = append(args, "--bind-addr", c.BindAddr)
+	}
+	args = append(args, "--auth", c.Auth)
+	if c.DisableProxy {
+		args = append(args, "--disable-proxy")
+	}
+	args = append(args,
 		"--user-data-dir", c.UserDataDir,
 		"--extensions-dir", c.ExtensionsDir,
 		"--disable-telemetry",
 		"--disable-update-check",
 		"--disable-workspace-trust",
 		"--reconnection-grace-time", strconv.FormatInt(grace, 10),
-	}
+	)
 	args = append(args, c.ExtraArgs...)
 	return append(args, c.Folder)
+}
+
+// helperEnv is the environment of the helper code-server runs (extension installs): the
+// process's own minus the credential, which only the serving code-server needs.
+func helperEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); k != EnvHashedPassword && k != "PASSWORD" {
+			env = append(env, kv)
+		}
+	}
+	return env
 }
 
 // ExecCodeServer replaces this process with code-server, so the pod's or the local

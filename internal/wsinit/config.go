@@ -20,9 +20,18 @@ import (
 
 // Config is the resolved command line of codehub-init.
 type Config struct {
-	ConfigFile           string
-	CodeServer           string
-	BindAddr             string
+	ConfigFile string
+	CodeServer string
+	BindAddr   string
+	// Socket, when set, makes code-server listen on this unix socket (created with
+	// SocketMode) instead of BindAddr: no TCP listener at all.
+	Socket     string
+	SocketMode string
+	// Auth is code-server's --auth: "none", or "password" with the credential in
+	// $HASHED_PASSWORD (code-server then accepts exactly the session cookie holding it).
+	Auth string
+	// DisableProxy turns off code-server's /proxy/<port>/ and /absproxy/<port>/ routes.
+	DisableProxy         bool
 	Home                 string
 	StateDir             string
 	UserDataDir          string
@@ -46,6 +55,10 @@ const (
 	flagConfig         = "config"
 	flagCodeServer     = "code-server"
 	flagBindAddr       = "bind-addr"
+	flagSocket         = "socket"
+	flagSocketMode     = "socket-mode"
+	flagAuth           = "auth"
+	flagDisableProxy   = "disable-proxy"
 	flagHome           = "home"
 	flagStateDir       = "state-dir"
 	flagUserDataDir    = "user-data-dir"
@@ -60,8 +73,19 @@ const (
 	flagDryRun         = "dry-run"
 )
 
-// ParseArgs parses the command line (without the program name). getenv supplies HOME, so
-// tests do not depend on the process environment.
+// Auth modes of code-server that codehub-init passes on.
+const (
+	AuthNone     = "none"
+	AuthPassword = "password"
+)
+
+// EnvHashedPassword is where code-server reads its credential from with --auth password. It
+// reads it once and deletes it from its own environment, so terminals and extension hosts
+// do not inherit it.
+const EnvHashedPassword = "HASHED_PASSWORD"
+
+// ParseArgs parses the command line (without the program name). getenv supplies HOME and
+// HASHED_PASSWORD, so tests do not depend on the process environment.
 func ParseArgs(args []string, getenv func(string) string, stderr io.Writer) (*Config, error) {
 	c := &Config{}
 	fs := flag.NewFlagSet("codehub-init", flag.ContinueOnError)
@@ -73,7 +97,11 @@ func ParseArgs(args []string, getenv func(string) string, stderr io.Writer) (*Co
 	var envsDirs, extensions string
 	fs.StringVar(&c.ConfigFile, flagConfig, "", "JSON file whose keys are flag names; flags on the command line win")
 	fs.StringVar(&c.CodeServer, flagCodeServer, "code-server", "code-server launcher (path or name on PATH)")
-	fs.StringVar(&c.BindAddr, flagBindAddr, "0.0.0.0:8080", "address code-server listens on")
+	fs.StringVar(&c.BindAddr, flagBindAddr, "0.0.0.0:8080", "address code-server listens on (not with --socket)")
+	fs.StringVar(&c.Socket, flagSocket, "", "unix socket code-server listens on instead of --bind-addr (no TCP listener)")
+	fs.StringVar(&c.SocketMode, flagSocketMode, "", "file mode of --socket, octal (e.g. 600)")
+	fs.StringVar(&c.Auth, flagAuth, AuthNone, "code-server --auth: none, or password (the credential comes from $"+EnvHashedPassword+", which must be set)")
+	fs.BoolVar(&c.DisableProxy, flagDisableProxy, false, "pass --disable-proxy: no /proxy/<port>/ or /absproxy/<port>/ routes in code-server")
 	fs.StringVar(&c.Home, flagHome, "", "user's home directory (default $HOME)")
 	fs.StringVar(&c.StateDir, flagStateDir, "", "non-FUSE directory for user data and extensions (default <home>/.local/share/codehub)")
 	fs.StringVar(&c.UserDataDir, flagUserDataDir, "", "code-server --user-data-dir (default <state-dir>/user-data)")
@@ -92,12 +120,15 @@ func ParseArgs(args []string, getenv func(string) string, stderr io.Writer) (*Co
 		return nil, err
 	}
 	c.ExtraArgs = fs.Args()
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if c.ConfigFile != "" {
-		set := map[string]bool{}
-		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 		if err := applyConfigFile(fs, c.ConfigFile, set); err != nil {
 			return nil, err
 		}
+	}
+	if err := checkListenAndAuth(c, set, getenv); err != nil {
+		return nil, err
 	}
 
 	if c.Home == "" {
@@ -139,7 +170,34 @@ func ParseArgs(args []string, getenv func(string) string, stderr io.Writer) (*Co
 	return c, nil
 }
 
-// applyConfigFile sets every flag named in the file that was not given on the command line.
+// checkListenAndAuth validates where code-server listens and how it authenticates. set
+// holds the flags given explicitly (command line or config file).
+func checkListenAndAuth(c *Config, set map[string]bool, getenv func(string) string) error {
+	switch c.Auth {
+	case AuthNone:
+	case AuthPassword:
+		if getenv(EnvHashedPassword) == "" {
+			return fmt.Errorf("--%s %s: $%s is empty or unset; it must hold the workspace credential (the pod gets it from the workspace's Secret)", flagAuth, AuthPassword, EnvHashedPassword)
+		}
+	default:
+		return fmt.Errorf("--%s: %q is neither %s nor %s", flagAuth, c.Auth, AuthNone, AuthPassword)
+	}
+	if c.Socket != "" && set[flagBindAddr] {
+		return fmt.Errorf("--%s and --%s are mutually exclusive: code-server listens on one of them", flagSocket, flagBindAddr)
+	}
+	if c.SocketMode != "" {
+		if c.Socket == "" {
+			return fmt.Errorf("--%s needs --%s", flagSocketMode, flagSocket)
+		}
+		if len(c.SocketMode) < 3 || len(c.SocketMode) > 4 || strings.Trim(c.SocketMode, "01234567") != "" {
+			return fmt.Errorf("--%s: %q is not an octal file mode such as 600", flagSocketMode, c.SocketMode)
+		}
+	}
+	return nil
+}
+
+// applyConfigFile sets every flag named in the file that was not given on the command line,
+// and records it in setOnCmdline (then: set explicitly anywhere).
 func applyConfigFile(fs *flag.FlagSet, path string, setOnCmdline map[string]bool) error {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -183,6 +241,7 @@ func applyConfigFile(fs *flag.FlagSet, path string, setOnCmdline map[string]bool
 		if err := f.Value.Set(s); err != nil {
 			return fmt.Errorf("config file %s: key %q: %w", path, key, err)
 		}
+		setOnCmdline[key] = true
 	}
 	return nil
 }

@@ -22,7 +22,7 @@ func TestParseArgs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := Config{CodeServer: "code-server", BindAddr: "0.0.0.0:8080", Home: "/home/u",
+		want := Config{CodeServer: "code-server", BindAddr: "0.0.0.0:8080", Auth: "none", Home: "/home/u",
 			StateDir: "/home/u/.local/share/codehub", UserDataDir: "/home/u/.local/share/codehub/user-data",
 			ExtensionsDir: "/home/u/.local/share/codehub/extensions", BuiltinExtensionsDir: "/opt/codehub/extensions",
 			Folder: "/home/u", ServiceAccountDir: "/var/run/secrets/kubernetes.io/serviceaccount",
@@ -67,6 +67,41 @@ func TestParseArgs(t *testing.T) {
 			}
 		})
 	}
+	t.Run("listen-and-auth", func(t *testing.T) {
+		withCred := func(k string) string {
+			return map[string]string{"HOME": "/home/u", "HASHED_PASSWORD": "0123abcd"}[k]
+		}
+		sockFile := filepath.Join(t.TempDir(), "init.json")
+		writeFile(t, sockFile, `{"auth": "password", "socket": "/run/cs.sock", "socket-mode": "600", "disable-proxy": true}`)
+		for _, tc := range []struct {
+			name    string
+			args    []string
+			env     func(string) string
+			wantErr string // "" = accepted
+		}{
+			{"password-with-credential", []string{"--auth", "password"}, withCred, ""},
+			{"password-without-credential", []string{"--auth", "password"}, env, "$HASHED_PASSWORD is empty or unset"},
+			{"password-from-config-without-credential", []string{"--config", sockFile}, env, "$HASHED_PASSWORD is empty or unset"},
+			{"unknown-auth", []string{"--auth", "token"}, withCred, `"token" is neither none nor password`},
+			{"socket", []string{"--socket", "/run/cs.sock", "--socket-mode", "0600", "--disable-proxy"}, env, ""},
+			{"socket-from-config", []string{"--config", sockFile}, withCred, ""},
+			{"socket-and-bind-addr", []string{"--socket", "/run/cs.sock", "--bind-addr", "127.0.0.1:1"}, env, "--socket and --bind-addr are mutually exclusive"},
+			{"socket-and-bind-addr-in-config", []string{"--config", cfgFile, "--socket", "/run/cs.sock"}, env, "--socket and --bind-addr are mutually exclusive"},
+			{"socket-mode-without-socket", []string{"--socket-mode", "600"}, env, "--socket-mode needs --socket"},
+			{"socket-mode-not-octal", []string{"--socket", "/s", "--socket-mode", "u+rw"}, env, "not an octal file mode"},
+			{"socket-mode-too-long", []string{"--socket", "/s", "--socket-mode", "100600"}, env, "not an octal file mode"},
+		} {
+			c, err := ParseArgs(tc.args, tc.env, io.Discard)
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Errorf("%s: %v", tc.name, err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Errorf("%s: err = %v, want one containing %q", tc.name, err, tc.wantErr)
+			case tc.name == "socket-from-config" && (c.Socket != "/run/cs.sock" || c.SocketMode != "600" || !c.DisableProxy || c.Auth != "password"):
+				t.Errorf("%s: got %+v", tc.name, *c)
+			}
+		}
+	})
 	t.Run("no-home", func(t *testing.T) {
 		_, err := ParseArgs(nil, func(string) string { return "" }, io.Discard)
 		if err == nil || !strings.Contains(err.Error(), "$HOME") {
@@ -83,12 +118,30 @@ func equalConfig(a, b Config) bool {
 }
 
 func TestCodeServerArgs(t *testing.T) {
-	c := &Config{CodeServer: "/opt/cs/code-server", BindAddr: "127.0.0.1:8080", UserDataDir: "/s/user data",
-		ExtensionsDir: "/s/ext", Folder: "/home/u", ReconnectionGraceTime: 1500 * time.Millisecond, ExtraArgs: []string{"--log", "debug"}}
-	got := ShellQuote(CodeServerArgs(c))
-	want := "/opt/cs/code-server --bind-addr 127.0.0.1:8080 --auth none --user-data-dir '/s/user data' --extensions-dir /s/ext " +
+	base := func(mutate func(*Config)) *Config {
+		c := &Config{CodeServer: "/opt/cs/code-server", BindAddr: "127.0.0.1:8080", Auth: "none", UserDataDir: "/s/user data",
+			ExtensionsDir: "/s/ext", Folder: "/home/u", ReconnectionGraceTime: 1500 * time.Millisecond, ExtraArgs: []string{"--log", "debug"}}
+		if mutate != nil {
+			mutate(c)
+		}
+		return c
+	}
+	const rest = " --user-data-dir '/s/user data' --extensions-dir /s/ext " +
 		"--disable-telemetry --disable-update-check --disable-workspace-trust --reconnection-grace-time 2 --log debug /home/u"
-	if got != want {
-		t.Fatalf("got  %s\nwant %s", got, want)
+	for _, tc := range []struct {
+		name string
+		c    *Config
+		want string
+	}{
+		{"tcp-none", base(nil), "/opt/cs/code-server --bind-addr 127.0.0.1:8080 --auth none" + rest},
+		{"tcp-password", base(func(c *Config) { c.Auth = "password" }), "/opt/cs/code-server --bind-addr 127.0.0.1:8080 --auth password" + rest},
+		{"socket-password-no-proxy", base(func(c *Config) {
+			c.Auth, c.Socket, c.SocketMode, c.DisableProxy = "password", "/w/code-server.sock", "600", true
+		}), "/opt/cs/code-server --socket /w/code-server.sock --socket-mode 600 --auth password --disable-proxy" + rest},
+		{"socket-default-mode", base(func(c *Config) { c.Socket = "/w/cs.sock" }), "/opt/cs/code-server --socket /w/cs.sock --auth none" + rest},
+	} {
+		if got := ShellQuote(CodeServerArgs(tc.c)); got != tc.want {
+			t.Errorf("%s:\n got  %s\n want %s", tc.name, got, tc.want)
+		}
 	}
 }

@@ -242,6 +242,7 @@ func installVSIXs(ctx context.Context, codeServer, extDir, userDataDir string, e
 	// --force: a changed pin may be a downgrade, which VS Code otherwise refuses.
 	args = append(args, "--force")
 	cmd := exec.CommandContext(ctx, codeServer, args...)
+	cmd.Env = helperEnv()
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {
@@ -298,7 +299,9 @@ func EnsureExtensions(ctx context.Context, codeServer, extDir, userDataDir strin
 	for _, m := range missing {
 		args = append(args, "--install-extension", m)
 	}
-	out, err := exec.CommandContext(ctx, codeServer, args...).CombinedOutput()
+	cmd := exec.CommandContext(ctx, codeServer, args...)
+	cmd.Env = helperEnv()
+	out, err := cmd.CombinedOutput()
 	if err == nil {
 		// code-server exits 0 even when one of several installs failed: check the result.
 		if after, ierr := InstalledExtensions(extDir); ierr == nil {
