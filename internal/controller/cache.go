@@ -21,7 +21,7 @@ func CacheOptions(namespaces []string) cache.Options {
 	for _, obj := range []client.Object{
 		&appsv1.Deployment{}, &corev1.Service{}, &corev1.ServiceAccount{}, &corev1.ConfigMap{},
 		&corev1.PersistentVolumeClaim{}, &rbacv1.Role{}, &rbacv1.RoleBinding{},
-		&networkingv1.NetworkPolicy{}, &networkingv1.Ingress{},
+		&networkingv1.NetworkPolicy{},
 	} {
 		byObject[obj] = cache.ByObject{Label: mine}
 	}

@@ -14,12 +14,6 @@ func Objects(ws *codehubv1.Workspace, o Options) []client.Object {
 		objs = append(objs, HomeClaim(ws, o))
 	}
 	objs = append(objs, Deployment(ws, o), Service(ws), NetworkPolicy(ws, o))
-	if np := NodePortService(ws); np != nil {
-		objs = append(objs, np)
-	}
-	if in := Ingress(ws); in != nil {
-		objs = append(objs, in)
-	}
 	for _, obj := range objs {
 		Stamp(obj)
 	}

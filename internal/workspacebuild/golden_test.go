@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
-	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -61,15 +60,9 @@ var cases = map[string]*codehubv1.Workspace{
 	"v3io-home": workspace("alice", func(ws *codehubv1.Workspace) {
 		ws.Spec.Home.V3IO = v3ioSpec()
 	}),
-	"existing-claim-csi-ingress-nodeport": workspace("carol", func(ws *codehubv1.Workspace) {
+	"existing-claim-csi": workspace("carol", func(ws *codehubv1.Workspace) {
 		ws.Spec.Home.ExistingClaim = "carol-home"
 		ws.Spec.Mounts = []codehubv1.Mount{{Name: "datasets", MountPath: "/data", ReadOnly: true, CSI: &corev1.CSIVolumeSource{Driver: "nfs.csi.k8s.io", VolumeAttributes: map[string]string{"share": "/datasets"}}}}
-		ws.Spec.Ingress = &codehubv1.IngressSpec{
-			Host: "vscode-carol.default-tenant.app.example.com", ClassName: ptr.To("nginx"),
-			Annotations: map[string]string{"nginx.ingress.kubernetes.io/auth-url": "https://auth.example.com/verify"},
-			TLS:         []networkingv1.IngressTLS{{Hosts: []string{"vscode-carol.default-tenant.app.example.com"}, SecretName: "wildcard-tls"}},
-		}
-		ws.Spec.NodePort = &codehubv1.NodePortSpec{Port: 30073}
 	}),
 }
 

@@ -31,8 +31,9 @@ func Base(ws *codehubv1.Workspace) string {
 	return "codehub-" + identity.WorkspaceName(ws.Spec.User)
 }
 
-// NodePortName is the name of the optional NodePort Service.
-func NodePortName(ws *codehubv1.Workspace) string { return Base(ws) + "-nodeport" }
+// CredentialSecretName is the Secret holding the workspace's credential,
+// the value code-server requires as its session cookie.
+func CredentialSecretName(ws *codehubv1.Workspace) string { return Base(ws) + "-auth" }
 
 // HomeClaimName is the PVC the operator creates; it is also the claim a re-created
 // Workspace of the same user finds again after a Retain delete.
