@@ -90,7 +90,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	r := &controller.Reconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder(workspacebuild.FieldOwner), Options: o, MaxConcurrentReconciles: *concurrency}
+	r := &controller.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder(workspacebuild.FieldOwner), Options: o, MaxConcurrentReconciles: *concurrency}
 	if err := r.SetupWithManager(mgr); err != nil {
 		return err
 	}

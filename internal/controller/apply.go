@@ -16,8 +16,8 @@ import (
 
 // apply server-side-applies every wanted object whose applied hash differs from what exists,
 // so a converged Workspace costs reads only.
-func (r *Reconciler) apply(ctx context.Context, ws *codehubv1.Workspace) error {
-	for _, want := range workspacebuild.Objects(ws, r.Options) {
+func (r *Reconciler) apply(ctx context.Context, ws *codehubv1.Workspace, credential string) error {
+	for _, want := range workspacebuild.Objects(ws, r.Options, credential) {
 		if err := r.applyOne(ctx, want); err != nil {
 			return fmt.Errorf("%s %s: %w", want.GetObjectKind().GroupVersionKind().Kind, want.GetName(), err)
 		}

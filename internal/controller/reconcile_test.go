@@ -43,7 +43,7 @@ func TestReconcileCreatesEveryObjectThenWritesNothing(t *testing.T) {
 	if err := c.Get(ctx, client.ObjectKeyFromObject(ws), ws); err != nil {
 		t.Fatal(err)
 	}
-	want := workspacebuild.Objects(ws, workspacebuild.DefaultOptions())
+	want := workspacebuild.Objects(ws, workspacebuild.DefaultOptions(), credentialOf(t, c, ws))
 	if len(want) != 8 {
 		t.Fatalf("builder returned %d objects, want 8 (every kind)", len(want))
 	}

@@ -11,7 +11,8 @@ import (
 )
 
 // Deployment runs code-server through codehub-init, one replica while spec.running.
-func Deployment(ws *codehubv1.Workspace, o Options) *appsv1.Deployment {
+// credential is the value in the workspace's Secret (only a hash of it reaches the object).
+func Deployment(ws *codehubv1.Workspace, o Options, credential string) *appsv1.Deployment {
 	replicas := int32(0)
 	if ws.Spec.Running {
 		replicas = 1
@@ -25,13 +26,15 @@ func Deployment(ws *codehubv1.Workspace, o Options) *appsv1.Deployment {
 			Selector: &metav1.LabelSelector{MatchLabels: SelectorLabels(ws)},
 			// A ReadWriteOnce home cannot be attached to an old and a new pod at once.
 			Strategy: appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType},
-			Template: PodTemplate(ws, o),
+			Template: PodTemplate(ws, o, credential),
 		},
 	}
 }
 
-// PodTemplate is the workspace pod; also what the restricted-PSA dry-run test submits.
-func PodTemplate(ws *codehubv1.Workspace, o Options) corev1.PodTemplateSpec {
+// PodTemplate is the workspace pod; also what the restricted-PSA dry-run test submits. The
+// credential reaches the container only through a secretKeyRef; a hash of it in the
+// template's annotations restarts the pod when it changes ("" leaves the hash out).
+func PodTemplate(ws *codehubv1.Workspace, o Options, credential string) corev1.PodTemplateSpec {
 	vols, mounts := volumes(ws)
 	image := ws.Spec.Image
 	if image == "" {
@@ -44,14 +47,24 @@ func PodTemplate(ws *codehubv1.Workspace, o Options) corev1.PodTemplateSpec {
 			FailureThreshold: failures,
 		}
 	}
-	env := append([]corev1.EnvVar{
+	env := []corev1.EnvVar{
 		{Name: "HOME", Value: HomePath},
 		{Name: "CODEHUB_USER", Value: ws.Spec.User},
-	}, ws.Spec.Env...)
+	}
+	for _, e := range ws.Spec.Env {
+		if e.Name != EnvCredential { // the credential is the Secret's, never the spec's
+			env = append(env, e)
+		}
+	}
+	env = append(env, credentialEnv(ws))
+	annotations := map[string]string{AnnotationUser: ws.Spec.User, AnnotationConfigHash: hashJSON(ConfigMap(ws).Data)}
+	if h := credentialHash(credential); h != "" {
+		annotations[AnnotationCredentialHash] = h
+	}
 	return corev1.PodTemplateSpec{
 		ObjectMeta: metav1.ObjectMeta{
 			Labels:      Labels(ws),
-			Annotations: map[string]string{AnnotationUser: ws.Spec.User, AnnotationConfigHash: hashJSON(ConfigMap(ws).Data)},
+			Annotations: annotations,
 		},
 		Spec: corev1.PodSpec{
 			ServiceAccountName: Base(ws),

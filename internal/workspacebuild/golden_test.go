@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
 	codehubv1 "github.com/codehub-dev/codehub/api/v1alpha1"
@@ -66,11 +67,15 @@ var cases = map[string]*codehubv1.Workspace{
 	}),
 }
 
+// testCredential stands for the random value the controller puts in the Secret.
+const testCredential = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+
 func TestGolden(t *testing.T) {
 	for name, ws := range cases {
 		t.Run(name, func(t *testing.T) {
 			var buf bytes.Buffer
-			for _, obj := range Objects(ws, DefaultOptions()) {
+			objs := append([]client.Object{CredentialSecret(ws, testCredential)}, Objects(ws, DefaultOptions(), testCredential)...)
+			for _, obj := range objs {
 				b, err := yaml.Marshal(obj)
 				if err != nil {
 					t.Fatal(err)

@@ -387,7 +387,7 @@ func TestPodSecurityRestricted(t *testing.T) {
 		}
 		ws := &codehubv1.Workspace{ObjectMeta: metav1.ObjectMeta{Name: "alice", Namespace: ns}, Spec: fc.Workspace}
 		ws.Spec.User, ws.Spec.Running = "alice", true
-		tmpl := workspacebuild.PodTemplate(ws, workspacebuild.DefaultOptions())
+		tmpl := workspacebuild.PodTemplate(ws, workspacebuild.DefaultOptions(), "")
 		wsPod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "workspace-psa", Namespace: ns, Labels: tmpl.Labels}, Spec: tmpl.Spec}
 		err = cl.c.Create(ctx, wsPod, client.DryRunAll)
 		fuse := len(ws.Spec.Mounts) > 0 || ws.Spec.Home.V3IO != nil
@@ -437,7 +437,11 @@ func (cl *cluster) checkRBAC(t *testing.T, ctx context.Context) {
 		{operator, "create", "coordination.k8s.io", "leases", "", namespace, true},
 		{operator, "create", "codehub.io", "workspaces", "", namespace, false},
 		{operator, "create", "apps", "deployments", "", "other", false},
-		{operator, "get", "", "secrets", "", namespace, false},
+		{operator, "create", "", "secrets", "", namespace, true}, // the workspaces' credentials
+		{operator, "get", "", "secrets", "", namespace, true},
+		{operator, "delete", "", "secrets", "", namespace, false},
+		{operator, "patch", "", "secrets", "", namespace, false},
+		{operator, "get", "", "secrets", "", "other", false},
 		{operator, "list", "codehub.io", "workspaces", "", "", false},
 	}
 	for _, c := range cases {
