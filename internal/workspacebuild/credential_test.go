@@ -69,3 +69,34 @@ func TestCredentialChangeRollsPod(t *testing.T) {
 		t.Fatal("ValidCredential accepts what it should not, or refuses a credential")
 	}
 }
+
+// TestPortProxyURI: with the operator's --workspace-origins the pod's VSCODE_PROXY_URI is the
+// gateway's per-port origin of this workspace (and the spec cannot replace it); without it,
+// there is none.
+func TestPortProxyURI(t *testing.T) {
+	ws := workspace("Bob.Smith@corp", func(ws *codehubv1.Workspace) {
+		ws.Spec.Env = []corev1.EnvVar{{Name: EnvProxyURI, Value: "//evil.example/{{port}}"}}
+	})
+	envOf := func(o Options) map[string][]string {
+		m := map[string][]string{}
+		for _, e := range PodTemplate(ws, o, testCredential).Spec.Containers[0].Env {
+			m[e.Name] = append(m[e.Name], e.Value)
+		}
+		return m
+	}
+	o := DefaultOptions()
+	o.WorkspaceOrigins = "vscode.example.com"
+	// The gateway's name for the workspace, identity.WorkspaceName("Bob.Smith@corp").
+	const want = "//p{{port}}--bob-smith-corp-9c720709f7.vscode.example.com/"
+	if got := envOf(o)[EnvProxyURI]; len(got) != 1 || got[0] != want {
+		t.Fatalf("VSCODE_PROXY_URI = %q, want [%q]", got, want)
+	}
+	// Without the option the operator sets none; the spec's own stays the user's business.
+	if got := envOf(DefaultOptions())[EnvProxyURI]; len(got) != 1 || got[0] != "//evil.example/{{port}}" {
+		t.Fatalf("without --workspace-origins: VSCODE_PROXY_URI = %q, want only the spec's", got)
+	}
+	ws.Spec.Env = nil
+	if got, ok := envOf(DefaultOptions())[EnvProxyURI]; ok {
+		t.Fatalf("without --workspace-origins: VSCODE_PROXY_URI = %q, want unset", got)
+	}
+}

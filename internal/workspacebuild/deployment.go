@@ -8,6 +8,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	codehubv1 "github.com/codehub-dev/codehub/api/v1alpha1"
+	"github.com/codehub-dev/codehub/internal/identity"
 )
 
 // Deployment runs code-server through codehub-init, one replica while spec.running.
@@ -51,10 +52,16 @@ func PodTemplate(ws *codehubv1.Workspace, o Options, credential string) corev1.P
 		{Name: "HOME", Value: HomePath},
 		{Name: "CODEHUB_USER", Value: ws.Spec.User},
 	}
+	proxyURI := PortProxyURI(ws, o)
 	for _, e := range ws.Spec.Env {
-		if e.Name != EnvCredential { // the credential is the Secret's, never the spec's
+		// The credential is the Secret's, never the spec's; the proxy URI the operator's
+		// when it sets one.
+		if e.Name != EnvCredential && (proxyURI == "" || e.Name != EnvProxyURI) {
 			env = append(env, e)
 		}
+	}
+	if proxyURI != "" {
+		env = append(env, corev1.EnvVar{Name: EnvProxyURI, Value: proxyURI})
 	}
 	env = append(env, credentialEnv(ws))
 	annotations := map[string]string{AnnotationUser: ws.Spec.User, AnnotationConfigHash: hashJSON(ConfigMap(ws).Data)}
@@ -95,6 +102,19 @@ func PodTemplate(ws *codehubv1.Workspace, o Options, credential string) corev1.P
 			}},
 		},
 	}
+}
+
+// EnvProxyURI is code-server's template for the links of VS Code's Ports view.
+const EnvProxyURI = "VSCODE_PROXY_URI"
+
+// PortProxyURI is the VSCODE_PROXY_URI of a workspace, //p{{port}}--<workspace>.<base>/
+// (code-server substitutes {{port}}), or "" without o.WorkspaceOrigins. <workspace> is the
+// name the gateway derives from the user (identity.WorkspaceName), which is what it routes by.
+func PortProxyURI(ws *codehubv1.Workspace, o Options) string {
+	if o.WorkspaceOrigins == "" {
+		return ""
+	}
+	return "//p{{port}}--" + identity.WorkspaceName(ws.Spec.User) + "." + o.WorkspaceOrigins + "/"
 }
 
 // podSecurityContext runs as the user's uid/gid when known. FUSE needs no extra privilege in

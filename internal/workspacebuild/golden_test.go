@@ -61,10 +61,16 @@ var cases = map[string]*codehubv1.Workspace{
 	"v3io-home": workspace("alice", func(ws *codehubv1.Workspace) {
 		ws.Spec.Home.V3IO = v3ioSpec()
 	}),
+	"workspace-origins": workspace("dave", nil), // with caseOptions below
 	"existing-claim-csi": workspace("carol", func(ws *codehubv1.Workspace) {
 		ws.Spec.Home.ExistingClaim = "carol-home"
 		ws.Spec.Mounts = []codehubv1.Mount{{Name: "datasets", MountPath: "/data", ReadOnly: true, CSI: &corev1.CSIVolumeSource{Driver: "nfs.csi.k8s.io", VolumeAttributes: map[string]string{"share": "/datasets"}}}}
 	}),
+}
+
+// caseOptions change the operator's options for one case.
+var caseOptions = map[string]func(*Options){
+	"workspace-origins": func(o *Options) { o.WorkspaceOrigins = "vscode.example.com" },
 }
 
 // testCredential stands for the random value the controller puts in the Secret.
@@ -74,7 +80,11 @@ func TestGolden(t *testing.T) {
 	for name, ws := range cases {
 		t.Run(name, func(t *testing.T) {
 			var buf bytes.Buffer
-			objs := append([]client.Object{CredentialSecret(ws, testCredential)}, Objects(ws, DefaultOptions(), testCredential)...)
+			o := DefaultOptions()
+			if f := caseOptions[name]; f != nil {
+				f(&o)
+			}
+			objs := append([]client.Object{CredentialSecret(ws, testCredential)}, Objects(ws, o, testCredential)...)
 			for _, obj := range objs {
 				b, err := yaml.Marshal(obj)
 				if err != nil {
