@@ -429,7 +429,11 @@ func (cl *cluster) checkRBAC(t *testing.T, ctx context.Context) {
 		{gateway, "watch", "codehub.io", "workspaces", "", namespace, true},
 		{gateway, "delete", "codehub.io", "workspaces", "", namespace, false},
 		{gateway, "create", "codehub.io", "workspaces", "", "other", false},
-		{gateway, "get", "", "secrets", "", namespace, false},
+		{gateway, "get", "", "secrets", "", namespace, true}, // the workspaces' credentials
+		{gateway, "list", "", "secrets", "", namespace, false},
+		{gateway, "watch", "", "secrets", "", namespace, false},
+		{gateway, "update", "", "secrets", "", namespace, false},
+		{gateway, "get", "", "secrets", "", "other", false},
 		{gateway, "get", "", "pods", "", namespace, false},
 		{operator, "create", "apps", "deployments", "", namespace, true},
 		{operator, "create", "", "persistentvolumeclaims", "", namespace, true},
