@@ -2,7 +2,6 @@ package v1alpha1
 
 import (
 	corev1 "k8s.io/api/core/v1"
-	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -111,13 +110,8 @@ type WorkspaceSpec struct {
 	// +optional
 	ServiceAccount ServiceAccountSpec `json:"serviceAccount,omitempty"`
 
-	// Ingress exposes the workspace at an external host.
-	// +optional
-	Ingress *IngressSpec `json:"ingress,omitempty"`
-
-	// NodePort exposes the workspace on every node's port; off unless set.
-	// +optional
-	NodePort *NodePortSpec `json:"nodePort,omitempty"`
+	// There is deliberately no way to expose a workspace other than through the gateway:
+	// code-server is reached only with the per-workspace credential the gateway holds.
 }
 
 // HomeSpec picks exactly one source for the home volume; a PVC from defaults when none.
@@ -198,27 +192,6 @@ type CondaSpec struct {
 type ServiceAccountSpec struct {
 	// +optional
 	ExtraRules []rbacv1.PolicyRule `json:"extraRules,omitempty"`
-}
-
-// IngressSpec exposes the workspace through an Ingress.
-type IngressSpec struct {
-	// +kubebuilder:validation:MinLength=1
-	Host string `json:"host"`
-	// +optional
-	ClassName *string `json:"className,omitempty"`
-	// +optional
-	Annotations map[string]string `json:"annotations,omitempty"`
-	// +optional
-	TLS []networkingv1.IngressTLS `json:"tls,omitempty"`
-}
-
-// NodePortSpec exposes the workspace on a node port.
-type NodePortSpec struct {
-	// Port is the node port; the apiserver allocates one when zero.
-	// +kubebuilder:validation:Minimum=0
-	// +kubebuilder:validation:Maximum=65535
-	// +optional
-	Port int32 `json:"port,omitempty"`
 }
 
 // WorkspaceStatus is what the operator observed.

@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -47,6 +48,7 @@ func run() error {
 		defaultGID   = flag.Int64("default-gid", o.GID, "gid for users whose gid the platform does not know")
 		concurrency  = flag.Int("max-concurrent-reconciles", 4, "Workspaces reconciled in parallel")
 		defaultImage = flag.String("default-image", o.Image, "workspace image when a Workspace does not set one")
+		origins      = flag.String("workspace-origins", "", "the gateway's --workspace-origins base host (e.g. vscode.example.com): workspace pods get VSCODE_PROXY_URI=//p{{port}}--<workspace>.<host>/ for VS Code's Ports view; empty: none")
 	)
 	flag.Parse()
 
@@ -68,6 +70,11 @@ func run() error {
 	}
 	o.Image, o.HomeSize, o.GatewaySelector, o.UID, o.GID = *defaultImage, size, sel, *defaultUID, *defaultGID
 	o.InitCommand = strings.Fields(*initCommand)
+	if o.WorkspaceOrigins = strings.ToLower(*origins); o.WorkspaceOrigins != "" {
+		if errs := validation.IsDNS1123Subdomain(o.WorkspaceOrigins); len(errs) > 0 {
+			return fmt.Errorf("-workspace-origins %q: a host name without scheme, port or path: %s", *origins, strings.Join(errs, "; "))
+		}
+	}
 
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
@@ -90,7 +97,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	r := &controller.Reconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder(workspacebuild.FieldOwner), Options: o, MaxConcurrentReconciles: *concurrency}
+	r := &controller.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder(workspacebuild.FieldOwner), Options: o, MaxConcurrentReconciles: *concurrency}
 	if err := r.SetupWithManager(mgr); err != nil {
 		return err
 	}

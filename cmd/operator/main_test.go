@@ -62,8 +62,12 @@ func TestOperatorBinary(t *testing.T) {
 	c := ctrltest.Client(t)
 	ns := ctrltest.Namespace(t, c, nil)
 	metrics, probes := freeAddr(t), freeAddr(t)
+	// A host that is not one is refused before the operator starts.
+	if out, err := exec.Command(bin, "--workspace-origins", "https://vscode.example.com/").CombinedOutput(); err == nil || !strings.Contains(string(out), "-workspace-origins") {
+		t.Fatalf("--workspace-origins with a URL: err=%v\n%s", err, out)
+	}
 	cmd := exec.Command(bin, "--leader-elect", "--leader-election-namespace", ns, "--watch-namespaces", ns,
-		"--metrics-bind-address", metrics, "--health-probe-bind-address", probes)
+		"--metrics-bind-address", metrics, "--health-probe-bind-address", probes, "--workspace-origins", "VSCode.Example.com")
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+ctrltest.Kubeconfig(t))
 	logs := &syncBuffer{}
 	cmd.Stderr = logs
@@ -85,14 +89,24 @@ func TestOperatorBinary(t *testing.T) {
 	if err := c.Create(ctx, ws); err != nil {
 		t.Fatal(err)
 	}
+	dep := &appsv1.Deployment{}
 	ctrltest.Eventually(t, "operator binary reconciles", func() error {
 		select {
 		case err := <-exited:
 			t.Fatalf("operator exited: %v\n%s", err, logs.String())
 		default:
 		}
-		return c.Get(ctx, client.ObjectKey{Namespace: ns, Name: workspacebuild.Base(ws)}, &appsv1.Deployment{})
+		return c.Get(ctx, client.ObjectKey{Namespace: ns, Name: workspacebuild.Base(ws)}, dep)
 	})
+	var proxyURI []string
+	for _, e := range dep.Spec.Template.Spec.Containers[0].Env {
+		if e.Name == "VSCODE_PROXY_URI" {
+			proxyURI = append(proxyURI, e.Value)
+		}
+	}
+	if want := "//p{{port}}--" + ws.Name + ".vscode.example.com/"; len(proxyURI) != 1 || proxyURI[0] != want {
+		t.Errorf("--workspace-origins: VSCODE_PROXY_URI = %q, want [%q]", proxyURI, want)
+	}
 	get := func(url string) (string, error) {
 		resp, err := http.Get(url)
 		if err != nil {

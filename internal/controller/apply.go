@@ -5,10 +5,7 @@ import (
 	"fmt"
 
 	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
-	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -18,21 +15,11 @@ import (
 )
 
 // apply server-side-applies every wanted object whose applied hash differs from what exists,
-// so a converged Workspace costs reads only; it deletes optional objects no longer wanted.
-func (r *Reconciler) apply(ctx context.Context, ws *codehubv1.Workspace) error {
-	for _, want := range workspacebuild.Objects(ws, r.Options) {
+// so a converged Workspace costs reads only.
+func (r *Reconciler) apply(ctx context.Context, ws *codehubv1.Workspace, credential string) error {
+	for _, want := range workspacebuild.Objects(ws, r.Options, credential) {
 		if err := r.applyOne(ctx, want); err != nil {
 			return fmt.Errorf("%s %s: %w", want.GetObjectKind().GroupVersionKind().Kind, want.GetName(), err)
-		}
-	}
-	if ws.Spec.NodePort == nil {
-		if err := r.deleteOwned(ctx, ws, &corev1.Service{}, workspacebuild.NodePortName(ws)); err != nil {
-			return err
-		}
-	}
-	if ws.Spec.Ingress == nil {
-		if err := r.deleteOwned(ctx, ws, &networkingv1.Ingress{}, workspacebuild.Base(ws)); err != nil {
-			return err
 		}
 	}
 	return nil
@@ -60,22 +47,6 @@ func (r *Reconciler) applyOne(ctx context.Context, want client.Object) error {
 	unstructured.RemoveNestedField(u, "spec", "template", "metadata", "creationTimestamp")
 	return r.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(&unstructured.Unstructured{Object: u}),
 		client.FieldOwner(workspacebuild.FieldOwner), client.ForceOwnership)
-}
-
-// deleteOwned removes an object only if this Workspace controls it.
-func (r *Reconciler) deleteOwned(ctx context.Context, ws *codehubv1.Workspace, obj client.Object, name string) error {
-	err := r.Client.Get(ctx, client.ObjectKey{Namespace: ws.Namespace, Name: name}, obj)
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if owner := metav1.GetControllerOf(obj); owner == nil || owner.UID != ws.UID {
-		return nil
-	}
-	uid := obj.GetUID()
-	return client.IgnoreNotFound(r.Client.Delete(ctx, obj, client.Preconditions{UID: &uid}))
 }
 
 // scaledByHand catches the one edit to a child that matters to users and leaves the hash

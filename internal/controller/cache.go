@@ -13,15 +13,16 @@ import (
 )
 
 // CacheOptions keeps only the operator's own children in memory (a cluster's every
-// ConfigMap, Service and Deployment would cost far more than the Workspaces themselves),
+// ConfigMap, Secret, Service and Deployment would cost far more than the Workspaces
+// themselves, and other Secrets are none of the operator's business),
 // limited to namespaces when any are given.
 func CacheOptions(namespaces []string) cache.Options {
 	mine := labels.SelectorFromSet(labels.Set{workspacebuild.LabelManagedBy: workspacebuild.FieldOwner})
 	byObject := map[client.Object]cache.ByObject{}
 	for _, obj := range []client.Object{
-		&appsv1.Deployment{}, &corev1.Service{}, &corev1.ServiceAccount{}, &corev1.ConfigMap{},
+		&appsv1.Deployment{}, &corev1.Service{}, &corev1.ServiceAccount{}, &corev1.ConfigMap{}, &corev1.Secret{},
 		&corev1.PersistentVolumeClaim{}, &rbacv1.Role{}, &rbacv1.RoleBinding{},
-		&networkingv1.NetworkPolicy{}, &networkingv1.Ingress{},
+		&networkingv1.NetworkPolicy{},
 	} {
 		byObject[obj] = cache.ByObject{Label: mine}
 	}

@@ -11,7 +11,6 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	codehubv1 "github.com/codehub-dev/codehub/api/v1alpha1"
@@ -30,8 +29,6 @@ func TestReconcileCreatesEveryObjectThenWritesNothing(t *testing.T) {
 	r := &controller.Reconciler{Client: cc, Options: workspacebuild.DefaultOptions()}
 
 	ws := newWorkspace(ns, "alice", func(ws *codehubv1.Workspace) {
-		ws.Spec.Ingress = &codehubv1.IngressSpec{Host: "vscode-alice.example.com", ClassName: ptr.To("nginx")}
-		ws.Spec.NodePort = &codehubv1.NodePortSpec{}
 		ws.Spec.Conda = &codehubv1.CondaSpec{EnvsDirs: []string{"/User/.conda/envs"}}
 		ws.Spec.ServiceAccount.ExtraRules = []rbacv1.PolicyRule{{APIGroups: []string{"batch"}, Resources: []string{"jobs"}, Verbs: []string{"get"}}}
 	})
@@ -46,9 +43,9 @@ func TestReconcileCreatesEveryObjectThenWritesNothing(t *testing.T) {
 	if err := c.Get(ctx, client.ObjectKeyFromObject(ws), ws); err != nil {
 		t.Fatal(err)
 	}
-	want := workspacebuild.Objects(ws, workspacebuild.DefaultOptions())
-	if len(want) != 10 {
-		t.Fatalf("builder returned %d objects, want 10 (every kind incl. ingress and nodeport)", len(want))
+	want := workspacebuild.Objects(ws, workspacebuild.DefaultOptions(), credentialOf(t, c, ws))
+	if len(want) != 8 {
+		t.Fatalf("builder returned %d objects, want 8 (every kind)", len(want))
 	}
 	for _, w := range want {
 		have := w.DeepCopyObject().(client.Object)
@@ -133,9 +130,6 @@ func checkStored(t *testing.T, want, have client.Object) {
 		diff("type", w.Spec.Type, h.Spec.Type)
 		diff("selector", w.Spec.Selector, h.Spec.Selector)
 		diff("port", w.Spec.Ports[0].Port, h.Spec.Ports[0].Port)
-		if w.Spec.Type == corev1.ServiceTypeNodePort && h.Spec.Ports[0].NodePort == 0 {
-			t.Errorf("nodeport service got no node port")
-		}
 	case *corev1.ConfigMap:
 		diff("data", w.Data, have.(*corev1.ConfigMap).Data)
 	case *corev1.PersistentVolumeClaim:
@@ -150,8 +144,6 @@ func checkStored(t *testing.T, want, have client.Object) {
 		diff("subjects", w.Subjects, h.Subjects)
 	case *networkingv1.NetworkPolicy:
 		diff("spec", w.Spec, have.(*networkingv1.NetworkPolicy).Spec)
-	case *networkingv1.Ingress:
-		diff("spec", w.Spec, have.(*networkingv1.Ingress).Spec)
 	case *corev1.ServiceAccount:
 	default:
 		t.Errorf("unchecked kind %T", want)

@@ -3,7 +3,6 @@ package controller
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -27,17 +26,22 @@ import (
 // +kubebuilder:rbac:groups=codehub.io,resources=workspaces/finalizers,verbs=update
 // +kubebuilder:rbac:groups="",resources=serviceaccounts;configmaps;services;persistentvolumeclaims,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",resources=pods;pods/log,verbs=get;list;watch
+// The credential Secret is created once and, only for a re-created Workspace, rewritten; never patched or deleted (GC does that).
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update
 // +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies;ingresses,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch;create;update;patch;delete
 // Workspace Roles carry user-chosen extra rules the operator itself does not hold, hence escalate and bind.
 // +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings,verbs=get;list;watch;create;update;patch;delete;escalate;bind
 // +kubebuilder:rbac:groups="";events.k8s.io,resources=events,verbs=create;patch
 
 // Reconciler makes each Workspace's owned objects match its spec and reports its status.
 type Reconciler struct {
-	Client   client.Client
-	Recorder events.EventRecorder
-	Options  workspacebuild.Options
+	Client client.Client
+	// APIReader reads around the cache (the manager's GetAPIReader); Client when nil. Used
+	// only when a Secret the cache does not show already exists.
+	APIReader client.Reader
+	Recorder  events.EventRecorder
+	Options   workspacebuild.Options
 	// Now is the clock for idle stops; time.Now when nil.
 	Now func() time.Time
 	// MaxConcurrentReconciles: a pass is ~10 sequential apiserver round trips, so several
@@ -61,11 +65,11 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Owns(&corev1.Service{}).
 		Owns(&corev1.ServiceAccount{}).
 		Owns(&corev1.ConfigMap{}).
+		Owns(&corev1.Secret{}).
 		Owns(&corev1.PersistentVolumeClaim{}).
 		Owns(&rbacv1.Role{}).
 		Owns(&rbacv1.RoleBinding{}).
 		Owns(&networkingv1.NetworkPolicy{}).
-		Owns(&networkingv1.Ingress{}).
 		Complete(r)
 }
 
@@ -82,8 +86,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 
 	dep := &appsv1.Deployment{}
 	applyErr := r.ensureNotTaken(ctx, ws, dep)
+	var credential string
 	if applyErr == nil {
-		applyErr = r.apply(ctx, ws)
+		credential, applyErr = r.credential(ctx, ws)
+	}
+	if applyErr == nil {
+		applyErr = r.apply(ctx, ws, credential)
 	}
 	if applyErr != nil {
 		logger.Error(applyErr, "applying workspace objects")
@@ -119,17 +127,7 @@ func (r *Reconciler) ensureNotTaken(ctx context.Context, ws *codehubv1.Workspace
 	if owner == nil || owner.UID == ws.UID {
 		return nil
 	}
-	other := &codehubv1.Workspace{}
-	err = r.Client.Get(ctx, client.ObjectKey{Namespace: ws.Namespace, Name: owner.Name}, other)
-	switch {
-	case apierrors.IsNotFound(err):
-		// The owner was deleted and garbage collection has not caught up: adopt the
-		// objects (apply replaces the owner reference), as a re-created Workspace should.
-		return nil
-	case err != nil:
-		return err
-	case other.UID == owner.UID && other.DeletionTimestamp.IsZero():
-		return fmt.Errorf("user %q already has Workspace %q in this namespace", ws.Spec.User, owner.Name)
-	}
-	return nil
+	// An owner that was deleted (garbage collection has not caught up) is taken over: apply
+	// replaces the owner reference, as a re-created Workspace should.
+	return r.ownerGone(ctx, ws, owner)
 }

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	codehubv1 "github.com/codehub-dev/codehub/api/v1alpha1"
 	"github.com/codehub-dev/codehub/internal/controller/ctrltest"
@@ -43,5 +45,43 @@ func TestCRDValidation(t *testing.T) {
 		if err := c.Create(ctx, bad); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+}
+
+// TestCRDHasNoExposureFields: spec.ingress and spec.nodePort (routes to code-server that
+// bypass the gateway) are gone from the API: strict field validation (kubectl's default)
+// refuses them, and a lax client's copy is pruned, so nothing stored can ask for them.
+func TestCRDHasNoExposureFields(t *testing.T) {
+	ctx := context.Background()
+	c := ctrltest.Client(t)
+	ns := ctrltest.Namespace(t, c, nil)
+	legacy := func(name string) *unstructured.Unstructured {
+		return &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "codehub.io/v1alpha1", "kind": "Workspace",
+			"metadata": map[string]any{"name": name, "namespace": ns},
+			"spec": map[string]any{"user": name, "running": true,
+				"ingress":  map[string]any{"host": "vscode-" + name + ".example.com"},
+				"nodePort": map[string]any{"port": int64(30073)}},
+		}}
+	}
+	err := c.Create(ctx, legacy("strict"), client.FieldValidation("Strict"))
+	if err == nil || !strings.Contains(err.Error(), `unknown field "spec.ingress"`) || !strings.Contains(err.Error(), `unknown field "spec.nodePort"`) {
+		t.Fatalf("strict create with spec.ingress/nodePort: %v, want both named as unknown fields", err)
+	}
+	lax := legacy("lax")
+	if err := c.Create(ctx, lax, client.FieldValidation("Ignore")); err != nil {
+		t.Fatal(err)
+	}
+	stored := &unstructured.Unstructured{}
+	stored.SetGroupVersionKind(lax.GroupVersionKind())
+	if err := c.Get(ctx, client.ObjectKeyFromObject(lax), stored); err != nil {
+		t.Fatal(err)
+	}
+	spec, _, _ := unstructured.NestedMap(stored.Object, "spec")
+	if _, ok := spec["ingress"]; ok {
+		t.Errorf("spec.ingress was stored: %v", spec)
+	}
+	if _, ok := spec["nodePort"]; ok {
+		t.Errorf("spec.nodePort was stored: %v", spec)
 	}
 }

@@ -11,11 +11,13 @@ import (
 )
 
 // InitConfig is the JSON file codehub-init reads at /etc/codehub/init.json before it execs
-// code-server (with --auth none). Its keys are codehub-init's flag names, which it checks:
-// an unknown key stops the pod, so only those go in. Nothing secret goes in either: the
-// ConfigMap is readable in the namespace.
+// code-server (with --auth password: the credential comes from the pod's env, out of the
+// workspace's Secret). Its keys are codehub-init's flag names, which it checks: an unknown
+// key stops the pod, so only those go in. Nothing secret goes in either: the ConfigMap is
+// readable in the namespace.
 type InitConfig struct {
 	BindAddr      string   `json:"bind-addr"`
+	Auth          string   `json:"auth"`
 	Home          string   `json:"home"`
 	Folder        string   `json:"folder"`
 	CondaEnvsDirs []string `json:"conda-envs-dirs,omitempty"`
@@ -24,7 +26,7 @@ type InitConfig struct {
 
 // BuildInitConfig derives the init config from the spec.
 func BuildInitConfig(ws *codehubv1.Workspace) InitConfig {
-	c := InitConfig{BindAddr: fmt.Sprintf("0.0.0.0:%d", Port), Home: HomePath, Folder: HomePath}
+	c := InitConfig{BindAddr: fmt.Sprintf("0.0.0.0:%d", Port), Auth: "password", Home: HomePath, Folder: HomePath}
 	if ws.Spec.Conda != nil {
 		c.CondaEnvsDirs = ws.Spec.Conda.EnvsDirs
 	}

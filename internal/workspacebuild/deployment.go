@@ -8,10 +8,12 @@ import (
 	"k8s.io/utils/ptr"
 
 	codehubv1 "github.com/codehub-dev/codehub/api/v1alpha1"
+	"github.com/codehub-dev/codehub/internal/identity"
 )
 
 // Deployment runs code-server through codehub-init, one replica while spec.running.
-func Deployment(ws *codehubv1.Workspace, o Options) *appsv1.Deployment {
+// credential is the value in the workspace's Secret (only a hash of it reaches the object).
+func Deployment(ws *codehubv1.Workspace, o Options, credential string) *appsv1.Deployment {
 	replicas := int32(0)
 	if ws.Spec.Running {
 		replicas = 1
@@ -25,13 +27,15 @@ func Deployment(ws *codehubv1.Workspace, o Options) *appsv1.Deployment {
 			Selector: &metav1.LabelSelector{MatchLabels: SelectorLabels(ws)},
 			// A ReadWriteOnce home cannot be attached to an old and a new pod at once.
 			Strategy: appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType},
-			Template: PodTemplate(ws, o),
+			Template: PodTemplate(ws, o, credential),
 		},
 	}
 }
 
-// PodTemplate is the workspace pod; also what the restricted-PSA dry-run test submits.
-func PodTemplate(ws *codehubv1.Workspace, o Options) corev1.PodTemplateSpec {
+// PodTemplate is the workspace pod; also what the restricted-PSA dry-run test submits. The
+// credential reaches the container only through a secretKeyRef; a hash of it in the
+// template's annotations restarts the pod when it changes ("" leaves the hash out).
+func PodTemplate(ws *codehubv1.Workspace, o Options, credential string) corev1.PodTemplateSpec {
 	vols, mounts := volumes(ws)
 	image := ws.Spec.Image
 	if image == "" {
@@ -44,14 +48,30 @@ func PodTemplate(ws *codehubv1.Workspace, o Options) corev1.PodTemplateSpec {
 			FailureThreshold: failures,
 		}
 	}
-	env := append([]corev1.EnvVar{
+	env := []corev1.EnvVar{
 		{Name: "HOME", Value: HomePath},
 		{Name: "CODEHUB_USER", Value: ws.Spec.User},
-	}, ws.Spec.Env...)
+	}
+	proxyURI := PortProxyURI(ws, o)
+	for _, e := range ws.Spec.Env {
+		// The credential is the Secret's, never the spec's; the proxy URI the operator's
+		// when it sets one.
+		if e.Name != EnvCredential && (proxyURI == "" || e.Name != EnvProxyURI) {
+			env = append(env, e)
+		}
+	}
+	if proxyURI != "" {
+		env = append(env, corev1.EnvVar{Name: EnvProxyURI, Value: proxyURI})
+	}
+	env = append(env, credentialEnv(ws))
+	annotations := map[string]string{AnnotationUser: ws.Spec.User, AnnotationConfigHash: hashJSON(ConfigMap(ws).Data)}
+	if h := credentialHash(credential); h != "" {
+		annotations[AnnotationCredentialHash] = h
+	}
 	return corev1.PodTemplateSpec{
 		ObjectMeta: metav1.ObjectMeta{
 			Labels:      Labels(ws),
-			Annotations: map[string]string{AnnotationUser: ws.Spec.User, AnnotationConfigHash: hashJSON(ConfigMap(ws).Data)},
+			Annotations: annotations,
 		},
 		Spec: corev1.PodSpec{
 			ServiceAccountName: Base(ws),
@@ -82,6 +102,19 @@ func PodTemplate(ws *codehubv1.Workspace, o Options) corev1.PodTemplateSpec {
 			}},
 		},
 	}
+}
+
+// EnvProxyURI is code-server's template for the links of VS Code's Ports view.
+const EnvProxyURI = "VSCODE_PROXY_URI"
+
+// PortProxyURI is the VSCODE_PROXY_URI of a workspace, //p{{port}}--<workspace>.<base>/
+// (code-server substitutes {{port}}), or "" without o.WorkspaceOrigins. <workspace> is the
+// name the gateway derives from the user (identity.WorkspaceName), which is what it routes by.
+func PortProxyURI(ws *codehubv1.Workspace, o Options) string {
+	if o.WorkspaceOrigins == "" {
+		return ""
+	}
+	return "//p{{port}}--" + identity.WorkspaceName(ws.Spec.User) + "." + o.WorkspaceOrigins + "/"
 }
 
 // podSecurityContext runs as the user's uid/gid when known. FUSE needs no extra privilege in

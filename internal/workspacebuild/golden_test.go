@@ -8,11 +8,11 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
-	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
 	codehubv1 "github.com/codehub-dev/codehub/api/v1alpha1"
@@ -61,23 +61,31 @@ var cases = map[string]*codehubv1.Workspace{
 	"v3io-home": workspace("alice", func(ws *codehubv1.Workspace) {
 		ws.Spec.Home.V3IO = v3ioSpec()
 	}),
-	"existing-claim-csi-ingress-nodeport": workspace("carol", func(ws *codehubv1.Workspace) {
+	"workspace-origins": workspace("dave", nil), // with caseOptions below
+	"existing-claim-csi": workspace("carol", func(ws *codehubv1.Workspace) {
 		ws.Spec.Home.ExistingClaim = "carol-home"
 		ws.Spec.Mounts = []codehubv1.Mount{{Name: "datasets", MountPath: "/data", ReadOnly: true, CSI: &corev1.CSIVolumeSource{Driver: "nfs.csi.k8s.io", VolumeAttributes: map[string]string{"share": "/datasets"}}}}
-		ws.Spec.Ingress = &codehubv1.IngressSpec{
-			Host: "vscode-carol.default-tenant.app.example.com", ClassName: ptr.To("nginx"),
-			Annotations: map[string]string{"nginx.ingress.kubernetes.io/auth-url": "https://auth.example.com/verify"},
-			TLS:         []networkingv1.IngressTLS{{Hosts: []string{"vscode-carol.default-tenant.app.example.com"}, SecretName: "wildcard-tls"}},
-		}
-		ws.Spec.NodePort = &codehubv1.NodePortSpec{Port: 30073}
 	}),
 }
+
+// caseOptions change the operator's options for one case.
+var caseOptions = map[string]func(*Options){
+	"workspace-origins": func(o *Options) { o.WorkspaceOrigins = "vscode.example.com" },
+}
+
+// testCredential stands for the random value the controller puts in the Secret.
+const testCredential = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
 
 func TestGolden(t *testing.T) {
 	for name, ws := range cases {
 		t.Run(name, func(t *testing.T) {
 			var buf bytes.Buffer
-			for _, obj := range Objects(ws, DefaultOptions()) {
+			o := DefaultOptions()
+			if f := caseOptions[name]; f != nil {
+				f(&o)
+			}
+			objs := append([]client.Object{CredentialSecret(ws, testCredential)}, Objects(ws, o, testCredential)...)
+			for _, obj := range objs {
 				b, err := yaml.Marshal(obj)
 				if err != nil {
 					t.Fatal(err)

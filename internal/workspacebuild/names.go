@@ -22,6 +22,8 @@ const (
 	AnnotationHash = "codehub.io/applied-hash"
 	// AnnotationConfigHash rolls the pod when the init config changes.
 	AnnotationConfigHash = "codehub.io/config-hash"
+	// AnnotationCredentialHash rolls the pod when its credential changes.
+	AnnotationCredentialHash = "codehub.io/credential-hash"
 )
 
 // Base is the name shared by most objects of a Workspace. The "codehub-" prefix makes it a
@@ -31,8 +33,9 @@ func Base(ws *codehubv1.Workspace) string {
 	return "codehub-" + identity.WorkspaceName(ws.Spec.User)
 }
 
-// NodePortName is the name of the optional NodePort Service.
-func NodePortName(ws *codehubv1.Workspace) string { return Base(ws) + "-nodeport" }
+// CredentialSecretName is the Secret holding the workspace's credential (CredentialKey),
+// the value code-server requires as its session cookie.
+func CredentialSecretName(ws *codehubv1.Workspace) string { return Base(ws) + "-auth" }
 
 // HomeClaimName is the PVC the operator creates; it is also the claim a re-created
 // Workspace of the same user finds again after a Retain delete.

@@ -14,7 +14,7 @@ func TestNamesDistinctAndValid(t *testing.T) {
 	seen := map[string]string{}
 	for _, u := range users {
 		ws := &codehubv1.Workspace{Spec: codehubv1.WorkspaceSpec{User: u}}
-		for _, n := range []string{Base(ws), NodePortName(ws), HomeClaimName(ws)} {
+		for _, n := range []string{Base(ws), CredentialSecretName(ws), HomeClaimName(ws)} {
 			if errs := validation.IsDNS1035Label(n); len(errs) > 0 {
 				t.Errorf("user %q: name %q: %v", u, n, errs)
 			}

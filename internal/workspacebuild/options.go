@@ -31,6 +31,11 @@ type Options struct {
 	UID, GID int64
 	// GatewaySelector selects the gateway pods the NetworkPolicy admits.
 	GatewaySelector map[string]string
+	// WorkspaceOrigins is the gateway's --workspace-origins base host (e.g.
+	// vscode.example.com). When set, the pod's VSCODE_PROXY_URI points VS Code's Ports view
+	// at the gateway's per-port origin p<port>--<workspace>.<base>, which the gateway
+	// forwards to code-server's /proxy/<port>/; empty: no VSCODE_PROXY_URI.
+	WorkspaceOrigins string
 }
 
 // DefaultOptions are the defaults cmd/operator starts from.

@@ -90,6 +90,7 @@ var scenarios = []scenario{
 	{name: "v3io", args: []string{"-f", "test/helm/testdata/v3io.yaml"}},
 	{name: "ingress-tls", args: []string{"-f", "test/helm/testdata/ingress-tls.yaml"}},
 	{name: "nodeport", args: []string{"-f", "test/helm/testdata/nodeport.yaml"}},
+	{name: "workspace-origins", args: []string{"-f", "test/helm/testdata/workspace-origins.yaml"}},
 }
 
 // sessionKey matches the generated session key, which differs on every rendering

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
 	"github.com/codehub-dev/codehub/internal/testenv"
 )
 
@@ -178,9 +180,11 @@ func TestRenderedObjects(t *testing.T) {
 	if gwRole == nil {
 		t.Fatal("no gateway Role")
 	}
-	if got := toYAML(t, gwRole.Object["rules"]); strings.Count(got, "apiGroups") != 1 || !strings.Contains(got, "codehub.io") || strings.Contains(got, "delete") {
-		t.Errorf("the gateway may only read and write Workspaces (no delete, no other API group):\n%s", got)
+	if got := toYAML(t, gwRole.Object["rules"]); strings.Count(got, "apiGroups") != 2 || !strings.Contains(got, "codehub.io") || strings.Contains(got, "delete") ||
+		!strings.Contains(got, "- apiGroups:\n  - \"\"\n  resources:\n  - secrets\n  verbs:\n  - get\n") {
+		t.Errorf("the gateway may only read and write Workspaces (no delete) and get Secrets (the workspaces' credentials):\n%s", got)
 	}
+	checkMetricsPolicies(t, def, nil)
 
 	tls := objects(t, h.template(t, scenarios[3]))
 	ing := find(tls, "Ingress", "")
@@ -253,9 +257,62 @@ func TestRenderedObjects(t *testing.T) {
 		}
 	}
 
+	origins := objects(t, h.template(t, scenarios[5]))
+	const originsHost = "vscode.iguazio.example.com"
+	for _, d := range []string{release + "-codehub-gateway", release + "-codehub-operator"} {
+		if y := toYAML(t, find(origins, "Deployment", d).Object); !strings.Contains(y, "--workspace-origins="+originsHost+"\n") {
+			t.Errorf("workspace-origins: %s lacks --workspace-origins=%s", d, originsHost)
+		}
+	}
+	if y := toYAML(t, find(origins, "Ingress", "").Object["spec"]); strings.Count(y, "'*."+originsHost+"'") != 2 || strings.Count(y, "host: ") != 2 {
+		t.Errorf("workspace-origins: the Ingress must serve and cover (TLS) *.%s too:\n%s", originsHost, y)
+	}
+	for _, o := range def {
+		if y := toYAML(t, o.Object); strings.Contains(y, "--workspace-origins") {
+			t.Errorf("default: %s %s passes --workspace-origins", o.GetKind(), o.GetName())
+		}
+	}
+	checkMetricsPolicies(t, origins, []string{"kubernetes.io/metadata.name: monitoring", "app.kubernetes.io/name: prometheus"})
+
 	v3 := objects(t, h.template(t, scenarios[2]))
 	cm := find(v3, "ConfigMap", release+"-codehub-workspace-defaults")
 	if d := toYAML(t, cm.Object["data"]); !strings.Contains(d, "v3io-access-key") || !strings.Contains(d, "container: users") || !strings.Contains(d, "/v3io/users/shared/conda/envs") {
 		t.Errorf("v3io: workspace defaults lack the v3io mount or conda dirs:\n%s", d)
+	}
+}
+
+// checkMetricsPolicies: the gateway's and operator's own policies never open the metrics
+// ports; with scrapers (want: text each peer must contain) one policy per component admits
+// exactly them to exactly its metrics port, and without scrapers there is none.
+func checkMetricsPolicies(t *testing.T, objs []*unstructured.Unstructured, want []string) {
+	t.Helper()
+	for c, port := range map[string]string{"gateway": "9090", "operator": "8080"} {
+		own := find(objs, "NetworkPolicy", release+"-codehub-"+c)
+		if own == nil {
+			t.Fatalf("no %s NetworkPolicy", c)
+		}
+		if y := toYAML(t, own.Object["spec"]); strings.Contains(y, "port: "+port+"\n") {
+			t.Errorf("the %s's own NetworkPolicy admits its metrics port %s from anywhere:\n%s", c, port, y)
+		}
+		mp := find(objs, "NetworkPolicy", release+"-codehub-"+c+"-metrics")
+		if want == nil {
+			if mp != nil {
+				t.Errorf("no metrics.scrapers, yet a %s metrics NetworkPolicy admits someone:\n%s", c, toYAML(t, mp.Object["spec"]))
+			}
+			continue
+		}
+		if mp == nil {
+			t.Fatalf("metrics.scrapers set: no %s metrics NetworkPolicy", c)
+		}
+		rules, _, _ := unstructuredSlice(mp.Object, "spec", "ingress")
+		y := toYAML(t, rules)
+		if len(rules) != 1 || strings.Count(y, "port: ") != 1 || !strings.Contains(y, "port: "+port+"\n") || strings.Count(y, "namespaceSelector") != 1 {
+			t.Errorf("%s metrics NetworkPolicy: want one rule, the scraper peer, port %s only:\n%s", c, port, y)
+		}
+		for _, w := range want {
+			if !strings.Contains(y, w) {
+				t.Errorf("%s metrics NetworkPolicy lacks %q:\n%s", c, w, y)
+			}
+		}
 	}
 }

@@ -28,6 +28,12 @@ func TestValuesRejected(t *testing.T) {
 		{"v3io without secret", []string{"--set", "workspaceDefaults.storage.v3io.enabled=true"}, []string{`v3io\.secretName is required`}},
 		{"local auth with replicas", []string{"--set", "gateway.replicas=2"}, []string{`auth\.mode=local keeps users in the gateway pod`}},
 		{"tls without secret", []string{"--set", "global.domain=example.com,ingress.tls.enabled=true"}, []string{`ingress\.tls\.secretName is required`}},
+		{"workspace origins without tls", []string{"--set", "global.domain=example.com,gateway.workspaceOrigins=true"}, []string{`gateway\.workspaceOrigins needs a host .* and HTTPS`}},
+		{"workspace origins without host", []string{"--set", "gateway.workspaceOrigins=true,gateway.secureCookies=true"}, []string{`gateway\.workspaceOrigins needs a host`}},
+		{"scraper ip block", []string{"--set", "metrics.scrapers[0].ipBlock.cidr=0.0.0.0/0"}, []string{`at '/metrics/scrapers/0': additional properties 'ipBlock' not allowed`}},
+		{"scraper empty", []string{"--set-json", "metrics.scrapers=[{}]"}, []string{`at '/metrics/scrapers/0': minProperties`}},
+		{"scraper selector typo", []string{"--set", "metrics.scrapers[0].podSelector.matchLabel.app=prometheus"}, []string{`at '/metrics/scrapers/0/podSelector': additional properties 'matchLabel' not allowed`}},
+		{"scraper bad operator", []string{"--set-json", `metrics.scrapers=[{"podSelector":{"matchExpressions":[{"key":"app","operator":"Equals"}]}}]`}, []string{`at '/metrics/scrapers/0/podSelector/matchExpressions/0/operator': value must be one of`}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

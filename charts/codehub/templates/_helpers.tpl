@@ -106,6 +106,13 @@ imagePullSecrets:
 {{- end }}
 {{- end }}
 
+{{/* The --workspace-origins host of the gateway and operator (empty when off). */}}
+{{- define "codehub.workspaceOrigins" -}}
+{{- if .Values.gateway.workspaceOrigins }}
+{{- include "codehub.host" . }}
+{{- end }}
+{{- end }}
+
 {{/* Public URL users open (empty when there is no Ingress host). */}}
 {{- define "codehub.publicURL" -}}
 {{- $host := include "codehub.host" . }}

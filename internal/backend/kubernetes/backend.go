@@ -30,6 +30,10 @@ type Config struct {
 	// Endpoint maps a Running Workspace to the URL the gateway proxies to; StatusEndpoint
 	// (the in-cluster Service) when nil. Tests point it at a local code-server.
 	Endpoint func(*codehubv1.Workspace) (*url.URL, error)
+	// CredentialTTL is how long a workspace's credential, read from its Secret, is used
+	// before it is read again (default 1m). Entries are per Workspace UID, so a re-created
+	// Workspace (whose credential the operator rotates) is read at once.
+	CredentialTTL time.Duration
 }
 
 // Backend implements backend.Backend and backend.ActivityRecorder with Workspaces.
@@ -38,6 +42,8 @@ type Backend struct {
 
 	mu           sync.Mutex
 	lastActivity map[string]time.Time // workspace name → activity time last written
+
+	creds credentialCache
 }
 
 var (
@@ -59,7 +65,10 @@ func New(cfg Config) (*Backend, error) {
 	if cfg.Endpoint == nil {
 		cfg.Endpoint = StatusEndpoint
 	}
-	return &Backend{cfg: cfg, lastActivity: map[string]time.Time{}}, nil
+	if cfg.CredentialTTL <= 0 {
+		cfg.CredentialTTL = time.Minute
+	}
+	return &Backend{cfg: cfg, lastActivity: map[string]time.Time{}, creds: credentialCache{entries: map[string]credentialEntry{}}}, nil
 }
 
 func (b *Backend) key(user string) client.ObjectKey {
@@ -75,7 +84,7 @@ func (b *Backend) Get(ctx context.Context, user string) (backend.Workspace, erro
 		}
 		return backend.Workspace{}, err
 	}
-	return b.view(ws), nil
+	return b.view(ctx, ws), nil
 }
 
 // Start creates the Workspace from the defaults, or sets running on an existing one. The
@@ -87,7 +96,7 @@ func (b *Backend) Start(ctx context.Context, id identity.Identity) (backend.Work
 		ws = b.newWorkspace(id)
 		err = b.cfg.Client.Create(ctx, ws)
 		if err == nil {
-			return b.view(ws), nil
+			return b.view(ctx, ws), nil
 		}
 		if !apierrors.IsAlreadyExists(err) {
 			return backend.Workspace{}, fmt.Errorf("create workspace for %q: %w", id.User, err)
@@ -103,7 +112,7 @@ func (b *Backend) Start(ctx context.Context, id identity.Identity) (backend.Work
 	if err := b.setRunning(ctx, ws, true); err != nil {
 		return backend.Workspace{}, err
 	}
-	return b.view(ws), nil
+	return b.view(ctx, ws), nil
 }
 
 func (b *Backend) newWorkspace(id identity.Identity) *codehubv1.Workspace {
@@ -151,7 +160,7 @@ func (b *Backend) List(ctx context.Context) ([]backend.Workspace, error) {
 	}
 	out := make([]backend.Workspace, 0, len(list.Items))
 	for i := range list.Items {
-		out = append(out, b.view(&list.Items[i]))
+		out = append(out, b.view(ctx, &list.Items[i]))
 	}
 	return out, nil
 }

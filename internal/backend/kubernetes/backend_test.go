@@ -15,6 +15,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -28,14 +29,16 @@ import (
 
 // TestStartRunProxyStop: first visit creates the Workspace from the defaults, the operator
 // builds it, the test plays kubelet (Deployment available, endpoint = a real local
-// code-server), the workbench is proxied, and an idle stop sets running false.
+// code-server started with the credential from the operator's Secret), the workbench is
+// proxied with the backend's Credential as code-server's cookie (and refused without it),
+// and an idle stop sets running false.
 func TestStartRunProxyStop(t *testing.T) {
 	ctx := context.Background()
 	c := ctrltest.Client(t)
 	ns := ctrltest.Namespace(t, c, nil)
 	ctrltest.RunManager(t, ns)
-	codeServer := startCodeServer(t)
 
+	var codeServer *url.URL
 	var serviceURL string
 	b, err := kubernetes.New(kubernetes.Config{
 		Client: c, Namespace: ns,
@@ -66,8 +69,25 @@ func TestStartRunProxyStop(t *testing.T) {
 		t.Fatalf("created workspace spec = %+v", ws.Spec)
 	}
 
-	// Play kubelet once the operator has made the Deployment.
+	// Play kubelet once the operator has made the Deployment: the pod's env gets the
+	// credential from the Secret its secretKeyRef names.
 	dep := &appsv1.Deployment{}
+	ctrltest.Eventually(t, "deployment created", func() error {
+		return c.Get(ctx, client.ObjectKey{Namespace: ns, Name: workspacebuild.Base(ws)}, dep)
+	})
+	secret := &corev1.Secret{}
+	for _, e := range dep.Spec.Template.Spec.Containers[0].Env {
+		if e.Name == "HASHED_PASSWORD" && e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
+			ref := e.ValueFrom.SecretKeyRef
+			if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: ref.Name}, secret); err != nil {
+				t.Fatal(err)
+			}
+			codeServer = startCodeServer(t, string(secret.Data[ref.Key]))
+		}
+	}
+	if codeServer == nil {
+		t.Fatalf("the pod template has no HASHED_PASSWORD from a Secret: %+v", dep.Spec.Template.Spec.Containers[0].Env)
+	}
 	ctrltest.Eventually(t, "deployment available", func() error {
 		if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: workspacebuild.Base(ws)}, dep); err != nil {
 			return err
@@ -84,21 +104,40 @@ func TestStartRunProxyStop(t *testing.T) {
 		}
 		return nil
 	})
+	if w.Credential == "" || w.Credential != string(secret.Data[workspacebuild.CredentialKey]) {
+		t.Fatalf("Credential = %q, want the Secret's value", w.Credential)
+	}
 	if want := "http://" + workspacebuild.Base(ws) + "." + ns + ".svc:8080"; serviceURL != want {
 		t.Fatalf("status.url = %q, want %q", serviceURL, want)
 	}
 
-	// The gateway proxies to the endpoint: the workbench page comes back.
-	proxy := httptest.NewServer(httputil.NewSingleHostReverseProxy(w.Endpoint))
-	defer proxy.Close()
-	resp, err := http.Get(proxy.URL + "/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "workbench") {
-		t.Fatalf("proxied workbench: status %d, body %.300s", resp.StatusCode, body)
+	// The gateway proxies to the endpoint presenting the credential: the workbench page
+	// comes back. Without it, code-server sends the request to its login page.
+	for _, withCredential := range []bool{true, false} {
+		rp := httputil.NewSingleHostReverseProxy(w.Endpoint)
+		if withCredential {
+			director := rp.Director
+			rp.Director = func(r *http.Request) {
+				director(r)
+				r.AddCookie(&http.Cookie{Name: backend.CodeServerCookie, Value: w.Credential})
+			}
+		}
+		proxy := httptest.NewServer(rp)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, proxy.URL+"/?folder=/tmp", nil)
+		resp, err := http.DefaultTransport.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		proxy.Close()
+		workbench := resp.StatusCode == http.StatusOK && strings.Contains(string(body), "workbench")
+		if withCredential && !workbench {
+			t.Fatalf("proxied workbench with the credential: status %d, body %.300s", resp.StatusCode, body)
+		}
+		if !withCredential && (workbench || resp.StatusCode != http.StatusFound || !strings.Contains(resp.Header.Get("Location"), "login")) {
+			t.Fatalf("proxied without the credential: status %d, Location %q, body %.300s; want a redirect to login", resp.StatusCode, resp.Header.Get("Location"), body)
+		}
 	}
 
 	// Idle: the gateway stops the workspace; the Deployment scales to zero.

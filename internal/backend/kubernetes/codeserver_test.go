@@ -17,8 +17,9 @@ import (
 )
 
 // startCodeServer runs a real code-server on a free local port, standing in for the
-// workspace pod the test's fake kubelet "started".
-func startCodeServer(t *testing.T) *url.URL {
+// workspace pod the test's fake kubelet "started": --auth password with HASHED_PASSWORD set
+// to the workspace's credential, as the pod gets it from its Secret.
+func startCodeServer(t *testing.T, credential string) *url.URL {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -27,10 +28,10 @@ func startCodeServer(t *testing.T) *url.URL {
 	addr := ln.Addr().String()
 	ln.Close()
 	dir := t.TempDir()
-	cmd := exec.Command(testenv.CodeServer(t), "--bind-addr", addr, "--auth", "none",
+	cmd := exec.Command(testenv.CodeServer(t), "--bind-addr", addr, "--auth", "password",
 		"--disable-telemetry", "--disable-update-check", "--disable-workspace-trust",
 		"--user-data-dir", filepath.Join(dir, "data"), "--extensions-dir", filepath.Join(dir, "ext"), dir)
-	cmd.Env = append(cmd.Environ(), "HOME="+dir)
+	cmd.Env = append(cmd.Environ(), "HOME="+dir, "HASHED_PASSWORD="+credential)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -1,13 +1,16 @@
 package kubernetes
 
 import (
+	"context"
+
 	codehubv1 "github.com/codehub-dev/codehub/api/v1alpha1"
 	"github.com/codehub-dev/codehub/internal/backend"
 )
 
 // view maps a Workspace to the gateway's view. A spec the operator has not observed yet
-// reports where it is going, so a just-started workspace never reads as Stopped.
-func (b *Backend) view(ws *codehubv1.Workspace) backend.Workspace {
+// reports where it is going, so a just-started workspace never reads as Stopped. A Running
+// workspace is only reported Running together with its credential.
+func (b *Backend) view(ctx context.Context, ws *codehubv1.Workspace) backend.Workspace {
 	w := backend.Workspace{Name: ws.Name, User: ws.Spec.User, State: backend.State(ws.Status.Phase), Message: ws.Status.Message}
 	if t := ws.Status.LastActivityTime; t != nil {
 		w.LastActivity = t.Time
@@ -24,14 +27,21 @@ func (b *Backend) view(ws *codehubv1.Workspace) backend.Workspace {
 	case w.State == "":
 		w.State = backend.StatePending
 	}
-	if w.State == backend.StateRunning {
-		u, err := b.cfg.Endpoint(ws)
-		if err != nil {
-			w.State, w.Message = backend.StateStarting, err.Error()
-		} else {
-			w.Endpoint = u
-		}
+	if w.State != backend.StateRunning {
+		b.creds.forget(ws.Name)
+		return w
 	}
+	u, err := b.cfg.Endpoint(ws)
+	if err != nil {
+		w.State, w.Message = backend.StateStarting, err.Error()
+		return w
+	}
+	cred, err := b.credential(ctx, ws)
+	if err != nil {
+		w.State, w.Message = backend.StateStarting, err.Error()
+		return w
+	}
+	w.Endpoint, w.Credential = u, cred
 	return w
 }
 

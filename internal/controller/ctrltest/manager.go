@@ -29,7 +29,7 @@ func RunManager(t testing.TB, ns string) (stop func()) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &controller.Reconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("codehub-operator"), Options: workspacebuild.DefaultOptions(), MaxConcurrentReconciles: 4}
+	r := &controller.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("codehub-operator"), Options: workspacebuild.DefaultOptions(), MaxConcurrentReconciles: 4}
 	if err := r.SetupWithManager(mgr); err != nil {
 		t.Fatal(err)
 	}
