@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/codehub-dev/codehub/internal/identity"
@@ -147,5 +148,34 @@ func TestPortPreviewThroughTheWorkspace(t *testing.T) {
 	f.alice.hits.Store(0)
 	if resp, _ := f.do(t, "GET", "/app", map[string]string{"Host": portHost, "Cookie": hostCookie + "x"}); resp.StatusCode != http.StatusUnauthorized || f.alice.hits.Load() != 0 {
 		t.Fatalf("tampered port-host cookie: %d, %d upstream hits", resp.StatusCode, f.alice.hits.Load())
+	}
+}
+
+// TestStaleCredentialDropsRoute: when code-server refuses the route's credential (its
+// workspace restarted with a new one), the user never sees code-server's login page: the
+// route is dropped and the next request uses the backend's current credential.
+func TestStaleCredentialDropsRoute(t *testing.T) {
+	f := newFixture(t, 0)
+	f.be.running["alice"] = true
+	var refuse atomic.Bool
+	refuse.Store(true)
+	f.alice.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if refuse.Load() {
+			http.Redirect(w, r, "./login?to=%2F", http.StatusFound)
+			return
+		}
+		w.Write([]byte("workspace:alice"))
+	})
+	nav := map[string]string{"Cookie": f.cookie("alice"), "Accept": "text/html", "Sec-Fetch-Mode": "navigate"}
+	resp, body := f.do(t, "GET", "/", nav)
+	if resp.StatusCode != http.StatusServiceUnavailable || strings.Contains(resp.Header.Get("Location"), "login") || !strings.Contains(body, "Reconnecting") {
+		t.Fatalf("stale credential: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if _, ok := f.gw.routes.Load("alice"); ok {
+		t.Fatal("the stale route is still there")
+	}
+	refuse.Store(false)
+	if _, body := f.do(t, "GET", "/", nav); body != "workspace:alice" {
+		t.Fatalf("after re-reading the backend: %q", body)
 	}
 }

@@ -202,6 +202,21 @@ func (g *Gateway) proxyError(w http.ResponseWriter, r *http.Request, rt *route, 
 	if errors.Is(err, context.Canceled) {
 		return // the client went away
 	}
+	if errors.Is(err, errCredentialRefused) {
+		// Drop the stale route: the next request asks the backend for the current
+		// endpoint and credential.
+		g.routes.CompareAndDelete(rt.user, rt)
+		rt.closeIdle()
+		g.cfg.Logger.Warn("workspace refused the route's credential; re-reading it", "workspace_user", rt.user)
+		w.Header().Set("Retry-After", "1")
+		if isNavigation(r) {
+			render(w, http.StatusServiceUnavailable, "error.html", pageData{Title: "Reconnecting", Refresh: 1,
+				Message: "Your workspace was restarted. Reconnecting…"})
+			return
+		}
+		http.Error(w, "workspace restarted; retry", http.StatusServiceUnavailable)
+		return
+	}
 	var opErr *net.OpError
 	if errors.As(err, &opErr) && opErr.Op == "dial" {
 		g.routes.CompareAndDelete(rt.user, rt)

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -32,12 +33,33 @@ func (g *Gateway) upstreamStrippedCookies() []string {
 // workspace (or on shared storage, written by someone else) must not run as the user on
 // the gateway's origin, where it could call the API with the user's session.
 func (g *Gateway) filterWorkspaceResponse(resp *http.Response) error {
+	if credentialRefused(resp) {
+		resp.Body.Close()
+		return errCredentialRefused
+	}
 	dropGatewaySetCookies(resp.Header, g.gatewayCookieNames())
 	if strings.Contains(resp.Request.URL.Path, "vscode-remote-resource") {
 		resp.Header.Set("Content-Security-Policy", "sandbox")
 		resp.Header.Set("X-Content-Type-Options", "nosniff")
 	}
 	return nil
+}
+
+// errCredentialRefused: code-server did not accept the route's credential (the workspace
+// was restarted with a new one, or its Secret was replaced): the route is stale.
+var errCredentialRefused = errors.New("workspace refused the gateway's credential")
+
+// credentialRefused recognises code-server's answers to a request without a valid session:
+// 401, or a redirect to its login page. A user must never see code-server's login.
+func credentialRefused(resp *http.Response) bool {
+	if resp.StatusCode == http.StatusUnauthorized {
+		return true
+	}
+	if resp.StatusCode != http.StatusFound && resp.StatusCode != http.StatusSeeOther {
+		return false
+	}
+	loc, _, _ := strings.Cut(resp.Header.Get("Location"), "?")
+	return loc == "login" || strings.HasSuffix(loc, "/login")
 }
 
 // dropGatewaySetCookies removes Set-Cookie lines naming one of names (case-insensitively:
