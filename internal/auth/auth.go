@@ -29,6 +29,9 @@ var (
 type PasswordAuthenticator interface {
 	Name() string
 	Authenticate(ctx context.Context, user, password string) (identity.Identity, error)
+	// Exists reports whether user is an account (no password check): the sign-in
+	// throttle counts attempts on unknown names apart.
+	Exists(user string) bool
 }
 
 // RequestAuthenticator identifies a request from the credentials it carries.

@@ -356,10 +356,10 @@ func (f *Forward) parse(h http.Header) (Verified, error) {
 	if !ok || user == "" {
 		return v, fmt.Errorf("%s missing or empty", f.cfg.UserHeader)
 	}
-	if strings.ContainsAny(user, " \t") {
-		// A user name is a single token; inner whitespace is how an obsolete folded
-		// header ("alice\r\n admin") arrives after unfolding.
-		return v, fmt.Errorf("%s contains whitespace", f.cfg.UserHeader)
+	if err := identity.CheckName(user); err != nil {
+		// One policy for every provider; inner whitespace, for one, is how an obsolete
+		// folded header ("alice\r\n admin") arrives after unfolding.
+		return v, fmt.Errorf("%s: %v", f.cfg.UserHeader, redactName(err))
 	}
 	v.Identity.User = user
 	for _, m := range []struct {
@@ -415,6 +415,16 @@ func (f *Forward) parse(h http.Header) (Verified, error) {
 	}
 	v.Identity.Admin = isAdmin(v.Identity, f.adminUsers, f.adminGroups)
 	return v, nil
+}
+
+// redactName keeps a name-policy error from quoting the name (error messages name the
+// header and the problem, never the value).
+func redactName(err error) error {
+	msg := err.Error()
+	if i := strings.Index(msg, " \""); i >= 0 {
+		msg = msg[:i] + " is not in its canonical form"
+	}
+	return errors.New(msg)
 }
 
 func isAdmin(id identity.Identity, users, groups map[string]bool) bool {

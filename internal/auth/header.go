@@ -115,7 +115,7 @@ func (h *Header) Identify(r *http.Request) (identity.Identity, error) {
 	if !ok && err == nil {
 		return identity.Identity{}, ErrNoCredentials
 	}
-	if err != nil || user == "" || strings.ContainsAny(user, " \t") {
+	if err != nil || identity.CheckName(user) != nil {
 		return identity.Identity{}, fmt.Errorf("%w: malformed %s header", ErrBadCredentials, h.name)
 	}
 	id := identity.Identity{User: user}

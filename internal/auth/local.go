@@ -13,6 +13,12 @@ type Local struct{ Users *users.Store }
 
 func (Local) Name() string { return "local" }
 
+// Exists implements PasswordAuthenticator.
+func (l Local) Exists(user string) bool {
+	_, err := l.Users.Lookup(user)
+	return err == nil
+}
+
 func (l Local) Authenticate(_ context.Context, user, password string) (identity.Identity, error) {
 	u, err := l.Users.Verify(user, password)
 	if errors.Is(err, users.ErrBadCredentials) {

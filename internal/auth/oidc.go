@@ -489,7 +489,7 @@ func (o *OIDC) IdentityFromClaims(claims []byte) (identity.Identity, error) {
 	if user == "" {
 		return id, fmt.Errorf("%w: no %s, verified email or sub claim", errBadClaims, o.cfg.UserClaim)
 	}
-	if len(user) > maxUserLen || checkText(user) != nil || strings.ContainsAny(user, " \t") {
+	if identity.CheckName(user) != nil {
 		return id, fmt.Errorf("%w: claim %s is not a usable user name", errBadClaims, from)
 	}
 	id.User = user

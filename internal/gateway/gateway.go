@@ -7,6 +7,8 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -50,6 +52,11 @@ type Config struct {
 	Secure      bool
 	SessionTTL  time.Duration
 	IdleTimeout time.Duration
+	// TrustedProxies are the proxies whose X-Forwarded-For names the client (sign-in
+	// throttling); other peers are the client themselves.
+	TrustedProxies []netip.Prefix
+	// HashSlots bounds concurrent password checks (default: the CPU count less one).
+	HashSlots int
 	Clock       idle.Clock
 	Logger      *slog.Logger
 	Metrics     *metrics.Metrics
@@ -70,6 +77,7 @@ type Gateway struct {
 	internal   http.Handler
 	routes     sync.Map // user → *route; lock-free reads on the hot path
 	throttle   loginThrottle
+	hashing    hashSlots
 	sockets    socketSet
 	origins    *originMode // nil unless per-workspace origins are on
 	handoffs   handoffs
@@ -94,7 +102,10 @@ func New(cfg Config) *Gateway {
 		cfg.Metrics = metrics.New()
 		cfg.Metrics.Watch(cfg.Backend)
 	}
-	g := &Gateway{cfg: cfg, cookieName: CookieName(cfg.Secure)}
+	if cfg.HashSlots <= 0 {
+		cfg.HashSlots = runtime.NumCPU() - 1
+	}
+	g := &Gateway{cfg: cfg, cookieName: CookieName(cfg.Secure), hashing: newHashSlots(cfg.HashSlots)}
 	if cfg.WorkspaceOrigins != "" {
 		scheme := "http"
 		if cfg.Secure {

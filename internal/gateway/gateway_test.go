@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -561,25 +560,3 @@ func TestSameOrigin(t *testing.T) {
 	}
 }
 
-func TestLoginThrottle(t *testing.T) {
-	f := newFixture(t, 0)
-	post := func(user, pw string) int {
-		resp, _ := f.doBody(t, "POST", "/_codehub/login", map[string]string{"Content-Type": "application/x-www-form-urlencoded"},
-			url.Values{"username": {user}, "password": {pw}}.Encode())
-		return resp.StatusCode
-	}
-	for i := 0; i < throttleMaxFailures; i++ {
-		if code := post("bob", fmt.Sprintf("guess-%d", i)); code != http.StatusUnauthorized {
-			t.Fatalf("guess %d: %d", i, code)
-		}
-	}
-	// Now even the right password is refused for a while: guessing cannot continue.
-	if code := post("bob", "bob-password"); code != http.StatusTooManyRequests {
-		t.Fatalf("after %d failures: %d, want 429", throttleMaxFailures, code)
-	}
-	f.clock.Advance(throttleWindow)
-	// The address's own history has expired too: bob gets in.
-	if code := post("bob", "bob-password"); code != http.StatusSeeOther {
-		t.Fatalf("after the window: %d", code)
-	}
-}

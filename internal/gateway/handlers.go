@@ -71,31 +71,43 @@ func (g *Gateway) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	user, password, next := r.PostForm.Get("username"), r.PostForm.Get("password"), safeNext(r.PostForm.Get("next"))
-	keys, now := throttleKeys(user, r.RemoteAddr), g.cfg.Clock.Now()
-	if g.throttle.blocked(keys, now) {
+	addr, now := clientAddr(r, g.cfg.TrustedProxies), g.cfg.Clock.Now()
+	// Never log what was typed as a user name: it may be a password.
+	logUser := identity.LogName(user)
+	refuse := func(status int, msg string) {
 		g.cfg.Metrics.LoginFailures.Inc()
-		g.cfg.Logger.Warn("sign-in throttled", "user", user, "remote", r.RemoteAddr)
-		w.Header().Set("Retry-After", "300")
-		render(w, http.StatusTooManyRequests, "login.html", pageData{Title: "Sign in", Error: "Too many failed sign-ins. Wait a few minutes and try again.", Next: next, User: user})
+		if status == http.StatusTooManyRequests {
+			w.Header().Set("Retry-After", "60")
+		}
+		render(w, status, "login.html", pageData{Title: "Sign in", Error: msg, Next: next})
+	}
+	tk, ok := g.throttle.reserve(user, addr, g.cfg.Passwords.Exists(user), now)
+	if !ok {
+		g.cfg.Logger.Warn("sign-in throttled", "user_hash", logUser, "remote", addr)
+		refuse(http.StatusTooManyRequests, "Too many failed sign-ins. Wait a few minutes and try again.")
+		return
+	}
+	if !g.hashing.acquire(r.Context()) {
+		tk.cancel()
+		g.cfg.Logger.Warn("sign-in busy", "remote", addr)
+		refuse(http.StatusTooManyRequests, "Sign-in is busy right now. Try again in a moment.")
 		return
 	}
 	id, err := g.cfg.Passwords.Authenticate(r.Context(), user, password)
-	if err != nil {
-		if errors.Is(err, auth.ErrBadCredentials) {
-			g.throttle.fail(keys, now)
-		}
-		g.cfg.Metrics.LoginFailures.Inc()
-		status, msg := http.StatusUnauthorized, "Wrong user name or password."
-		if !errors.Is(err, auth.ErrBadCredentials) {
-			status, msg = http.StatusServiceUnavailable, "Sign-in is unavailable right now; please try again."
-			g.cfg.Logger.Error("sign-in failed", "provider", g.cfg.Passwords.Name(), "err", err)
-		} else {
-			g.cfg.Logger.Info("sign-in refused", "user", user, "remote", r.RemoteAddr)
-		}
-		render(w, status, "login.html", pageData{Title: "Sign in", Error: msg, Next: next, User: user})
+	g.hashing.release()
+	switch {
+	case errors.Is(err, auth.ErrBadCredentials):
+		tk.fail(g.cfg.Clock.Now())
+		g.cfg.Logger.Info("sign-in refused", "user_hash", logUser, "remote", addr)
+		refuse(http.StatusUnauthorized, "Wrong user name or password.")
+		return
+	case err != nil:
+		tk.cancel()
+		g.cfg.Logger.Error("sign-in failed", "provider", g.cfg.Passwords.Name(), "err", err)
+		refuse(http.StatusServiceUnavailable, "Sign-in is unavailable right now; please try again.")
 		return
 	}
-	g.throttle.succeed(keys)
+	tk.succeed()
 	g.signedIn(w, r, id, next)
 }
 

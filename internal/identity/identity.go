@@ -4,7 +4,13 @@ package identity
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // Identity is an authenticated user. It only ever comes from a verified session or an
@@ -54,4 +60,43 @@ func WorkspaceName(user string) string {
 		return "u-" + h
 	}
 	return slug + "-" + h
+}
+
+// MaxNameLen bounds a user name from any provider.
+const MaxNameLen = 256
+
+// CheckName is the one user-name policy of every provider (local users, platform session
+// verification, trusted header, OIDC): valid UTF-8 of 1 to MaxNameLen bytes, no control,
+// format (bidi overrides, zero-width), separator or space characters, no slash or
+// backslash, and already in NFKC form, so a fullwidth or otherwise confusable spelling
+// ("ａｄｍｉｎ", "ﬁle") is refused instead of becoming a second account that looks like the
+// first.
+func CheckName(name string) error {
+	if name == "" || len(name) > MaxNameLen {
+		return fmt.Errorf("user name must be 1 to %d bytes", MaxNameLen)
+	}
+	if !utf8.ValidString(name) {
+		return errors.New("user name is not valid UTF-8")
+	}
+	for _, r := range name {
+		switch {
+		case unicode.Is(unicode.Cc, r) || unicode.Is(unicode.Cf, r) || unicode.Is(unicode.Co, r) || r == utf8.RuneError:
+			return fmt.Errorf("user name contains the control or format character %U", r)
+		case unicode.IsSpace(r) || unicode.Is(unicode.Z, r):
+			return fmt.Errorf("user name contains the space character %U", r)
+		case r == '/' || r == '\\':
+			return errors.New("user name contains a slash or backslash")
+		}
+	}
+	if !norm.NFKC.IsNormalString(name) {
+		return fmt.Errorf("user name %q is not in its canonical form (it would look like %q)", name, norm.NFKC.String(name))
+	}
+	return nil
+}
+
+// LogName is what logs say about a name that may not be a user at all (a password typed
+// into the user-name field): a short hash, never the string.
+func LogName(name string) string {
+	sum := sha256.Sum256([]byte(name))
+	return "sha256:" + hex.EncodeToString(sum[:4])
 }

@@ -32,3 +32,46 @@ func TestWorkspaceName(t *testing.T) {
 		t.Errorf("WorkspaceName(alice) = %q, want a readable prefix", got)
 	}
 }
+
+func TestCheckName(t *testing.T) {
+	good := []string{"alice", "Alice", "a.b-c_d", "alice@example.com", "Ærøskøbing", "用户", "o'neil", "auth0|1234", strings.Repeat("a", MaxNameLen)}
+	bad := map[string]string{
+		"empty":              "",
+		"too long":           strings.Repeat("a", MaxNameLen+1),
+		"space":              "alice smith",
+		"tab":                "alice\tb",
+		"nbsp":               "alice\u00a0",
+		"ideographic space":  "alice\u3000",
+		"newline":            "alice\nadmin",
+		"nul":                "alice\x00",
+		"del":                "alice\x7f",
+		"c1 control":         "alice\u0085",
+		"bidi override":      "admin\u202e",
+		"bidi isolate":       "\u2066admin",
+		"zero width joiner":  "ad\u200dmin",
+		"zero width space":   "ad\u200bmin",
+		"bom":                "\ufeffadmin",
+		"soft hyphen":        "ad\u00admin",
+		"line separator":     "alice\u2028",
+		"fullwidth":          "ａｄｍｉｎ",
+		"ligature":           "ﬁle",
+		"compat superscript": "user²",
+		"slash":              "a/b",
+		"backslash":          `a\b`,
+		"invalid utf-8":      "a\xffb",
+		"private use":        "a\ue000",
+	}
+	for _, n := range good {
+		if err := CheckName(n); err != nil {
+			t.Errorf("CheckName(%q) refused: %v", n, err)
+		}
+	}
+	for what, n := range bad {
+		if err := CheckName(n); err == nil {
+			t.Errorf("%s: CheckName(%q) accepted", what, n)
+		}
+	}
+	if got := LogName("correct horse battery staple"); strings.Contains(got, "horse") || len(got) != len("sha256:")+8 {
+		t.Errorf("LogName leaks or has the wrong shape: %q", got)
+	}
+}

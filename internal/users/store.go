@@ -16,10 +16,10 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode"
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/codehub-dev/codehub/internal/identity"
 	"github.com/codehub-dev/codehub/internal/session"
 )
 
@@ -102,18 +102,13 @@ func (s *Store) reload() error {
 	return nil
 }
 
-// ValidateName rejects names that cannot be a user: empty, too long, whitespace or
-// control characters.
+// ValidateName rejects names that cannot be a user: identity.CheckName, the policy every
+// provider applies, and at most 64 bytes for a local account.
 func ValidateName(name string) error {
-	if name == "" || len(name) > 64 {
-		return fmt.Errorf("user name must be 1 to 64 bytes")
+	if len(name) > 64 {
+		return fmt.Errorf("a local user name must be at most 64 bytes")
 	}
-	for _, r := range name {
-		if unicode.IsSpace(r) || unicode.IsControl(r) || r == '/' || r == '\\' || r == ':' {
-			return fmt.Errorf("user name %q contains a space, control character, slash or colon", name)
-		}
-	}
-	return nil
+	return identity.CheckName(name)
 }
 
 // Set creates or replaces a user with a new password.
