@@ -27,5 +27,5 @@ func (l Local) Authenticate(_ context.Context, user, password string) (identity.
 	if err != nil {
 		return identity.Identity{}, err
 	}
-	return identity.Identity{User: u.Name, Admin: u.Admin}, nil
+	return identity.Identity{User: u.Name, Admin: u.Admin, Local: true}, nil
 }

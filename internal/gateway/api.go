@@ -65,7 +65,11 @@ func (g *Gateway) apiCaller(r *http.Request) (identity.Identity, bool, error) {
 		if err != nil {
 			return identity.Identity{}, true, auth.ErrBadCredentials
 		}
-		return g.withAdmin(identity.Identity{User: t.User, Admin: t.Admin}), true, nil
+		id, ok := g.accountIdentity(identity.Identity{User: t.User, Local: t.Local || g.isAccount(t.User)}, t.Created)
+		if !ok {
+			return identity.Identity{}, true, auth.ErrBadCredentials
+		}
+		return g.withAdmin(id), true, nil
 	}
 	id, err := g.identify(r)
 	return id, false, err
@@ -204,7 +208,7 @@ func (g *Gateway) apiCreateToken(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	secret, t, err := g.cfg.Tokens.Create(id.User, id.Admin, req.Name, ttl, g.cfg.Clock.Now())
+	secret, t, err := g.cfg.Tokens.Create(id.User, id.Local, req.Name, ttl, g.cfg.Clock.Now())
 	if err != nil {
 		writeJSON(w, http.StatusBadRequest, apiError{err.Error()})
 		return

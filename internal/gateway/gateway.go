@@ -34,6 +34,9 @@ type Config struct {
 	RequestAuth auth.RequestAuthenticator
 	// Interactive is a browser sign-in flow (OIDC) that ends in a codehub session.
 	Interactive auth.InteractiveAuthenticator
+	// Accounts is the local users file as the request path reads it: local sessions and
+	// tokens are checked against it on every use. nil = no local accounts.
+	Accounts Accounts
 	// Tokens holds personal API tokens; nil disables token authentication.
 	Tokens *tokens.Store
 	// AdminUsers and AdminGroups grant admin rights on top of what the authenticator
@@ -62,6 +65,11 @@ type Config struct {
 	Metrics     *metrics.Metrics
 }
 
+// Accounts reports a local account (users.Store implements it).
+type Accounts interface {
+	Account(user string) (admin bool, changed time.Time, ok bool)
+}
+
 // CookieName returns the session cookie's name for the given security mode.
 func CookieName(secure bool) string {
 	if secure {
@@ -85,6 +93,7 @@ type Gateway struct {
 	strippedCookies []string
 	stopReaper      context.CancelFunc
 	reaperDone      chan struct{}
+	accountsDone    chan struct{}
 }
 
 // New returns a gateway and starts its idle reaper.
@@ -115,12 +124,12 @@ func New(cfg Config) *Gateway {
 	}
 	g.handoffs.codecs = map[string]*session.Codec{}
 	g.strippedCookies = g.upstreamStrippedCookies()
-	g.sockets.init()
-	g.sockets.g = g
+	g.sockets.init(cfg.Metrics.WebSockets)
 	g.internal = g.internalMux()
 	ctx, cancel := context.WithCancel(context.Background())
-	g.stopReaper, g.reaperDone = cancel, make(chan struct{})
+	g.stopReaper, g.reaperDone, g.accountsDone = cancel, make(chan struct{}), make(chan struct{})
 	go g.reap(ctx)
+	go g.watchAccounts(ctx)
 	return g
 }
 
@@ -158,6 +167,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (g *Gateway) Shutdown(ctx context.Context) error {
 	g.stopReaper()
 	<-g.reaperDone
+	<-g.accountsDone
 	g.sockets.closeAll(ctx)
 	return g.cfg.Backend.Shutdown(ctx)
 }

@@ -123,6 +123,7 @@ func mustURL(s string) *url.URL {
 }
 
 type fixture struct {
+	store   *users.Store
 	gw      *Gateway
 	srv     *httptest.Server
 	be      *mapBackend
@@ -157,13 +158,16 @@ func newFixtureWith(t *testing.T, idleTimeout time.Duration, adjust func(c *Conf
 	key, _ := session.LoadOrCreateKey(filepath.Join(dir, "key"))
 	codec, _ := session.NewCodec(key, CookieName(false))
 	rev, _ := session.LoadRevocations(filepath.Join(dir, "revoked.json"))
+	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
+	store.Clock = clock
 	f := &fixture{
-		clock: &fakeClock{t: time.Unix(1_800_000_000, 0)},
+		store: store,
+		clock: clock,
 		alice: newUpstream(t, "alice"), bob: newUpstream(t, "bob"), cookies: map[string]string{},
 	}
 	f.be = &mapBackend{byUser: map[string]*upstream{"alice": f.alice, "bob": f.bob, "root": newUpstream(t, "root")},
 		running: map[string]bool{}, starts: map[string]int{}, stops: map[string]int{}}
-	cfg := Config{Backend: f.be, Passwords: auth.Local{Users: store}, Codec: codec, Revocations: rev, Tokens: toks,
+	cfg := Config{Backend: f.be, Passwords: auth.Local{Users: store}, Accounts: store, Codec: codec, Revocations: rev, Tokens: toks,
 		IdleTimeout: idleTimeout, Clock: f.clock, SessionTTL: 24 * time.Hour, Logger: slog.New(slog.DiscardHandler)}
 	var handler http.Handler
 	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))

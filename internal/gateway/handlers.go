@@ -124,7 +124,7 @@ func (g *Gateway) signedIn(w http.ResponseWriter, r *http.Request, id identity.I
 }
 
 func (g *Gateway) logoutPage(w http.ResponseWriter, r *http.Request) {
-	s, ok := g.currentSession(r)
+	s, _, ok := g.currentSession(r)
 	if !ok {
 		http.Redirect(w, r, "/_codehub/login", http.StatusSeeOther)
 		return
@@ -132,15 +132,17 @@ func (g *Gateway) logoutPage(w http.ResponseWriter, r *http.Request) {
 	render(w, http.StatusOK, "logout.html", pageData{Title: "Sign out", User: s.User})
 }
 
-// logout revokes the session server-side, so a copy of the cookie stops working too.
+// logout revokes the session server-side, so a copy of the cookie stops working too, and
+// closes the WebSockets it opened (a terminal open in another tab ends with it).
 func (g *Gateway) logout(w http.ResponseWriter, r *http.Request) {
-	if s, ok := g.currentSession(r); ok {
+	if s, _, ok := g.currentSession(r); ok {
 		if err := g.cfg.Revocations.Revoke(s.ID, s.Expires, g.cfg.Clock.Now()); err != nil {
 			g.cfg.Logger.Error("revoke session", "err", err)
 			render(w, http.StatusInternalServerError, "error.html", pageData{Title: "Error", Message: "Could not sign out; please try again."})
 			return
 		}
-		g.cfg.Logger.Info("signed out", "user", s.User)
+		closed := g.closeSessionSockets(s.ID)
+		g.cfg.Logger.Info("signed out", "user", s.User, "websockets_closed", closed)
 	}
 	g.clearCookie(w)
 	http.Redirect(w, r, "/_codehub/login?signed_out=1", http.StatusSeeOther)

@@ -14,8 +14,8 @@ import (
 // open), then the platform credentials the request authenticator reads. Client-sent
 // identity headers are never read here; only configured authenticators decide.
 func (g *Gateway) identify(r *http.Request) (identity.Identity, error) {
-	if s, ok := g.currentSession(r); ok {
-		return g.withAdmin(s.Identity()), nil
+	if _, id, ok := g.currentSession(r); ok {
+		return g.withAdmin(id), nil
 	}
 	if g.cfg.RequestAuth == nil {
 		return identity.Identity{}, auth.ErrNoCredentials

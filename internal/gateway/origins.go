@@ -219,6 +219,7 @@ func (g *Gateway) serveContentHost(w http.ResponseWriter, r *http.Request, label
 		if r.Method == http.MethodPost {
 			if s, ok := g.wsSession(r, label); ok {
 				_ = g.cfg.Revocations.Revoke(s.ID, s.Expires, g.cfg.Clock.Now())
+				g.closeSessionSockets(s.ID)
 			}
 			http.SetCookie(w, &http.Cookie{Name: g.wsCookieName(), Path: "/", MaxAge: -1, HttpOnly: true, Secure: g.cfg.Secure, SameSite: http.SameSiteLaxMode})
 			http.Redirect(w, r, g.mainOrigin(r)+"/_codehub/logout", http.StatusSeeOther)
@@ -303,6 +304,11 @@ func (g *Gateway) wsSession(r *http.Request, label string) (session.Session, boo
 	if err != nil || g.cfg.Revocations.Revoked(s.ID) {
 		return session.Session{}, false
 	}
+	id, ok := g.accountIdentity(s.Identity(), s.Issued)
+	if !ok {
+		return session.Session{}, false
+	}
+	s.Admin = id.Admin // a local account's rights as the users file says now
 	return s, true
 }
 

@@ -55,7 +55,7 @@ func (g *Gateway) servePortHost(w http.ResponseWriter, r *http.Request, label st
 	rt.activity.Touch(g.cfg.Clock.Now())
 	proxy := g.portProxy(rt, port)
 	if r.Header.Get("Upgrade") != "" {
-		w = g.sockets.track(w)
+		w = g.sockets.track(w, g.socketOwner(r, rt.user))
 	}
 	proxy.ServeHTTP(w, r)
 }

@@ -8,17 +8,49 @@ import (
 	"github.com/codehub-dev/codehub/internal/session"
 )
 
-// currentSession returns the request's valid, unrevoked session.
-func (g *Gateway) currentSession(r *http.Request) (session.Session, bool) {
+// currentSession returns the request's valid, unrevoked session and who it is.
+func (g *Gateway) currentSession(r *http.Request) (session.Session, identity.Identity, bool) {
 	value := cookieValue(r, g.cookieName)
 	if value == "" {
-		return session.Session{}, false
+		return session.Session{}, identity.Identity{}, false
 	}
 	s, err := g.cfg.Codec.Open(value, g.cfg.Clock.Now())
 	if err != nil || g.cfg.Revocations.Revoked(s.ID) {
-		return session.Session{}, false
+		return session.Session{}, identity.Identity{}, false
 	}
-	return s, true
+	id, ok := g.accountIdentity(s.Identity(), s.Issued)
+	if !ok {
+		return session.Session{}, identity.Identity{}, false
+	}
+	return s, id, true
+}
+
+// accountIdentity applies the users file to a local account's identity: void when the
+// account no longer exists or its credentials changed after issued (a password change,
+// a deletion, a change of admin rights), and admin as the file says now — never as the
+// cookie or token said. Other identities pass as they are.
+func (g *Gateway) accountIdentity(id identity.Identity, issued time.Time) (identity.Identity, bool) {
+	if !id.Local {
+		return id, true
+	}
+	if g.cfg.Accounts == nil {
+		return identity.Identity{}, false
+	}
+	admin, changed, ok := g.cfg.Accounts.Account(id.User)
+	if !ok || issued.Before(changed.Truncate(time.Second)) {
+		return identity.Identity{}, false
+	}
+	id.Admin = admin
+	return id, true
+}
+
+// isAccount reports whether user is a local account now.
+func (g *Gateway) isAccount(user string) bool {
+	if g.cfg.Accounts == nil {
+		return false
+	}
+	_, _, ok := g.cfg.Accounts.Account(user)
+	return ok
 }
 
 // cookieValue finds one cookie without parsing (and allocating) every cookie.

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // socketSet tracks hijacked (WebSocket) client connections so shutdown can close them
@@ -14,13 +16,21 @@ import (
 type socketSet struct {
 	mu    sync.Mutex
 	conns map[*wsConn]struct{}
-	g     *Gateway
+	gauge prometheus.Gauge // open WebSockets; nil = not counted
 }
 
-func (s *socketSet) init() { s.conns = map[*wsConn]struct{}{} }
+func (s *socketSet) init(gauge prometheus.Gauge) {
+	s.conns, s.gauge = map[*wsConn]struct{}{}, gauge
+}
 
-func (s *socketSet) track(w http.ResponseWriter) http.ResponseWriter {
-	return &hijackTracker{ResponseWriter: w, set: s}
+// socketOwner is whose credential opened a WebSocket, so revoking it closes the socket.
+type socketOwner struct {
+	user    string
+	session [16]byte // the session id (zero when the request had no codehub session)
+}
+
+func (s *socketSet) track(w http.ResponseWriter, owner socketOwner) http.ResponseWriter {
+	return &hijackTracker{ResponseWriter: w, set: s, owner: owner}
 }
 
 func (s *socketSet) add(c *wsConn) {
@@ -55,17 +65,51 @@ func (s *socketSet) closeAll(ctx context.Context) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c.goAway(ctx)
+			c.closeWith(ctx, closeGoingAway)
 		}()
 	}
 	wg.Wait()
 }
 
+// closeWhere closes, with code, every tracked WebSocket whose owner matches; it returns
+// how many it closed.
+func (s *socketSet) closeWhere(match func(socketOwner) bool, code uint16) int {
+	s.mu.Lock()
+	var hit []*wsConn
+	for c := range s.conns {
+		if match(c.owner) {
+			hit = append(hit, c)
+		}
+	}
+	s.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, c := range hit {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.closeWith(ctx, code)
+		}()
+	}
+	wg.Wait()
+	return len(hit)
+}
+
+// WebSocket close codes the gateway sends.
+const (
+	closeGoingAway = 1001 // the gateway shuts down
+	// closeSignedOut (private range): the session that opened the socket was signed
+	// out or revoked, or its account deleted or changed. Not a reconnect: sign in again.
+	closeSignedOut = 4001
+)
+
 // hijackTracker wraps the ResponseWriter of an upgrade request; ReverseProxy hijacks
 // it through http.ResponseController, which finds Hijack here first.
 type hijackTracker struct {
 	http.ResponseWriter
-	set *socketSet
+	set   *socketSet
+	owner socketOwner
 }
 
 func (h *hijackTracker) Unwrap() http.ResponseWriter { return h.ResponseWriter }
@@ -75,10 +119,10 @@ func (h *hijackTracker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	wc := &wsConn{Conn: conn, set: h.set}
+	wc := &wsConn{Conn: conn, set: h.set, owner: h.owner}
 	h.set.add(wc)
-	if h.set.g != nil {
-		h.set.g.cfg.Metrics.WebSockets.Inc()
+	if h.set.gauge != nil {
+		h.set.gauge.Inc()
 	}
 	// Route buffered writes through the tracked conn, so frame boundaries are seen.
 	brw.Writer.Reset(wc)
@@ -90,7 +134,8 @@ func (h *hijackTracker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // close frame is never injected into the middle of another frame.
 type wsConn struct {
 	net.Conn
-	set *socketSet
+	set   *socketSet
+	owner socketOwner
 
 	mu        sync.Mutex
 	closed    bool
@@ -185,9 +230,9 @@ func framePayloadLen(h []byte) uint64 {
 
 func (c *wsConn) atBoundary() bool { return c.inBody && c.remaining == 0 && c.hdrLen == 0 }
 
-// goAway writes a close frame with status 1001 once the stream is between frames (or
+// closeWith writes a close frame with status code once the stream is between frames (or
 // gives up on that at ctx's deadline) and closes the connection.
-func (c *wsConn) goAway(ctx context.Context) {
+func (c *wsConn) closeWith(ctx context.Context, code uint16) {
 	deadline := time.Now().Add(2 * time.Second)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
@@ -197,7 +242,7 @@ func (c *wsConn) goAway(ctx context.Context) {
 			if c.atBoundary() || time.Now().After(deadline) {
 				if c.atBoundary() && !c.closed {
 					_ = c.Conn.SetWriteDeadline(time.Now().Add(time.Second))
-					_, _ = c.Conn.Write([]byte{0x88, 0x02, 0x03, 0xe9}) // FIN+close, 2 bytes: 1001
+					_, _ = c.Conn.Write([]byte{0x88, 0x02, byte(code >> 8), byte(code)}) // FIN+close, 2-byte status
 				}
 				c.closed = true
 				c.mu.Unlock()
@@ -217,8 +262,8 @@ func (c *wsConn) Close() error {
 	err := c.Conn.Close()
 	c.closeOnce.Do(func() {
 		c.set.remove(c)
-		if c.set.g != nil {
-			c.set.g.cfg.Metrics.WebSockets.Dec()
+		if c.set.gauge != nil {
+			c.set.gauge.Dec()
 		}
 	})
 	return err

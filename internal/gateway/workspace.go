@@ -78,7 +78,7 @@ func (g *Gateway) routeFor(user string, ws backend.Workspace) *route {
 func (g *Gateway) proxyTo(w http.ResponseWriter, r *http.Request, rt *route, upgrade bool) {
 	rt.activity.Touch(g.cfg.Clock.Now())
 	if upgrade {
-		w = g.sockets.track(w)
+		w = g.sockets.track(w, g.socketOwner(r, rt.user))
 	}
 	start := time.Now()
 	rt.proxy.ServeHTTP(w, r)

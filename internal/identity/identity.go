@@ -25,6 +25,9 @@ type Identity struct {
 	Groups []string `json:"groups,omitempty"`
 	// Admin users may list, start and stop other users' workspaces through the API.
 	Admin bool `json:"admin,omitempty"`
+	// Local marks an account of the gateway's own users file: its existence, password
+	// and admin flag are read from there on every request, never from a cookie or token.
+	Local bool `json:"local,omitempty"`
 }
 
 // maxSlug keeps room in a 63-character DNS label for a hash and the suffixes the

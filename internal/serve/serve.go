@@ -164,7 +164,7 @@ func Run(ctx context.Context, o Options) (err error) {
 	cleanup = append(cleanup, func() { _ = be.Shutdown(context.Background()) })
 	m.Watch(be)
 	gw := gateway.New(gateway.Config{
-		Backend: be, Passwords: auth.Local{Users: store}, Codec: codec, Revocations: revoked, Tokens: toks,
+		Backend: be, Passwords: auth.Local{Users: store}, Accounts: store, Codec: codec, Revocations: revoked, Tokens: toks,
 		RequestAuth: requestAuth, Interactive: interactive, StripCookies: o.Forward.Cookies,
 		Secure: secure, SessionTTL: o.SessionTTL, IdleTimeout: o.IdleTimeout, Logger: log, Metrics: m,
 		WorkspaceOrigins: o.WorkspaceOrigins, AdminUsers: o.AdminUsers, AdminGroups: o.AdminGroups,

@@ -24,7 +24,8 @@ const KeySize = 32
 type Session struct {
 	ID      [16]byte // random; the handle for revocation
 	User    string   // exact user name
-	Admin   bool     // the user was an admin when signing in
+	Admin   bool     // the provider said admin at sign-in (ignored for Local sessions)
+	Local   bool     // a local account: the users file decides, on every request
 	UID     *int64   // unix ids from the identity provider, when it gave them
 	GID     *int64
 	Issued  time.Time // when the user signed in
@@ -44,6 +45,7 @@ const (
 	flagAdmin = 1
 	flagUID   = 2
 	flagGID   = 4
+	flagLocal = 8
 	nonceLen  = 12
 	maxCookie = 4096
 )
@@ -86,6 +88,9 @@ func (c *Codec) Seal(s Session) (string, error) {
 	plain[0] = formatVersion
 	if s.Admin {
 		plain[1] |= flagAdmin
+	}
+	if s.Local {
+		plain[1] |= flagLocal
 	}
 	binary.BigEndian.PutUint64(plain[2:], uint64(s.Issued.Unix()))
 	binary.BigEndian.PutUint64(plain[10:], uint64(s.Expires.Unix()))
@@ -145,6 +150,7 @@ func (c *Codec) Open(value string, now time.Time) (Session, error) {
 	}
 	s := Session{
 		Admin:   plain[1]&flagAdmin != 0,
+		Local:   plain[1]&flagLocal != 0,
 		Issued:  time.Unix(int64(binary.BigEndian.Uint64(plain[2:])), 0),
 		Expires: time.Unix(int64(binary.BigEndian.Uint64(plain[10:])), 0),
 	}
@@ -184,10 +190,10 @@ func (c *Codec) WithName(name string) *Codec {
 // per-workspace-origin handoff and the workspace host's own cookie all use it), so the
 // unix ids travel with the user on every path. The session gets a new random id.
 func For(id identity.Identity, issued time.Time, ttl time.Duration) Session {
-	return Session{ID: NewID(), User: id.User, Admin: id.Admin, UID: id.UID, GID: id.GID, Issued: issued, Expires: issued.Add(ttl)}
+	return Session{ID: NewID(), User: id.User, Admin: id.Admin && !id.Local, Local: id.Local, UID: id.UID, GID: id.GID, Issued: issued, Expires: issued.Add(ttl)}
 }
 
 // Identity is the inverse of For.
 func (s Session) Identity() identity.Identity {
-	return identity.Identity{User: s.User, Admin: s.Admin, UID: s.UID, GID: s.GID}
+	return identity.Identity{User: s.User, Admin: s.Admin, Local: s.Local, UID: s.UID, GID: s.GID}
 }

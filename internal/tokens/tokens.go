@@ -29,7 +29,12 @@ const Prefix = "chub_"
 type Token struct {
 	ID      string    `json:"id"`
 	User    string    `json:"user"`
-	Admin   bool      `json:"admin,omitempty"` // the creator was an admin: revoke tokens when demoting
+	// Admin is what older files recorded; it is never read: rights come from the account
+	// (or the admin lists) whenever the token is used.
+	Admin bool `json:"admin,omitempty"`
+	// Local marks a token of a local account: void when the account is deleted or its
+	// credentials change after the token was made.
+	Local bool `json:"local,omitempty"`
 	Name    string    `json:"name"`
 	Hash    string    `json:"hash"` // hex SHA-256 of the secret part
 	Created time.Time `json:"created"`
@@ -72,7 +77,7 @@ func Open(path string) (*Store, error) {
 }
 
 // Create makes a token for user and returns its full secret value, shown only once.
-func (s *Store) Create(user string, admin bool, name string, ttl time.Duration, now time.Time) (string, Token, error) {
+func (s *Store) Create(user string, local bool, name string, ttl time.Duration, now time.Time) (string, Token, error) {
 	name = strings.TrimSpace(name)
 	if name == "" || len(name) > 100 {
 		return "", Token{}, errors.New("token name must be 1 to 100 characters")
@@ -88,7 +93,7 @@ func (s *Store) Create(user string, admin bool, name string, ttl time.Duration, 
 	id := hex.EncodeToString(idb)
 	sec := base64.RawURLEncoding.EncodeToString(secret)
 	sum := sha256.Sum256([]byte(sec))
-	t := Token{ID: id, User: user, Admin: admin, Name: name, Hash: hex.EncodeToString(sum[:]), Created: now.UTC()}
+	t := Token{ID: id, User: user, Local: local, Name: name, Hash: hex.EncodeToString(sum[:]), Created: now.UTC()}
 	if ttl > 0 {
 		t.Expires = now.Add(ttl).UTC()
 	}
@@ -157,6 +162,22 @@ func (s *Store) Revoke(id string) error {
 		delete(m, id)
 		return nil
 	})
+}
+
+// RevokeUser deletes user's tokens created before cutoff (the zero time: all of them),
+// when the account is deleted or its credentials change; it returns how many.
+func (s *Store) RevokeUser(user string, cutoff time.Time) (int, error) {
+	n := 0
+	err := s.update(func(m map[string]Token) error {
+		for id, t := range m {
+			if t.User == user && (cutoff.IsZero() || t.Created.Before(cutoff)) {
+				delete(m, id)
+				n++
+			}
+		}
+		return nil
+	})
+	return n, err
 }
 
 func (s *Store) update(change func(map[string]Token) error) error {

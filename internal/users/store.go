@@ -32,6 +32,9 @@ type User struct {
 	// runs as root: allocated once from UIDBase upwards and never changed (see AssignUID).
 	UID     *int64    `json:"uid,omitempty"`
 	Created time.Time `json:"created"`
+	// Changed is when the password or the admin flag last changed: sessions and API
+	// tokens issued before it are void.
+	Changed time.Time `json:"changed,omitzero"`
 }
 
 type file struct {
@@ -52,11 +55,20 @@ const MinPasswordLen = 8
 // Store is the users file. It re-reads the file when it changed on disk, so
 // `codehub users add` takes effect in a running gateway.
 type Store struct {
-	path string
-	mu   sync.Mutex
-	mod  time.Time
-	byID map[string]User
+	// Clock stamps Created and Changed; the wall clock when nil (tests share the
+	// gateway's injected clock, so sessions and account changes are on one time line).
+	Clock interface{ Now() time.Time }
+
+	path    string
+	mu      sync.Mutex
+	mod     time.Time
+	checked time.Time // last stat of the file
+	byID    map[string]User
 }
+
+// staleness bounds how old a lookup's view of the file may be: every signed-in request
+// looks its account up, so the file is stat'ed at most this often.
+const staleness = time.Second
 
 // dummyHash makes unknown users cost as much as known ones, so timing does not reveal
 // which user names exist.
@@ -75,6 +87,11 @@ func Open(path string) (*Store, error) {
 }
 
 func (s *Store) reload() error {
+	now := time.Now()
+	if s.byID != nil && now.Sub(s.checked) < staleness {
+		return nil
+	}
+	s.checked = now
 	st, err := os.Stat(s.path)
 	if errors.Is(err, fs.ErrNotExist) {
 		s.byID, s.mod = map[string]User{}, time.Time{}
@@ -100,6 +117,45 @@ func (s *Store) reload() error {
 	}
 	s.byID, s.mod = m, st.ModTime()
 	return nil
+}
+
+// fresh re-reads the file if it changed, however recently it was checked: every write
+// starts from what is on disk (callers hold mu).
+func (s *Store) fresh() error {
+	s.checked = time.Time{}
+	return s.reload()
+}
+
+// Account reports what the request path needs of a local user: whether it exists, its
+// admin flag, and when its credentials last changed. Its view is at most a second old.
+func (s *Store) Account(name string) (admin bool, changed time.Time, ok bool) {
+	u, err := s.Lookup(name)
+	if err != nil {
+		return false, time.Time{}, false
+	}
+	changed = u.Changed
+	if changed.IsZero() {
+		changed = u.Created // files written before Changed existed
+	}
+	return u.Admin, changed, true
+}
+
+// Changes maps every local user to when its credentials last changed: the gateway
+// compares snapshots to end the live connections of deleted and changed accounts.
+func (s *Store) Changes() (map[string]time.Time, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.reload(); err != nil {
+		return nil, err
+	}
+	out := make(map[string]time.Time, len(s.byID))
+	for name, u := range s.byID {
+		out[name] = u.Changed
+		if u.Changed.IsZero() {
+			out[name] = u.Created
+		}
+	}
+	return out, nil
 }
 
 // ValidateName rejects names that cannot be a user: identity.CheckName, the policy every
@@ -128,10 +184,14 @@ func (s *Store) Set(name, password string, admin bool) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.reload(); err != nil {
+	if err := s.fresh(); err != nil {
 		return err
 	}
-	u := User{Name: name, Hash: string(hash), Admin: admin, Created: time.Now().UTC()}
+	now := time.Now().UTC()
+	if s.Clock != nil {
+		now = s.Clock.Now().UTC()
+	}
+	u := User{Name: name, Hash: string(hash), Admin: admin, Created: now, Changed: now}
 	if old, ok := s.byID[name]; ok {
 		u.Created, u.UID = old.Created, old.UID
 	}
@@ -143,7 +203,7 @@ func (s *Store) Set(name, password string, admin bool) error {
 func (s *Store) Delete(name string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.reload(); err != nil {
+	if err := s.fresh(); err != nil {
 		return err
 	}
 	if _, ok := s.byID[name]; !ok {
@@ -235,7 +295,7 @@ var uidTaken = func(uid int64) bool {
 func (s *Store) AssignUID(name string) (int64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.reload(); err != nil {
+	if err := s.fresh(); err != nil {
 		return 0, err
 	}
 	u, ok := s.byID[name]
