@@ -60,9 +60,9 @@ type Config struct {
 	TrustedProxies []netip.Prefix
 	// HashSlots bounds concurrent password checks (default: the CPU count less one).
 	HashSlots int
-	Clock       idle.Clock
-	Logger      *slog.Logger
-	Metrics     *metrics.Metrics
+	Clock     idle.Clock
+	Logger    *slog.Logger
+	Metrics   *metrics.Metrics
 }
 
 // Accounts reports a local account (users.Store implements it).

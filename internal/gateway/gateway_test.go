@@ -563,4 +563,3 @@ func TestSameOrigin(t *testing.T) {
 		}
 	}
 }
-

@@ -27,14 +27,14 @@ const Prefix = "chub_"
 
 // Token is a stored token (without its secret).
 type Token struct {
-	ID      string    `json:"id"`
-	User    string    `json:"user"`
+	ID   string `json:"id"`
+	User string `json:"user"`
 	// Admin is what older files recorded; it is never read: rights come from the account
 	// (or the admin lists) whenever the token is used.
 	Admin bool `json:"admin,omitempty"`
 	// Local marks a token of a local account: void when the account is deleted or its
 	// credentials change after the token was made.
-	Local bool `json:"local,omitempty"`
+	Local   bool      `json:"local,omitempty"`
 	Name    string    `json:"name"`
 	Hash    string    `json:"hash"` // hex SHA-256 of the secret part
 	Created time.Time `json:"created"`
