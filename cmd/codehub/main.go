@@ -123,6 +123,7 @@ func newServe() *cobra.Command {
 	f.StringVar(&o.Namespace, "namespace", os.Getenv("CODEHUB_NAMESPACE"), "kubernetes backend: namespace of the Workspaces (default: the file's, else the gateway's own)")
 	f.StringVar(&o.WorkspaceOrigins, "workspace-origins", os.Getenv("CODEHUB_WORKSPACE_ORIGINS"), "serve each workspace on its own host <workspace>.<this host> (needs wildcard DNS and TLS); empty = one host")
 	f.BoolVar(&o.SharedUnixUser, "shared-unix-user", false, "local backend without root: let several users share this unix user. Only for a trusted team: everyone can act as everyone (read each other's files, reach each other's workspaces). Without it, a gateway that is not root serves one person; as root every workspace gets its own unix uid")
+	f.StringSliceVar(&o.TrustedProxies, "trusted-proxies", nil, "CIDRs of reverse proxies (an ingress) whose X-Forwarded-For names the client, for sign-in throttling; other peers are the client")
 	f.StringSliceVar(&o.AdminUsers, "admin-users", nil, "users with admin rights in the API (besides the users file's admins)")
 	f.StringSliceVar(&o.AdminGroups, "admin-groups", nil, "groups whose members have admin rights in the API")
 	f.StringVar(&o.Auth, "auth", envOr("CODEHUB_AUTH", "local"), "how users are identified besides local users: local, forward (platform session verification), header (trusted proxy) or oidc")

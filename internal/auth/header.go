@@ -85,6 +85,35 @@ func NewHeader(cfg HeaderConfig) (*Header, error) {
 
 func (*Header) Name() string { return "header" }
 
+// TrustedAmong returns the first of addrs that a trusted CIDR contains.
+func (h *Header) TrustedAmong(addrs []netip.Addr) (netip.Addr, bool) {
+	for _, a := range addrs {
+		if inPrefixList(a.Unmap().WithZone(""), h.prefixes) {
+			return a, true
+		}
+	}
+	return netip.Addr{}, false
+}
+
+// Headers are the request headers the provider reads identity from: they must never
+// reach a workspace (the gateway strips them with its own list).
+func (h *Header) Headers() []string {
+	out := []string{h.name}
+	if h.groups != "" {
+		out = append(out, h.groups)
+	}
+	return out
+}
+
+func inPrefixList(a netip.Addr, ps []netip.Prefix) bool {
+	for _, p := range ps {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
 // Trusted reports whether the request's direct peer is a trusted proxy.
 func (h *Header) Trusted(r *http.Request) bool {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
@@ -95,13 +124,7 @@ func (h *Header) Trusted(r *http.Request) bool {
 	if err != nil {
 		return false
 	}
-	a = a.Unmap().WithZone("")
-	for _, p := range h.prefixes {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
+	return inPrefixList(a.Unmap().WithZone(""), h.prefixes)
 }
 
 // Identify implements RequestAuthenticator. From an untrusted peer the header is

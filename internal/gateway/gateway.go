@@ -48,6 +48,9 @@ type Config struct {
 	WorkspaceOrigins string
 	// StripCookies are platform cookies (credentials) removed before code-server.
 	StripCookies []string
+	// StripHeaders are request headers the configured providers read identity or
+	// credentials from; they are removed before any workspace, besides the built-in list.
+	StripHeaders []string
 	Codec        *session.Codec
 	Revocations  *session.Revocations
 	// Secure marks the cookie Secure and gives it the __Host- prefix; set when the
@@ -89,8 +92,9 @@ type Gateway struct {
 	sockets    socketSet
 	origins    *originMode // nil unless per-workspace origins are on
 	handoffs   handoffs
-	// strippedCookies never reach a workspace (see upstreamStrippedCookies).
+	// strippedCookies and strippedHeaders never reach a workspace.
 	strippedCookies []string
+	strippedHeaders []string
 	stopReaper      context.CancelFunc
 	reaperDone      chan struct{}
 	accountsDone    chan struct{}
@@ -124,6 +128,7 @@ func New(cfg Config) *Gateway {
 	}
 	g.handoffs.codecs = map[string]*session.Codec{}
 	g.strippedCookies = g.upstreamStrippedCookies()
+	g.strippedHeaders = append(canonical(cfg.StripHeaders...), identityHeaders...)
 	g.sockets.init(cfg.Metrics.WebSockets)
 	g.internal = g.internalMux()
 	ctx, cancel := context.WithCancel(context.Background())

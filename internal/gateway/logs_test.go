@@ -50,6 +50,8 @@ func TestLogsNeverContainSecrets(t *testing.T) {
 		body         string
 	}{
 		{"POST", "/_codehub/login", map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, "username=alice&password=" + password},
+		// A password typed into the user-name field (issue #12 row 8).
+		{"POST", "/_codehub/login", map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, "username=" + password + "&password=alice"},
 		{"GET", "/?reconnectionToken=" + reconnection, map[string]string{"Cookie": CookieName(false) + "=" + f.cookies["alice"][:30] + "x"}, ""},
 		{"GET", "/?reconnectionToken=" + reconnection + "&skipWebSocketFrames=false", map[string]string{"Cookie": f.cookie("bob"), "Upgrade": "websocket", "Connection": "Upgrade"}, ""},
 		{"GET", "/_codehub/api/v1/workspaces", map[string]string{"Authorization": "Bearer " + created.Token + "x"}, ""},

@@ -179,3 +179,20 @@ func TestStaleCredentialDropsRoute(t *testing.T) {
 		t.Fatalf("after re-reading the backend: %q", body)
 	}
 }
+
+// TestProviderHeadersStripped: the identity headers a configured provider reads (header
+// auth's own names) never reach a workspace, besides the built-in list.
+func TestProviderHeadersStripped(t *testing.T) {
+	f := newFixtureWith(t, 0, func(c *Config, _ string) { c.StripHeaders = []string{"x-email", "X-Groups-Of-User"} })
+	f.be.running["alice"] = true
+	f.do(t, "GET", "/", map[string]string{"Cookie": f.cookie("alice"), "X-Email": "bob@example.com", "X-Groups-Of-User": "admins", "X-Remote-User": "bob", "X-Other": "kept"})
+	h := *f.alice.last.Load()
+	for _, k := range []string{"X-Email", "X-Groups-Of-User", "X-Remote-User"} {
+		if v := h.Get(k); v != "" {
+			t.Errorf("%s reached the workspace: %q", k, v)
+		}
+	}
+	if h.Get("X-Other") != "kept" {
+		t.Error("an ordinary header was stripped too")
+	}
+}

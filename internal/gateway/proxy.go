@@ -117,7 +117,7 @@ func (g *Gateway) prepareUpstream(pr *httputil.ProxyRequest, cookie string) {
 	pr.Out.Host = pr.In.Host
 	pr.SetXForwarded()
 	h := pr.Out.Header
-	for _, k := range identityHeaders {
+	for _, k := range g.strippedHeaders {
 		delete(h, k) // keys are canonical already: no per-request canonicalisation
 	}
 	for _, c := range g.strippedCookies {

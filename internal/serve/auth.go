@@ -2,9 +2,44 @@ package serve
 
 import (
 	"fmt"
+	"net"
+	"net/netip"
 
 	"github.com/codehub-dev/codehub/internal/auth"
 )
+
+// hostAddrs are the loopback ranges' representatives and every interface address.
+func hostAddrs() []netip.Addr {
+	out := []netip.Addr{netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("127.255.255.254"), netip.IPv6Loopback()}
+	addrs, _ := net.InterfaceAddrs()
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok {
+			if ip, ok := netip.AddrFromSlice(n.IP); ok {
+				out = append(out, ip.Unmap())
+			}
+		}
+	}
+	return out
+}
+
+// providerHeaders are the request headers the configured providers read identity from:
+// the gateway strips them before any workspace, like its built-in list.
+func providerHeaders(o Options) []string {
+	var out []string
+	switch o.Auth {
+	case "header":
+		out = append(out, o.Header.Name, o.Header.GroupsName)
+	case "forward":
+		out = append(out, o.Forward.Headers...)
+	}
+	kept := out[:0]
+	for _, h := range out {
+		if h != "" {
+			kept = append(kept, h)
+		}
+	}
+	return kept
+}
 
 func checkAuthMode(mode string) error {
 	switch mode {
@@ -30,6 +65,13 @@ func newAuthenticators(o Options) (auth.RequestAuthenticator, auth.InteractiveAu
 		h, err := auth.NewHeader(o.Header)
 		if err != nil {
 			return nil, nil, fmt.Errorf("--auth header: %w", err)
+		}
+		if o.Backend == "local" {
+			// Every workspace runs on this host: a trusted address of this host would let
+			// any workspace terminal claim to be anyone.
+			if a, ok := h.TrustedAmong(hostAddrs()); ok {
+				return nil, nil, fmt.Errorf("--auth header: --header-trusted-cidrs contains %s, an address of this host, where the local backend runs every workspace: any workspace could send the header. Trust only the proxy's address on another host, or use --auth forward", a)
+			}
 		}
 		return h, nil, nil
 	case "oidc":

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -22,6 +23,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/term"
 
 	"github.com/codehub-dev/codehub/internal/auth"
 	"github.com/codehub-dev/codehub/internal/gateway"
@@ -66,6 +68,8 @@ type Options struct {
 	// SharedUnixUser lets several users share the gateway's unix user (a trusted team:
 	// everyone can act as everyone); without it a non-root gateway serves one person.
 	SharedUnixUser bool
+	// TrustedProxies (CIDRs) may name the client in X-Forwarded-For (sign-in throttling).
+	TrustedProxies []string
 	PublicURL      string
 	Stdout         io.Writer // where the first admin's password is printed, once
 	Logger         *slog.Logger
@@ -105,9 +109,6 @@ func Run(ctx context.Context, o Options) (err error) {
 	if err != nil {
 		return err
 	}
-	if err := firstAdmin(store, o.Stdout); err != nil {
-		return err
-	}
 	keyFile := o.SessionKeyFile
 	if keyFile == "" {
 		keyFile = filepath.Join(o.StateDir, "session.key")
@@ -141,6 +142,10 @@ func Run(ctx context.Context, o Options) (err error) {
 	if err != nil {
 		return err
 	}
+	proxies, err := parsePrefixes(o.TrustedProxies)
+	if err != nil {
+		return fmt.Errorf("--trusted-proxies: %w", err)
+	}
 
 	// Bind before starting anything, so a port clash fails fast with nothing to undo.
 	ln, err := net.Listen("tcp", o.Listen)
@@ -163,13 +168,38 @@ func Run(ctx context.Context, o Options) (err error) {
 	}
 	cleanup = append(cleanup, func() { _ = be.Shutdown(context.Background()) })
 	m.Watch(be)
+	// Only once everything else is known to work: a refused start leaves no new state.
+	if err := firstAdmin(store, o.StateDir, o.Stdout, log); err != nil {
+		return err
+	}
 	gw := gateway.New(gateway.Config{
 		Backend: be, Passwords: auth.Local{Users: store}, Accounts: store, Codec: codec, Revocations: revoked, Tokens: toks,
-		RequestAuth: requestAuth, Interactive: interactive, StripCookies: o.Forward.Cookies,
+		RequestAuth: requestAuth, Interactive: interactive, StripCookies: o.Forward.Cookies, StripHeaders: providerHeaders(o),
 		Secure: secure, SessionTTL: o.SessionTTL, IdleTimeout: o.IdleTimeout, Logger: log, Metrics: m,
 		WorkspaceOrigins: o.WorkspaceOrigins, AdminUsers: o.AdminUsers, AdminGroups: o.AdminGroups,
+		TrustedProxies: proxies,
 	})
 	return runServers(ctx, o, gw, ln, metricsLn, m, metricsAuth)
+}
+
+// parsePrefixes reads CIDRs (a bare address is one host); none may cover every address.
+func parsePrefixes(list []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, c := range list {
+		p, err := netip.ParsePrefix(c)
+		if err != nil {
+			a, aerr := netip.ParseAddr(c)
+			if aerr != nil {
+				return nil, fmt.Errorf("%q is not a CIDR or an address", c)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		if p.Bits() == 0 {
+			return nil, fmt.Errorf("%q trusts every address", c)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }
 
 // checkOptions refuses settings that cannot work, before anything is created.
@@ -265,9 +295,11 @@ func displayAddr(a net.Addr) string {
 	return tcp.String()
 }
 
-// firstAdmin creates an "admin" user with a random password when there are no users,
-// and prints the password once (to stdout, never to the log).
-func firstAdmin(store *users.Store, out io.Writer) error {
+// firstAdmin creates an "admin" user with a random password when there are no users. The
+// password goes to a 0600 file in the state dir, whose path is printed and logged; the
+// password itself is printed only on a terminal — under systemd or in a container stdout
+// is the log, and logs never hold passwords.
+func firstAdmin(store *users.Store, stateDir string, out io.Writer, log *slog.Logger) error {
 	list, err := store.List()
 	if err != nil {
 		return err
@@ -276,10 +308,19 @@ func firstAdmin(store *users.Store, out io.Writer) error {
 		return nil
 	}
 	pw := users.RandomPassword()
+	file := filepath.Join(stateDir, "initial-admin-password")
+	if err := session.WriteFileAtomic(file, []byte(pw+"\n"), 0o600); err != nil {
+		return fmt.Errorf("first admin password file: %w", err)
+	}
 	if err := store.Set("admin", pw, true); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "\nCreated the first admin user. Sign in with:\n  user:     admin\n  password: %s\n(shown once; change it with `codehub users add admin --admin --password-stdin`)\n\n", pw)
+	log.Info("created the first admin user", "user", "admin", "password_file", file)
+	if f, ok := out.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		fmt.Fprintf(out, "\nCreated the first admin user. Sign in with:\n  user:     admin\n  password: %s\n(also in %s; change it with `codehub users add admin --admin --password-stdin`)\n\n", pw, file)
+		return nil
+	}
+	fmt.Fprintf(out, "\nCreated the first admin user \"admin\"; the password is in %s (mode 0600).\n\n", file)
 	return nil
 }
 

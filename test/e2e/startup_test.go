@@ -44,6 +44,11 @@ func TestStartupErrors(t *testing.T) {
 		{"bad duration", []string{"--idle-timeout", "soon", "--code-server", cs}, "invalid argument"},
 		{"unknown flag", []string{"--no-such-flag"}, "unknown flag"},
 		{"tls cert without key", []string{"--tls-cert", "/tmp/x.pem", "--code-server", cs}, "--tls-cert and --tls-key"},
+		{"header auth trusting this host", []string{"--code-server", cs, "--auth", "header", "--header-trusted-cidrs", "127.0.0.1/32"}, "an address of this host"},
+		{"header auth trusting a range with this host", []string{"--code-server", cs, "--auth", "header", "--header-trusted-cidrs", "10.0.0.0/8,127.0.0.0/8"}, "an address of this host"},
+		{"shared unix user as root", []string{"--code-server", cs, "--shared-unix-user"}, "--shared-unix-user is for"},
+		{"trusted proxies everything", []string{"--code-server", cs, "--trusted-proxies", "0.0.0.0/0"}, "trusts every address"},
+		{"state dir workspace uids cannot reach", []string{"--code-server", cs, "--state-dir", filepath.Join(t.TempDir(), "state")}, "workspace users cannot reach"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -68,6 +73,30 @@ func TestStartupErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestFirstAdminPasswordFile: the first start creates "admin" with its password in a 0600
+// file and, with stdout not a terminal (systemd, a container: stdout is the log), prints
+// only that file's path.
+func TestFirstAdminPasswordFile(t *testing.T) {
+	state := testenv.TraversableTempDir(t)
+	g := startGateway(t, state)
+	file := filepath.Join(state, "initial-admin-password")
+	st, err := os.Stat(file)
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("password file: %v %v", st, err)
+	}
+	pw, _ := os.ReadFile(file)
+	password := strings.TrimSpace(string(pw))
+	if len(password) < 16 {
+		t.Fatalf("password %d characters", len(password))
+	}
+	eventually(t, 10*time.Second, "the start-up message", func() bool { return strings.Contains(g.Stdout.String(), file) })
+	if out := g.Stdout.String() + g.Stderr.String(); strings.Contains(out, password) {
+		t.Fatal("the first admin's password was printed or logged with stdout not a terminal")
+	}
+	b := newBrowser(t, g.URL)
+	b.login(t, "admin", password)
 }
 
 func contains(list []string, s string) bool {

@@ -224,6 +224,22 @@ func writeReport(outDir string, res *Results) error {
 		}
 	}
 
+	if len(res.Storms) > 0 {
+		w("\n## Sign-in storm (codehub only)\n\n")
+		w("%d concurrent wrong sign-ins from one client (half for the bench user, half for unknown names; real bcrypt, default cost) against one gateway, while the signed-in bench user sends sequential `GET /small` through it; before the storm, %d such requests alone. The storm is last in the run: it leaves the bench user throttled on that gateway.\n\n", stormAttempts, stormQuietReqs)
+		w("| target | bad sign-ins answered in | their statuses | signed-in GET p50 / p99 / max ms during | requests (errors) | alone p50 / p99 ms |\n|---|---:|---|---:|---:|---:|\n")
+		for _, st := range res.Storms {
+			var codes []string
+			for _, c := range []int{200, 303, 401, 429, 503, 0} {
+				if n := st.Statuses[c]; n > 0 {
+					codes = append(codes, fmt.Sprintf("%d×%d", n, c))
+				}
+			}
+			w("| %s | %.1f s | %s | %.2f / %.2f / %.0f | %d (%d) | %.2f / %.2f |\n", st.Target, st.StormS, strings.Join(codes, ", "),
+				st.During.P50ms, st.During.P99ms, st.During.MaxMs, st.During.N, st.During.Errors, st.Quiet.P50ms, st.Quiet.P99ms)
+		}
+	}
+
 	w("\n## Wake latency (codehub alone, real code-server)\n\n")
 	wk := res.Wake
 	switch {
