@@ -107,7 +107,7 @@ func TestKubernetesBackendThroughGateway(t *testing.T) {
 	codec, _ := session.NewCodec(key, gw.CookieName(false))
 	rev, _ := session.LoadRevocations(filepath.Join(dir, "revoked.json"))
 	clock := &stepClock{t: time.Now()}
-	gwy := gw.New(gw.Config{Backend: be, Passwords: auth.Local{Users: store}, Codec: codec, Revocations: rev,
+	gwy := gw.New(gw.Config{Backend: be, Passwords: auth.Local{Users: store}, Accounts: store, Codec: codec, Revocations: rev,
 		IdleTimeout: time.Hour, Clock: clock, Logger: slog.New(slog.DiscardHandler)})
 	srv := httptest.NewServer(gwy.Handler())
 	t.Cleanup(func() {
