@@ -86,7 +86,7 @@ func newHotPath(b *testing.B, loopback bool) *hotPath {
 	b.Cleanup(up.srv.Close)
 	be := &mapBackend{byUser: map[string]*upstream{"alice": up}, running: map[string]bool{"alice": true},
 		starts: map[string]int{}, stops: map[string]int{}}
-	gw := New(Config{Backend: be, Passwords: auth.Local{Users: store}, Codec: codec, Revocations: rev,
+	gw := New(Config{Backend: be, Passwords: auth.Local{Users: store}, Accounts: store, Codec: codec, Revocations: rev,
 		Clock: idle.SystemClock{}, SessionTTL: 24 * time.Hour, Logger: slog.New(slog.DiscardHandler)})
 	b.Cleanup(func() { gw.Shutdown(context.Background()) })
 	now := time.Now()
