@@ -57,7 +57,7 @@ func (n *Node) installNeverPullPolicy(ctx context.Context) error {
 	}
 	probe := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: Marker + "-policy-probe", Namespace: "default"},
-		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: PauseImage, ImagePullPolicy: corev1.PullIfNotPresent}}},
+		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: PauseImage, ImagePullPolicy: corev1.PullIfNotPresent}}},
 	}
 	return n.waitFor(ctx, "the image pull policy to be enforced", 30*time.Second, func() error {
 		_, err := n.Client.CoreV1().Pods("default").Create(ctx, probe, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
