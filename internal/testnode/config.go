@@ -39,16 +39,31 @@ func isExec(p string) bool {
 	return err == nil && !st.IsDir() && st.Mode()&0o111 != 0
 }
 
-func writeConfigs(binaries string) error {
+func writeConfigs() error {
 	runc, err := lookPath("runc")
 	if err != nil {
 		return err
 	}
+	for _, d := range []string{cniConfDir, kubeletRoot, podLogsDir, volumePluginDir, filepath.Join(StateDir, "cni", "ipam")} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return err
+		}
+	}
+	for path, content := range renderConfigs(runc) {
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// renderConfigs returns every configuration file of the node by path.
+func renderConfigs(runc string) map[string]string {
 	files := map[string]string{
 		containerdConfig: fmt.Sprintf(containerdTOML, StateDir, RunDir, containerdSock, PauseImage, runc, cniBinDir, cniConfDir),
 		filepath.Join(cniConfDir, "10-"+Marker+".conflist"): fmt.Sprintf(cniConflist, Marker, Bridge, PodCIDR, NodeIP, ServiceCIDR, filepath.Join(StateDir, "cni", "ipam")),
 		// No nameserver: a pod must not send DNS queries anywhere (nothing serves them here).
-		resolvConf: "# " + Marker + ": no nameserver on purpose (no DNS is reachable from pods)\noptions ndots:1\n",
+		resolvConf: "# " + Marker + ": no DNS server on purpose (none is reachable from pods)\noptions ndots:1\n",
 		filepath.Join(StateDir, "kubelet.yaml"): fmt.Sprintf(kubeletYAML, pkiPath("ca.crt"), pkiPath("kubelet-serving.crt"), pkiPath("kubelet-serving.key"),
 			"unix://"+containerdSock, resolvConf, volumePluginDir, podLogsDir, NodeIP, kubeletPort, kubeletHealthz),
 		filepath.Join(StateDir, "kube-proxy.yaml"): fmt.Sprintf(kubeProxyYAML, kubeconfigPath("kube-proxy"), NodeName, PodCIDR, NodeIP,
@@ -59,17 +74,7 @@ func writeConfigs(binaries string) error {
 		files[kubeconfigPath(who)] = fmt.Sprintf(kubeconfigYAML, pkiPath("ca.crt"), fmt.Sprintf("https://%s:%d", NodeIP, APIServerPort),
 			pkiPath(cert+".crt"), pkiPath(cert+".key"))
 	}
-	for _, d := range []string{cniConfDir, kubeletRoot, podLogsDir, volumePluginDir, filepath.Join(StateDir, "cni", "ipam")} {
-		if err := os.MkdirAll(d, 0o700); err != nil {
-			return err
-		}
-	}
-	for path, content := range files {
-		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
-			return err
-		}
-	}
-	return nil
+	return files
 }
 
 // containerd 1.6 (Debian bookworm), CRI plugin. Required here (REAL-NODE.md):

@@ -32,8 +32,11 @@ var hardcodedPaths = []string{
 	"/var/lib/kubelet/device-plugins", "/var/lib/kubelet",
 	"/var/log/containers",
 	"/var/lib/cni/results", "/var/lib/cni",
-	"/var/run/kubernetes", "/opt/containerd", "/etc/cni/net.d",
 }
+
+// watchedPaths are defaults the node's configuration moves elsewhere: they must not appear
+// (checked by Leftovers, never removed).
+var watchedPaths = []string{"/var/run/kubernetes", "/opt/containerd", "/etc/kubernetes", "/var/log/pods", "/etc/cni/net.d", "/var/lib/containerd"}
 
 type baseline struct {
 	Sysctls map[string]string `json:"sysctls"`
@@ -65,7 +68,7 @@ func recordBaseline() error {
 			b.Sysctls[s] = v
 		}
 	}
-	for _, p := range hardcodedPaths {
+	for _, p := range append(append([]string{}, hardcodedPaths...), watchedPaths...) {
 		_, err := os.Lstat(p)
 		b.Existed[p] = err == nil
 	}

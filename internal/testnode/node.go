@@ -222,7 +222,7 @@ func (n *Node) up(ctx context.Context) error {
 	if err := writePKI(); err != nil {
 		return fmt.Errorf("PKI: %w", err)
 	}
-	if err := writeConfigs(n.opts.Binaries); err != nil {
+	if err := writeConfigs(); err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
 	n.phase("PKI and configuration", t0)
@@ -349,4 +349,27 @@ func takeLock(timeout time.Duration, logf func(string, ...any)) (*os.File, error
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
+}
+
+// Clean tears down whatever a node left on this machine (e.g. after its test process was
+// killed), under the machine lock, and returns what is still left. Start does the same
+// before bringing a node up.
+func Clean(opts Options) ([]string, error) {
+	if opts.Logf == nil {
+		opts.Logf = func(string, ...any) {}
+	}
+	if opts.LockTimeout == 0 {
+		opts.LockTimeout = time.Minute
+	}
+	lock, err := takeLock(opts.LockTimeout, opts.Logf)
+	if err != nil {
+		return nil, err
+	}
+	n := &Node{opts: opts, lock: lock, procs: map[string]*proc{}}
+	defer n.releaseLock()
+	if len(Leftovers()) == 0 {
+		return nil, nil
+	}
+	err = teardown(n)
+	return Leftovers(), err
 }

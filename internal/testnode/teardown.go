@@ -326,10 +326,12 @@ func ourHardcodedFiles() []string {
 			}
 		}
 	}
+	// CNI results of the node's network, and of the loopback network containerd's CRI sets up
+	// in each sandbox ("cni-loopback": only the node runs containerd's CRI on this machine).
 	for _, dir := range []string{"/var/lib/cni/results", "/var/lib/cni/networks", "/var/lib/cni/cache/results"} {
 		if entries, err := os.ReadDir(dir); err == nil {
 			for _, e := range entries {
-				if strings.HasPrefix(e.Name(), Marker) {
+				if strings.HasPrefix(e.Name(), Marker) || strings.HasPrefix(e.Name(), "cni-loopback-") {
 					found = append(found, filepath.Join(dir, e.Name()))
 				}
 			}
@@ -411,7 +413,7 @@ func Leftovers() []string {
 		add("file", f)
 	}
 	base := currentBaseline()
-	for _, p := range hardcodedPaths {
+	for _, p := range append(append([]string{}, hardcodedPaths...), watchedPaths...) {
 		if base != nil && !base.Existed[p] {
 			if _, err := os.Lstat(p); err == nil {
 				add("file", p+" (did not exist before the node)")
