@@ -41,7 +41,7 @@ repo=$(cd "$here/.." && pwd)
 . "$here/lib/cache.sh"
 . "$here/lib/containers.sh"
 out=$cache/images
-log() { echo "build-images: $*" >&2; }
+log() { echo "build-images: [${SECONDS}s] $*" >&2; }
 
 check=
 targets=()
@@ -92,8 +92,9 @@ key_of() {
   case $1 in
     workspace)
       local cs kc
-      cs=$(sha256sum <"$(dirname "$cs_launcher")/.manifest" 2>/dev/null | cut -c1-32 || echo none)
-      kc=$(sha256sum <"$kubectl_bin" 2>/dev/null | cut -c1-32 || echo none)
+      cs=none kc=none
+      [ -f "$(dirname "$cs_launcher")/.manifest" ] && cs=$(sha256sum <"$(dirname "$cs_launcher")/.manifest" | cut -c1-32)
+      [ -f "$kubectl_bin" ] && kc=$(sha256sum <"$kubectl_bin" | cut -c1-32)
       hash_text "$script_hash" "$(hash_files "${src_workspace[@]}")" "$golang_key" "$base_key" "cs=$cs" "kubectl=$kc" ;;
     gateway) hash_text "$script_hash" "$(hash_files "${src_gateway[@]}")" "$golang_key" "$distroless_key" ;;
     operator) hash_text "$script_hash" "$(hash_files "${src_operator[@]}")" "$golang_key" "$distroless_key" ;;

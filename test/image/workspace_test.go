@@ -440,3 +440,52 @@ func get(t *testing.T, url string) string {
 	}
 	return string(b)
 }
+
+// TestUserStepFreesUID1000 runs the Dockerfile's own user-creation step on a base where uid
+// 1000 is taken, as on ubuntu:24.04 (user "ubuntu"): the step must still create codehub with
+// uid 1000 (the Ubuntu image itself cannot be had here: no OS archive but Debian's is used;
+// the stand-in is the Debian base with such a user added first).
+func TestUserStepFreesUID1000(t *testing.T) {
+	pm := newPodman(t)
+	b, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), "images/workspace/Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	step := dockerfileRun(t, string(b), "useradd")
+	script := "set -e\nuseradd --uid 1000 --create-home --shell /bin/bash ubuntu\n" + step + "\n" +
+		"getent passwd 1000\nstat -c '%U %G %a' /home/codehub\ntest ! -e /home/ubuntu && echo ubuntu-home-gone\n"
+	out := pm.run(t, "run", "--rm", "--network", "none", "--user", "0:0", "--entrypoint", "/bin/bash",
+		"docker.io/library/debian:bookworm", "-o", "pipefail", "-c", script)
+	for _, want := range []string{"codehub:x:1000:0:", "codehub root 7", "ubuntu-home-gone"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the user step on a base with uid 1000 taken: output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// dockerfileRun returns the shell text of the Dockerfile's RUN instruction that contains word
+// (continuation lines joined, as the builder runs it).
+func dockerfileRun(t *testing.T, dockerfile, word string) string {
+	t.Helper()
+	var inst strings.Builder
+	for _, line := range strings.Split(dockerfile, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(line), "#") && inst.Len() == 0 {
+			continue
+		}
+		if inst.Len() == 0 && !strings.HasPrefix(line, "RUN ") {
+			continue
+		}
+		if strings.HasSuffix(line, "\\") {
+			inst.WriteString(strings.TrimSuffix(line, "\\"))
+			continue
+		}
+		inst.WriteString(line)
+		text := strings.TrimPrefix(inst.String(), "RUN ")
+		inst.Reset()
+		if strings.Contains(text, word) {
+			return text
+		}
+	}
+	t.Fatalf("no RUN instruction with %q in the Dockerfile", word)
+	return ""
+}

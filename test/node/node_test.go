@@ -43,7 +43,8 @@ func TestNode(t *testing.T) {
 	ctx := context.Background()
 	start := time.Now()
 	n, err := testnode.Up(ctx, testnode.Options{
-		Images:   []string{filepath.Join(images, "workspace.tar")},
+		Images: []string{filepath.Join(images, "workspace.tar"), filepath.Join(images, "gateway.tar"),
+			filepath.Join(images, "operator.tar")},
 		Binaries: bins, RepoRoot: testenv.RepoRoot(t), Logf: t.Logf,
 	})
 	if err != nil {
@@ -79,6 +80,39 @@ func TestNode(t *testing.T) {
 		pods, err := n.Client.CoreV1().Pods(metav1.NamespaceAll).List(ctx, metav1.ListOptions{})
 		if err != nil || len(pods.Items) != 0 {
 			t.Errorf("pods before the first test pod: %v %v", pods, err)
+		}
+	})
+
+	t.Run("ImagesImported", func(t *testing.T) {
+		// The kubelet reports the images its runtime holds in the node's status.
+		want := []string{workspaceImage, "docker.io/library/codehub-gateway:", "docker.io/library/codehub-operator:", testnode.PauseImage}
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			node, err := n.Client.CoreV1().Nodes().Get(ctx, testnode.NodeName, metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			for _, img := range node.Status.Images {
+				names = append(names, img.Names...)
+			}
+			var missing []string
+			for _, w := range want {
+				found := false
+				for _, name := range names {
+					found = found || strings.HasPrefix(name, w)
+				}
+				if !found {
+					missing = append(missing, w)
+				}
+			}
+			if len(missing) == 0 {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("images not on the node: %v (node reports %v)", missing, names)
+			}
+			time.Sleep(500 * time.Millisecond)
 		}
 	})
 
