@@ -35,6 +35,11 @@ func TestNode(t *testing.T) {
 	testenv.SkipInShort(t, "a real Kubernetes node: root, containerd, kubelet, the images")
 	images := testenv.Images(t)
 	bins := testenv.KubebuilderAssets(t)
+	// What an earlier, killed test process may have left goes first (Up would do it too, but
+	// the sysctls this test compares with afterwards must be the machine's own).
+	if left, err := testnode.Clean(testnode.Options{Binaries: bins, Logf: t.Logf}); err != nil || len(left) > 0 {
+		t.Fatalf("leftovers of an earlier node could not be removed: %v\n%s", err, strings.Join(left, "\n"))
+	}
 	before := map[string]string{}
 	for _, s := range []string{"net/ipv4/ip_forward", "net/ipv6/conf/all/forwarding", "kernel/panic", "kernel/panic_on_oops", "vm/overcommit_memory"} {
 		before[s] = sysctl(s)
