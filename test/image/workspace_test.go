@@ -146,17 +146,115 @@ func TestWorkspaceImageRuns(t *testing.T) {
 // runs as 1000:0 through tini and codehub-init, and no layer carries apt's package cache or
 // lists, or the Go caches mounted into the build.
 func TestWorkspaceImageContents(t *testing.T) {
-	dir := testenv.Images(t)
-	f, err := os.Open(filepath.Join(dir, "workspace.tar"))
+	forbidden := regexp.MustCompile(`^(go/|root/\.cache/go-build/|var/cache/apt/[^/]*\.bin$|var/cache/apt/archives/[^/]*\.deb$|var/lib/apt/lists/[^/]+$)`)
+	var bad []string
+	a := readArchive(t, filepath.Join(testenv.Images(t), "workspace.tar"), func(layer string, h *tar.Header, _ io.Reader) {
+		// Whiteouts (.wh.*) record removals, e.g. of apt's lists dir entries of the base.
+		if forbidden.MatchString(h.Name) && !strings.Contains(h.Name, "/.wh.") && h.Name != "var/lib/apt/lists/lock" {
+			bad = append(bad, layer+": "+h.Name)
+		}
+	})
+	if got := strings.Join(a.Config.Shell, " "); got != "/bin/bash -o pipefail -c" {
+		t.Errorf("image SHELL = %q, want /bin/bash -o pipefail -c (buildah keeps SHELL only with --format docker)", got)
+	}
+	if a.Config.User != "1000:0" {
+		t.Errorf("image USER = %q, want 1000:0", a.Config.User)
+	}
+	if got := strings.Join(a.Config.Entrypoint, " "); got != "/usr/bin/tini -- /usr/local/bin/codehub-init" {
+		t.Errorf("ENTRYPOINT = %q", got)
+	}
+	if a.Layers < 5 {
+		t.Errorf("only %d layers read from workspace.tar", a.Layers)
+	}
+	if len(bad) > 0 {
+		t.Errorf("the image carries build caches (%d files), e.g. %v", len(bad), bad[:min(len(bad), 5)])
+	}
+}
+
+// TestStaticImages checks the gateway and operator images: they run their binary as 65532
+// (nonroot) on the distroless stand-in, whose home belongs to 65532 (so the gateway can write
+// its state there), /tmp is 1777, and the CA bundle is Debian's, from the base rootfs (never
+// the build host's bundle).
+func TestStaticImages(t *testing.T) {
+	pm := newPodman(t)
+	images := testenv.Images(t)
+	debianCA := fileFromTar(t, filepath.Join(images, "base", "rootfs.tar"), "etc/ssl/certs/ca-certificates.crt")
+	for _, c := range []struct{ name, entrypoint, ref string }{
+		{"gateway", "/codehub", "docker.io/library/codehub-gateway:"},
+		{"operator", "/operator", "docker.io/library/codehub-operator:"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			files := map[string]*tar.Header{}
+			var ca []byte
+			a := readArchive(t, filepath.Join(images, c.name+".tar"), func(_ string, h *tar.Header, r io.Reader) {
+				files[h.Name] = h
+				if h.Name == "etc/ssl/certs/ca-certificates.crt" {
+					ca, _ = io.ReadAll(r)
+				}
+			})
+			if a.Config.User != "65532:65532" || len(a.Config.Entrypoint) != 1 || a.Config.Entrypoint[0] != c.entrypoint {
+				t.Errorf("config: user %q entrypoint %v, want 65532:65532 [%s]", a.Config.User, a.Config.Entrypoint, c.entrypoint)
+			}
+			if h := files["home/nonroot/"]; h == nil || h.Uid != 65532 || h.Mode&0o777 != 0o700 {
+				t.Errorf("/home/nonroot = %+v, want a directory of uid 65532, mode 0700", h)
+			}
+			if h := files["tmp/"]; h == nil || h.Mode&0o7777 != 0o1777 {
+				t.Errorf("/tmp = %+v, want mode 1777", h)
+			}
+			if files["usr/share/zoneinfo/UTC"] == nil || files["etc/passwd"] == nil {
+				t.Error("zoneinfo or /etc/passwd missing")
+			}
+			if len(ca) == 0 || !bytes.Equal(ca, debianCA) {
+				t.Errorf("the CA bundle (%d bytes) is not Debian's from the base rootfs (%d bytes)", len(ca), len(debianCA))
+			}
+			ref := c.ref + strings.TrimSpace(appVersion(t))
+			args := []string{"run", "--rm", "--network", "none"}
+			if c.name == "operator" {
+				args = append(args, ref, "-help")
+			} else {
+				args = append(args, ref, "--help")
+			}
+			// The binary runs as 65532 from the image's entrypoint (exit 0 on --help).
+			if out := pm.run(t, args...); !strings.Contains(out, "Usage") {
+				t.Errorf("%s --help:\n%s", c.name, out)
+			}
+		})
+	}
+}
+
+func appVersion(t *testing.T) string {
+	b, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), "charts/codehub/Chart.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^appVersion: "?([^"\n]+)"?$`).FindSubmatch(b)
+	if m == nil {
+		t.Fatal("no appVersion in Chart.yaml")
+	}
+	return string(m[1])
+}
+
+type archive struct {
+	Config struct {
+		User       string
+		Shell      []string
+		Entrypoint []string
+	}
+	Layers int
+}
+
+// readArchive reads a docker-archive: its one image's config, and every entry of every layer
+// (names without "./"), passed to each.
+func readArchive(t *testing.T, path string, each func(layer string, h *tar.Header, r io.Reader)) archive {
+	t.Helper()
+	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
 	var manifest []struct{ Config string }
 	configs := map[string][]byte{}
-	var bad []string
-	forbidden := regexp.MustCompile(`^(go/|root/\.cache/go-build/|var/cache/apt/[^/]*\.bin$|var/cache/apt/archives/[^/]*\.deb$|var/lib/apt/lists/[^/]+$)`)
-	layers := 0
+	var a archive
 	outer := tar.NewReader(f)
 	for {
 		h, err := outer.Next()
@@ -174,8 +272,8 @@ func TestWorkspaceImageContents(t *testing.T) {
 		case strings.HasSuffix(h.Name, ".json"):
 			b, _ := io.ReadAll(outer)
 			configs[h.Name] = b
-		case strings.HasSuffix(h.Name, ".tar") || strings.HasSuffix(h.Name, "/layer.tar"):
-			layers++
+		case strings.HasSuffix(h.Name, ".tar"):
+			a.Layers++
 			inner := tar.NewReader(outer)
 			for {
 				ih, err := inner.Next()
@@ -183,44 +281,46 @@ func TestWorkspaceImageContents(t *testing.T) {
 					break
 				}
 				if err != nil {
-					t.Fatalf("layer %s: %v", h.Name, err)
+					t.Fatalf("%s layer %s: %v", path, h.Name, err)
 				}
-				name := strings.TrimPrefix(ih.Name, "./")
-				// Whiteouts (.wh.*) record removals, e.g. of apt's lists dir entries of the base.
-				if forbidden.MatchString(name) && !strings.Contains(name, "/.wh.") && name != "var/lib/apt/lists/lock" {
-					bad = append(bad, h.Name+": "+name)
-				}
+				ih.Name = strings.TrimPrefix(ih.Name, "./")
+				each(h.Name, ih, inner)
 			}
 		}
 	}
 	if len(manifest) != 1 || configs[manifest[0].Config] == nil {
-		t.Fatalf("workspace.tar: manifest %v, configs %d: not one docker-archive image", manifest, len(configs))
+		t.Fatalf("%s: manifest %v, configs %d: not one docker-archive image", path, manifest, len(configs))
 	}
 	var cfg struct {
-		Config struct {
-			User       string
-			Shell      []string
-			Entrypoint []string
-			Env        []string
-		} `json:"config"`
+		Config json.RawMessage `json:"config"`
 	}
 	if err := json.Unmarshal(configs[manifest[0].Config], &cfg); err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(cfg.Config.Shell, " "); got != "/bin/bash -o pipefail -c" {
-		t.Errorf("image SHELL = %q, want /bin/bash -o pipefail -c (buildah keeps SHELL only with --format docker)", got)
+	if err := json.Unmarshal(cfg.Config, &a.Config); err != nil {
+		t.Fatal(err)
 	}
-	if cfg.Config.User != "1000:0" {
-		t.Errorf("image USER = %q, want 1000:0", cfg.Config.User)
+	return a
+}
+
+// fileFromTar returns one file of a plain tar (the base rootfs).
+func fileFromTar(t *testing.T, path, name string) []byte {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if got := strings.Join(cfg.Config.Entrypoint, " "); got != "/usr/bin/tini -- /usr/local/bin/codehub-init" {
-		t.Errorf("ENTRYPOINT = %q", got)
-	}
-	if layers < 5 {
-		t.Errorf("only %d layers read from workspace.tar", layers)
-	}
-	if len(bad) > 0 {
-		t.Errorf("the image carries build caches (%d files), e.g. %v", len(bad), bad[:min(len(bad), 5)])
+	defer f.Close()
+	tr := tar.NewReader(f)
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			t.Fatalf("%s: %s not found (%v)", path, name, err)
+		}
+		if strings.TrimPrefix(h.Name, "./") == name {
+			b, _ := io.ReadAll(tr)
+			return b
+		}
 	}
 }
 
