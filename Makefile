@@ -33,14 +33,14 @@ lint: ## gofmt, go vet, and go.mod/go.sum tidy
 manifests generate: ## Regenerate CRD YAML, RBAC and deepcopy with controller-gen
 	scripts/generate.sh
 
-image: ## Build the workspace image (needs a Docker engine and internet)
-	docker build -f images/workspace/Dockerfile -t codehub-workspace:latest .
+image: ## Build the workspace image with buildah (no registry or daemon needed): scripts/build-images.sh
+	scripts/build-images.sh workspace
 
-image-gateway: ## Build the gateway image (the chart's gateway Deployment)
-	docker build -f images/gateway/Dockerfile -t codehub-gateway:$$(sed -n 's/^appVersion: "\(.*\)"/\1/p' charts/codehub/Chart.yaml) .
+image-gateway: ## Build the gateway image (the chart's gateway Deployment) with buildah
+	scripts/build-images.sh gateway
 
-image-operator: ## Build the operator image (the chart's operator Deployment)
-	docker build -f images/operator/Dockerfile -t codehub-operator:$$(sed -n 's/^appVersion: "\(.*\)"/\1/p' charts/codehub/Chart.yaml) .
+image-operator: ## Build the operator image (the chart's operator Deployment) with buildah
+	scripts/build-images.sh operator
 
 clean: ## Remove ./bin
 	rm -rf $(BIN)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The one test command (`make test`): installs and caches every real component the tests
-# use (code-server, Chromium, etcd + kube-apiserver + kubectl, helm), lints, then runs every
+# use (code-server, Chromium, etcd + kube-apiserver + kubectl + the node's kubelet, kube-proxy,
+# kube-controller-manager and kube-scheduler, helm, the three images), lints, then runs every
 # test. Each install script checks every file it produces, so a damaged cache is rebuilt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,6 +9,10 @@ export CODEHUB_CODE_SERVER=${CODEHUB_CODE_SERVER:-$(scripts/install-code-server.
 export CODEHUB_CHROMIUM=${CODEHUB_CHROMIUM:-$(scripts/install-chromium.sh)}
 export KUBEBUILDER_ASSETS=${KUBEBUILDER_ASSETS:-$(scripts/install-control-plane.sh)}
 export CODEHUB_HELM=${CODEHUB_HELM:-$(scripts/install-helm.sh)}
+# buildah, podman, containerd, runc, CNI plugins, iptables (Debian packages), then the three
+# images built for real (each rebuilt only when its inputs changed).
+scripts/install-container-tools.sh >/dev/null
+export CODEHUB_IMAGES=${CODEHUB_IMAGES:-$(scripts/build-images.sh)}
 for check in scripts/check-*.sh; do [ -x "$check" ] && "$check"; done
 scripts/lint.sh
 # -p 1 on 2 cores: suites that start code-server, Chromium or an apiserver must not starve each other.

@@ -43,14 +43,18 @@ var expensive = []struct {
 	// victim is the file removed from the copy, relative to the cache entry: the printed
 	// directory, or the directory of the printed file.
 	victim string
+	// deps name the variables of other cache entries the script's check reads (its inputs):
+	// they are copied along.
+	deps []string
 }{
-	{"install-code-server.sh", "CODEHUB_CODE_SERVER", "lib/node_modules/code-server/lib/vscode/package.json"},
-	{"install-control-plane.sh", "KUBEBUILDER_ASSETS", "kubectl"},
-	{"install-helm.sh", "CODEHUB_HELM", "helm"},
+	{"install-code-server.sh", "CODEHUB_CODE_SERVER", "lib/node_modules/code-server/lib/vscode/package.json", nil},
+	{"install-control-plane.sh", "KUBEBUILDER_ASSETS", "kubelet", nil},
+	{"install-helm.sh", "CODEHUB_HELM", "helm", nil},
+	{"build-images.sh", "CODEHUB_IMAGES", "gateway.tar", []string{"CODEHUB_CODE_SERVER", "KUBEBUILDER_ASSETS"}},
 }
 
 // system scripts install Debian packages, not into the cache.
-var system = []string{"install-chromium.sh"}
+var system = []string{"install-chromium.sh", "install-container-tools.sh"}
 
 // TestEveryScriptIsClassified fails when a new install or check script is added without
 // deciding how this package proves it works from nothing.
@@ -62,7 +66,7 @@ func TestEveryScriptIsClassified(t *testing.T) {
 	for _, e := range expensive {
 		known = append(known, e.script)
 	}
-	for _, pattern := range []string{"install-*.sh", "check-*.sh"} {
+	for _, pattern := range []string{"install-*.sh", "build-*.sh", "check-*.sh"} {
 		found, _ := filepath.Glob(filepath.Join(scriptsDir(t), pattern))
 		for _, f := range found {
 			if !slices.Contains(known, filepath.Base(f)) {
@@ -136,21 +140,10 @@ func TestExpensiveChecksSeeDamage(t *testing.T) {
 			if real == "" {
 				real = filepath.Join(os.Getenv("HOME"), ".cache", "codehub")
 			}
-			entry := printed
-			if st, err := os.Stat(printed); err == nil && !st.IsDir() {
-				entry = filepath.Dir(printed)
-			}
-			rel, err := filepath.Rel(real, entry)
-			if err != nil || strings.HasPrefix(rel, "..") {
-				t.Fatalf("%s=%s is not under CODEHUB_CACHE=%s", e.env, printed, real)
-			}
 			cache := t.TempDir()
-			copyEntry := filepath.Join(cache, rel)
-			if err := os.MkdirAll(filepath.Dir(copyEntry), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if out, err := exec.Command("cp", "-al", entry, copyEntry).CombinedOutput(); err != nil {
-				t.Fatalf("cp -al: %v\n%s", err, out)
+			copyEntry := copyCacheEntry(t, real, cache, e.env)
+			for _, dep := range e.deps {
+				copyCacheEntry(t, real, cache, dep)
 			}
 			if _, stderr, err := runErr(t, cache, e.script, "--check"); err != nil {
 				t.Fatalf("--check of an intact copy failed: %v\n%s", err, stderr)
@@ -168,6 +161,33 @@ func TestExpensiveChecksSeeDamage(t *testing.T) {
 			}
 		})
 	}
+}
+
+// copyCacheEntry hard-links the cache entry named by the variable env (the printed directory,
+// or the directory of the printed file) from the cache real into the cache dst, at the same
+// relative path, and returns the copy's path.
+func copyCacheEntry(t *testing.T, real, dst, env string) string {
+	t.Helper()
+	printed := os.Getenv(env)
+	if printed == "" {
+		t.Fatalf("%s is not set: run make test (scripts/test.sh installs it first)", env)
+	}
+	entry := printed
+	if st, err := os.Stat(printed); err == nil && !st.IsDir() {
+		entry = filepath.Dir(printed)
+	}
+	rel, err := filepath.Rel(real, entry)
+	if err != nil || strings.HasPrefix(rel, "..") {
+		t.Fatalf("%s=%s is not under CODEHUB_CACHE=%s", env, printed, real)
+	}
+	copyEntry := filepath.Join(dst, rel)
+	if err := os.MkdirAll(filepath.Dir(copyEntry), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("cp", "-al", entry, copyEntry).CombinedOutput(); err != nil {
+		t.Fatalf("cp -al: %v\n%s", err, out)
+	}
+	return copyEntry
 }
 
 func scriptsDir(t *testing.T) string {
