@@ -4,6 +4,8 @@
 // +groupName=codehub.io
 package v1alpha1
 
+//lint:file-ignore SA1019 kubebuilder's API-package layout: scheme.Builder is what controller-gen's generated code and every operator of this generation register with
+
 import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/scheme"

@@ -63,7 +63,7 @@ func TestVerifyCacheKeys(t *testing.T) {
 	if c.Key("a", "bc") == c.Key("ab", "c") || c.Key("Cookie", "x") == c.Key("Authorization", "x") {
 		t.Error("distinct credential material maps to one key")
 	}
-	if c.Key("Cookie", "x") != c.Key("Cookie", "x") {
+	if k1, k2 := c.Key("Cookie", "x"), c.Key("Cookie", "x"); k1 != k2 {
 		t.Error("key not deterministic")
 	}
 	if NewVerifyCache(CacheConfig{}).Key("Cookie", "x") == c.Key("Cookie", "x") {

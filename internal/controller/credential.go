@@ -36,22 +36,23 @@ func (r *Reconciler) credential(ctx context.Context, ws *codehubv1.Workspace) (s
 	have := &corev1.Secret{}
 	err := r.Client.Get(ctx, key, have)
 	if apierrors.IsNotFound(err) {
-		value, err := newCredential()
-		if err != nil {
-			return "", err
+		value, cerr := newCredential()
+		if cerr != nil {
+			return "", cerr
 		}
-		err = r.Client.Create(ctx, workspacebuild.CredentialSecret(ws, value))
-		if err == nil {
+		cerr = r.Client.Create(ctx, workspacebuild.CredentialSecret(ws, value))
+		if cerr == nil {
 			return value, nil
 		}
-		if !apierrors.IsAlreadyExists(err) {
-			return "", fmt.Errorf("Secret %s: %w", key.Name, err)
+		if !apierrors.IsAlreadyExists(cerr) {
+			return "", fmt.Errorf("secret %s: %w", key.Name, cerr)
 		}
-		// The cache has not seen it yet, or it lacks the managed-by label: read it live.
+		// The cache has not seen it yet, or it lacks the managed-by label: read it live
+		// (its result, not the cache's not-found, decides what follows).
 		err = r.apiReader().Get(ctx, key, have)
 	}
 	if err != nil {
-		return "", fmt.Errorf("Secret %s: %w", key.Name, err)
+		return "", fmt.Errorf("secret %s: %w", key.Name, err)
 	}
 	owner := metav1.GetControllerOf(have)
 	value := string(have.Data[workspacebuild.CredentialKey])
@@ -74,7 +75,7 @@ func (r *Reconciler) credential(ctx context.Context, ws *codehubv1.Workspace) (s
 	have.Annotations[workspacebuild.AnnotationUser] = ws.Spec.User
 	// resourceVersion from the read: a concurrent writer makes this a conflict, retried.
 	if err := r.Client.Update(ctx, have); err != nil {
-		return "", fmt.Errorf("Secret %s: rotating the credential: %w", key.Name, err)
+		return "", fmt.Errorf("secret %s: rotating the credential: %w", key.Name, err)
 	}
 	return value, nil
 }

@@ -27,7 +27,7 @@ func TestAPITokensAndAdminRights(t *testing.T) {
 	}
 	aliceTok := map[string]string{"Authorization": "Bearer " + created.Token}
 
-	resp, body = f.doBody(t, "POST", "/_codehub/api/v1/tokens", jsonHdr(f.cookie("root")), `{"name":"admin-cli"}`)
+	_, body = f.doBody(t, "POST", "/_codehub/api/v1/tokens", jsonHdr(f.cookie("root")), `{"name":"admin-cli"}`)
 	var rootCreated struct{ Token string }
 	json.Unmarshal([]byte(body), &rootCreated)
 	rootTok := map[string]string{"Authorization": "Bearer " + rootCreated.Token}

@@ -73,7 +73,7 @@ func TestOIDCSignInThroughGateway(t *testing.T) {
 		t.Fatalf("password sign-in with SSO only: %d", resp.StatusCode)
 	}
 	// A callback with a forged state never signs in.
-	resp, body = f.do(t, "GET", auth.OIDCCallbackPath+"?code=x&state=forged", nil)
+	resp, _ = f.do(t, "GET", auth.OIDCCallbackPath+"?code=x&state=forged", nil)
 	if resp.StatusCode < 400 || strings.Contains(strings.Join(resp.Header.Values("Set-Cookie"), ";"), CookieName(false)+"=") {
 		t.Fatalf("forged callback: %d %v", resp.StatusCode, resp.Header)
 	}

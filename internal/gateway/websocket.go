@@ -45,12 +45,6 @@ func (s *socketSet) remove(c *wsConn) {
 	s.mu.Unlock()
 }
 
-func (s *socketSet) count() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.conns)
-}
-
 // closeAll sends a close frame (1001) on every tracked connection, at a frame boundary,
 // and closes it.
 func (s *socketSet) closeAll(ctx context.Context) {

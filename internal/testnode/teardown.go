@@ -376,9 +376,7 @@ func Leftovers() []string {
 	for _, m := range ourMounts() {
 		add("mount", m)
 	}
-	for _, l := range IptablesLeftovers() {
-		left = append(left, l)
-	}
+	left = append(left, IptablesLeftovers()...)
 	for _, fam := range []string{"-4", "-6"} {
 		out, _ := run("ip", fam, "route", "show", "table", "all")
 		for _, line := range strings.Split(out, "\n") {

@@ -39,6 +39,9 @@ type Token struct {
 	Hash    string    `json:"hash"` // hex SHA-256 of the secret part
 	Created time.Time `json:"created"`
 	Expires time.Time `json:"expires,omitzero"`
+	// LastUsed is the last successful use (kept in memory on every use, written to the
+	// file with the next change or Flush).
+	LastUsed time.Time `json:"lastUsed,omitzero"`
 }
 
 var (
@@ -49,9 +52,10 @@ var (
 // Store is the tokens file. Lookups (every API call with a token) read an immutable
 // snapshot; changes copy it and persist.
 type Store struct {
-	path string
-	mu   sync.Mutex
-	byID atomic.Pointer[map[string]Token]
+	path     string
+	mu       sync.Mutex
+	byID     atomic.Pointer[map[string]Token]
+	lastUsed sync.Map // id → time.Time, newer than the file's
 }
 
 // Open loads the tokens file at path (missing = none).
@@ -129,7 +133,21 @@ func (s *Store) Verify(value string, now time.Time) (Token, error) {
 	if !t.Expires.IsZero() && !now.Before(t.Expires) {
 		return Token{}, ErrInvalid
 	}
+	s.lastUsed.Store(id, now.UTC())
 	return t, nil
+}
+
+// withLastUse fills t.LastUsed from memory when newer than the file's.
+func (s *Store) withLastUse(t Token) Token {
+	if v, ok := s.lastUsed.Load(t.ID); ok && v.(time.Time).After(t.LastUsed) {
+		t.LastUsed = v.(time.Time)
+	}
+	return t
+}
+
+// Flush writes the last-use times kept in memory to the file.
+func (s *Store) Flush() error {
+	return s.update(func(map[string]Token) error { return nil })
 }
 
 // List returns the tokens of user ("" = everyone's), newest first.
@@ -137,7 +155,7 @@ func (s *Store) List(user string) []Token {
 	var out []Token
 	for _, t := range *s.byID.Load() {
 		if user == "" || t.User == user {
-			out = append(out, t)
+			out = append(out, s.withLastUse(t))
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Created.After(out[j].Created) })
@@ -186,7 +204,7 @@ func (s *Store) update(change func(map[string]Token) error) error {
 	old := *s.byID.Load()
 	next := make(map[string]Token, len(old)+1)
 	for k, v := range old {
-		next[k] = v
+		next[k] = s.withLastUse(v)
 	}
 	if err := change(next); err != nil {
 		return err

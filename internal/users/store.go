@@ -199,6 +199,28 @@ func (s *Store) Set(name, password string, admin bool) error {
 	return s.save()
 }
 
+// SetAdmin grants or removes admin rights; sessions and tokens issued before are void.
+func (s *Store) SetAdmin(name string, admin bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.fresh(); err != nil {
+		return err
+	}
+	u, ok := s.byID[name]
+	if !ok {
+		return ErrNotFound
+	}
+	if u.Admin == admin {
+		return nil
+	}
+	u.Admin, u.Changed = admin, time.Now().UTC()
+	if s.Clock != nil {
+		u.Changed = s.Clock.Now().UTC()
+	}
+	s.byID[name] = u
+	return s.save()
+}
+
 // Delete removes a user.
 func (s *Store) Delete(name string) error {
 	s.mu.Lock()

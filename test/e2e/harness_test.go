@@ -317,27 +317,6 @@ func ctxTimeout(t *testing.T, d time.Duration) context.Context {
 // connectionsTo counts TCP sockets on either end of a connection to a local port, in
 // any state but LISTEN (TIME_WAIT included, so connections that already closed within
 // the last minute still count).
-func connectionsTo(t *testing.T, port int) int {
-	t.Helper()
-	suffix := fmt.Sprintf(":%04X", port)
-	n := 0
-	for _, f := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			continue
-		}
-		for _, line := range strings.Split(string(data), "\n")[1:] {
-			fields := strings.Fields(line)
-			if len(fields) < 4 || fields[3] == "0A" {
-				continue
-			}
-			if strings.HasSuffix(fields[1], suffix) || strings.HasSuffix(fields[2], suffix) {
-				n++
-			}
-		}
-	}
-	return n
-}
 
 // workspaceState asks the gateway for the signed-in user's workspace state.
 func (b *browser) workspaceState(t *testing.T) string {

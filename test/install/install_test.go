@@ -30,6 +30,7 @@ var cheap = []struct {
 	{"install-node.sh", []string{"bin/node", "include/node/node.h"}, "include/node/node_api.h"},
 	{"install-npm-tools.sh", []string{"dockerfile-utils", "dockerfilelint", "configurable-http-proxy"}, "../dockerfilelint/package.json"},
 	{"install-controller-gen.sh", []string{""}, ""},
+	{"install-staticcheck.sh", []string{""}, ""},
 }
 
 // checks are the check-*.sh scripts; each installs what it needs and must pass from nothing.

@@ -75,10 +75,8 @@ func parseArgs(args []string) (options, bool, error) {
 			o.authCookie, err = take()
 		case valueFlags[name]:
 			_, err = take()
-		case strings.HasPrefix(a, "--"):
-			// --disable-telemetry, --disable-update-check, --disable-workspace-trust, ...
 		default:
-			// the positional folder
+			// --disable-telemetry, --disable-update-check, ... and the positional folder
 		}
 		if err != nil {
 			return o, false, err

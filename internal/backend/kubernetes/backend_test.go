@@ -114,14 +114,13 @@ func TestStartRunProxyStop(t *testing.T) {
 	// The gateway proxies to the endpoint presenting the credential: the workbench page
 	// comes back. Without it, code-server sends the request to its login page.
 	for _, withCredential := range []bool{true, false} {
-		rp := httputil.NewSingleHostReverseProxy(w.Endpoint)
-		if withCredential {
-			director := rp.Director
-			rp.Director = func(r *http.Request) {
-				director(r)
-				r.AddCookie(&http.Cookie{Name: backend.CodeServerCookie, Value: w.Credential})
+		endpoint := w.Endpoint
+		rp := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(endpoint)
+			if withCredential {
+				pr.Out.AddCookie(&http.Cookie{Name: backend.CodeServerCookie, Value: w.Credential})
 			}
-		}
+		}}
 		proxy := httptest.NewServer(rp)
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, proxy.URL+"/?folder=/tmp", nil)
 		resp, err := http.DefaultTransport.RoundTrip(req)

@@ -65,7 +65,6 @@ type Backend struct {
 	cfg      Config
 	mu       sync.Mutex
 	ws       map[string]*instance // by workspace name
-	warnOnce sync.Once
 }
 
 var _ backend.Backend = (*Backend)(nil)
