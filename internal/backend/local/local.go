@@ -62,9 +62,9 @@ type Config struct {
 
 // Backend is the local process backend. Safe for concurrent use.
 type Backend struct {
-	cfg      Config
-	mu       sync.Mutex
-	ws       map[string]*instance // by workspace name
+	cfg Config
+	mu  sync.Mutex
+	ws  map[string]*instance // by workspace name
 }
 
 var _ backend.Backend = (*Backend)(nil)
