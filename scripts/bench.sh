@@ -62,5 +62,5 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 log "running codehub-bench $*"
 bin/codehub-bench --benchd bin/benchd --codehub bin/codehub --wrk "$(command -v wrk)" --nginx "$(command -v nginx)" \
   --node "$(command -v node)" --chp "$chp" --caddy "$bin/caddy" --oauth2-proxy "$bin/oauth2-proxy" \
-  --code-server "$code_server" "${baseline[@]}" --out docs "$@"
+  --code-server "$code_server" --chromium "$(scripts/install-chromium.sh)" "${baseline[@]}" --out docs "$@"
 log "done (make bench total $(( $(date +%s) - start ))s)"

@@ -77,6 +77,7 @@ type Results struct {
 	Idle    []IdleMem `json:"idle_ws"`
 	Storms  []Storm   `json:"sign_in_storms,omitempty"`
 	Wake    Wake      `json:"wake"`
+	Browser Browser   `json:"browser"`
 	Elapsed float64   `json:"elapsed_s"`
 	Cmd     string    `json:"command"`
 	Skipped []string  `json:"skipped_targets,omitempty"`
@@ -90,6 +91,7 @@ func main() {
 	flag.StringVar(&e.codehub, "codehub", "bin/codehub", "codehub binary")
 	flag.StringVar(&e.codehubBaseline, "codehub-baseline", "", "optional second codehub binary (built from another revision) run as its own target in the same rounds")
 	flag.StringVar(&e.baselineNote, "codehub-baseline-note", "", "what the baseline binary is, for the report (e.g. the git revision)")
+	flag.StringVar(&e.chromium, "chromium", "", "Chromium for the user's-wait benchmark (skipped when empty)")
 	flag.StringVar(&e.nginx, "nginx", "nginx", "nginx binary")
 	flag.StringVar(&e.wrk, "wrk", "wrk", "wrk binary")
 	flag.StringVar(&e.node, "node", "node", "node for configurable-http-proxy")
@@ -100,6 +102,7 @@ func main() {
 	flag.StringVar(&outDir, "out", "docs", "directory for benchmarks.md and benchmarks/")
 	flag.BoolVar(&quick, "quick", false, "one short round, 1k idle WebSockets: for iterating, not for the report")
 	fromJSON := flag.String("from-json", "", "only rewrite the report (markdown, CSV, charts) from this results.json; runs nothing")
+	only := flag.String("only", "", "run one part only and print its results as JSON instead of writing the report: browser")
 	flag.Parse()
 	if *fromJSON != "" {
 		b, err := os.ReadFile(*fromJSON)
@@ -157,6 +160,12 @@ func main() {
 	progress("machine: %s", res.Machine)
 	progress("work dir (logs, configs): %s", work)
 
+	if *only == "browser" {
+		b := measureBrowser(ctx, e)
+		os.Stdout.Write(mustJSON(b))
+		os.RemoveAll(work)
+		return
+	}
 	err = run(ctx, e, p, cfg, res)
 	p.stopAll()
 	if err != nil {
@@ -167,6 +176,7 @@ func main() {
 	} else {
 		res.Wake.Skipped = "no real code-server given (--code-server / CODEHUB_CODE_SERVER)"
 	}
+	res.Browser = measureBrowser(ctx, e)
 	res.Elapsed = time.Since(t0).Seconds()
 	if err := writeReport(outDir, res); err != nil {
 		fatal(err)

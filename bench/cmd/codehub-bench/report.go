@@ -258,6 +258,7 @@ func writeReport(outDir string, res *Results) error {
 			w("\nFailed trials: %s.\n", strings.Join(wk.Errors, "; "))
 		}
 	}
+	writeBrowserReport(w, res.Browser)
 	w("\n## Operator reconcile (200 / 1,000 Workspaces)\n\n")
 	w("%s\n", operatorNote(outDir))
 

@@ -190,7 +190,7 @@ http {
 const baselineName = "codehub-baseline"
 
 type env struct {
-	benchd, codehub, nginx, wrk, node, chp, caddy, oauth2Proxy, codeServer string
+	benchd, codehub, nginx, wrk, node, chp, caddy, oauth2Proxy, codeServer, chromium string
 	codehubBaseline, baselineNote                                          string
 	work                                                                   string
 	skipped                                                                *[]string
