@@ -71,11 +71,10 @@ func measureBrowser(ctx context.Context, e env) Browser {
 			group func() int
 		}{{"codehub", gw, gwGroup}, {"direct", direct, directGroup}} {
 			profile, _ := os.MkdirTemp(work, "chromium-")
-			for _, cache := range []string{"cold", "warm"} {
-				r := loadOnce(ctx, e.chromium, profile, t.base, t.name == "codehub" && cache == "cold", t.group)
-				r.Target, r.Cache, r.Trial = t.name, cache, trial
+			for _, r := range coldThenWarm(ctx, e.chromium, profile, t.base, t.name == "codehub", t.group) {
+				r.Target, r.Trial = t.name, trial
 				b.Trials = append(b.Trials, r)
-				progress("browser %-8s %s trial %d: workbench %.2fs explorer %.2fs workspace CPU %.2fs %s", t.name, cache, trial, r.WorkbenchS, r.ExplorerS, r.CPUS, r.Err)
+				progress("browser %-8s %s trial %d: workbench %.2fs explorer %.2fs workspace CPU %.2fs %s", t.name, r.Cache, trial, r.WorkbenchS, r.ExplorerS, r.CPUS, r.Err)
 			}
 			os.RemoveAll(profile)
 		}
@@ -83,24 +82,39 @@ func measureBrowser(ctx context.Context, e env) Browser {
 	return b
 }
 
-// loadOnce opens base in a Chromium with the given profile (signing in first when
-// signIn) and times the workbench and the explorer.
-func loadOnce(ctx context.Context, chromium, profile, base string, signIn bool, group func() int) BrowserTrial {
-	var r BrowserTrial
+// coldThenWarm starts a Chromium with a new profile, loads base in a tab (signing in first
+// when signIn) — the cold load — then closes that tab and loads base again in a new tab of
+// the same browser — the warm load: HTTP cache and cookies as a person's browser has them.
+func coldThenWarm(ctx context.Context, chromium, profile, base string, signIn bool, group func() int) []BrowserTrial {
 	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx, append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.UserDataDir(profile),
 		chromedp.WindowSize(1400, 900), chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-quic", true))...)
 	defer cancelAlloc()
-	bctx, cancel := chromedp.NewContext(alloc)
-	defer cancel()
-	bctx, cancelT := context.WithTimeout(bctx, 3*time.Minute)
+	browserCtx, cancelBrowser := chromedp.NewContext(alloc)
+	defer cancelBrowser()
+	// Start the browser first: the workspace's CPU is read around the loads only.
+	if err := chromedp.Do(browserCtx, chromedp.Navigate("about:blank")); err != nil {
+		return []BrowserTrial{{Cache: "cold", Err: err.Error()}, {Cache: "warm", Err: err.Error()}}
+	}
+	cold := loadInTab(browserCtx, profile, base, signIn, group)
+	cold.Cache = "cold"
+	warm := loadInTab(browserCtx, profile, base, false, group)
+	warm.Cache = "warm"
+	return []BrowserTrial{cold, warm}
+}
+
+// loadInTab opens a new tab of the browser in browserCtx and times one load of base.
+func loadInTab(browserCtx context.Context, profile, base string, signIn bool, group func() int) BrowserTrial {
+	var r BrowserTrial
+	tab, cancelTab := chromedp.NewContext(browserCtx)
+	defer cancelTab()
+	bctx, cancelT := context.WithTimeout(tab, 3*time.Minute)
 	defer cancelT()
-	// Start the browser first: the workspace's CPU is read around the load only.
 	if err := chromedp.Do(bctx, chromedp.Navigate("about:blank")); err != nil {
 		r.Err = err.Error()
 		return r
 	}
-	before := groupTicks(group())
+	cpu := sampleGroup(group)
 	var start time.Time
 	var err error
 	if signIn {
@@ -115,7 +129,9 @@ func loadOnce(ctx context.Context, chromium, profile, base string, signIn bool, 
 		err = chromedp.Do(bctx, chromedp.Navigate(base+"/"))
 	}
 	if err == nil {
-		err = chromedp.Do(bctx, chromedp.WaitVisible(chromedp.CSS(".monaco-workbench")))
+		wctx, cancelW := context.WithTimeout(bctx, 90*time.Second)
+		err = chromedp.Do(wctx, chromedp.WaitVisible(chromedp.CSS(".monaco-workbench")))
+		cancelW()
 		r.WorkbenchS = time.Since(start).Seconds()
 	}
 	if err == nil {
@@ -130,22 +146,63 @@ func loadOnce(ctx context.Context, chromium, profile, base string, signIn bool, 
 		r.ExplorerS = time.Since(start).Seconds()
 	}
 	if err != nil {
-		r.Err = err.Error()
+		where, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`location.href + " | " + document.title + " | " + document.body.innerText.slice(0, 200)`))
+		r.Err = err.Error() + " at " + where
+		if buf, serr := chromedp.Run(bctx, chromedp.CaptureScreenshot()); serr == nil {
+			os.WriteFile(filepath.Join(filepath.Dir(profile), "failure-"+filepath.Base(profile)+".png"), buf, 0o644)
+		}
 	}
 	// What the load still costs after the explorer shows (extension host start, indexing):
 	// give it a bounded moment, then read.
 	time.Sleep(3 * time.Second)
-	r.CPUS = float64(groupTicks(group())-before) / proc.ClockTick
+	r.CPUS = float64(cpu()) / proc.ClockTick
 	return r
 }
 
-// groupTicks sums utime+stime of every live process in process group pgid, plus what the
-// group leader has reaped from exited children.
-func groupTicks(pgid int) int64 {
-	if pgid <= 0 {
-		return 0
+// sampleGroup follows a process group's CPU ticks every 100 ms until the returned function
+// is called, which gives the ticks used since the start: per process, its last sample
+// minus its first (a process that exits keeps what was last seen of it, so children that
+// end during the load are not lost).
+func sampleGroup(group func() int) func() int64 {
+	baseline := groupMembers(group())
+	last := map[int]int64{}
+	sample := func() {
+		for pid, t := range groupMembers(group()) {
+			last[pid] = t
+		}
 	}
-	var total int64
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				sample()
+				return
+			case <-tick.C:
+				sample()
+			}
+		}
+	}()
+	return func() int64 {
+		close(stop)
+		<-done
+		var total int64
+		for pid, t := range last {
+			total += t - baseline[pid] // a process started during the load counts in full
+		}
+		return total
+	}
+}
+
+// groupMembers maps each live process of process group pgid to its utime+stime.
+func groupMembers(pgid int) map[int]int64 {
+	out := map[int]int64{}
+	if pgid <= 0 {
+		return out
+	}
 	entries, _ := os.ReadDir("/proc")
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
@@ -158,18 +215,14 @@ func groupTicks(pgid int) int64 {
 		}
 		i := strings.LastIndexByte(string(b), ')')
 		f := strings.Fields(string(b[i+1:]))
-		if len(f) < 15 || f[2] != strconv.Itoa(pgid) {
+		if len(f) < 13 || f[2] != strconv.Itoa(pgid) {
 			continue
 		}
-		for k, idx := range []int{11, 12, 13, 14} { // utime stime cutime cstime
-			if k >= 2 && pid != pgid {
-				break
-			}
-			v, _ := strconv.ParseInt(f[idx], 10, 64)
-			total += v
-		}
+		u, _ := strconv.ParseInt(f[11], 10, 64)
+		st, _ := strconv.ParseInt(f[12], 10, 64)
+		out[pid] = u + st
 	}
-	return total
+	return out
 }
 
 // startBrowserGateway runs codehub (local backend, real code-server) with user bench and a

@@ -163,7 +163,7 @@ func main() {
 	if *only == "browser" {
 		b := measureBrowser(ctx, e)
 		os.Stdout.Write(mustJSON(b))
-		os.RemoveAll(work)
+		progress("work dir kept: %s", work)
 		return
 	}
 	err = run(ctx, e, p, cfg, res)
