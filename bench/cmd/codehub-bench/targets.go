@@ -191,9 +191,9 @@ const baselineName = "codehub-baseline"
 
 type env struct {
 	benchd, codehub, nginx, wrk, node, chp, caddy, oauth2Proxy, codeServer, chromium string
-	codehubBaseline, baselineNote                                          string
-	work                                                                   string
-	skipped                                                                *[]string
+	codehubBaseline, baselineNote                                                    string
+	work                                                                             string
+	skipped                                                                          *[]string
 }
 
 // have reports whether a peer's program exists; a missing peer is skipped and reported.
