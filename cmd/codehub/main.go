@@ -107,6 +107,7 @@ func newServe() *cobra.Command {
 	f.StringVar(&o.StateDir, "state-dir", defaultStateDir(), "directory for users, keys and workspaces (env CODEHUB_STATE_DIR)")
 	f.StringVar(&o.CodeServer, "code-server", envOr("CODEHUB_CODE_SERVER", "code-server"), "code-server launcher to run (env CODEHUB_CODE_SERVER)")
 	f.StringVar(&o.Init, "init", envOr("CODEHUB_INIT", siblingInit()), "codehub-init binary that prepares each start (env CODEHUB_INIT; default: codehub-init next to this binary); \"none\" runs code-server directly")
+	f.StringVar(&o.CodeServerAssets, "code-server-assets", os.Getenv("CODEHUB_CODE_SERVER_ASSETS"), "a code-server tree (or its lib/vscode) whose static files the gateway serves to every user, compressed once (default with the local backend: the --code-server tree; \"none\" = off)")
 	f.StringVar(&o.BuiltinExtensions, "builtin-extensions-dir", os.Getenv("CODEHUB_BUILTIN_EXTENSIONS"), "pinned extensions codehub-init syncs into each workspace")
 	f.DurationVar(&o.IdleTimeout, "idle-timeout", envDuration("CODEHUB_IDLE_TIMEOUT", time.Hour), "stop a workspace after this long without activity; 0 = never")
 	f.DurationVar(&o.SessionTTL, "session-ttl", 12*time.Hour, "how long a sign-in lasts")

@@ -46,6 +46,9 @@ type Config struct {
 	// WorkspaceOrigins, when set to the main host (e.g. "vscode.example.com"), serves
 	// each workspace on its own host <workspace>.<main host>; see origins.go.
 	WorkspaceOrigins string
+	// Assets serves code-server's static files from a trusted tree to every user (nil: each
+	// workspace serves its own).
+	Assets *AssetCache
 	// StripCookies are platform cookies (credentials) removed before code-server.
 	StripCookies []string
 	// StripHeaders are request headers the configured providers read identity or

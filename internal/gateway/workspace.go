@@ -77,6 +77,9 @@ func (g *Gateway) routeFor(user string, ws backend.Workspace) *route {
 
 func (g *Gateway) proxyTo(w http.ResponseWriter, r *http.Request, rt *route, upgrade bool) {
 	rt.activity.Touch(g.cfg.Clock.Now())
+	if !upgrade && g.cfg.Assets != nil && g.cfg.Assets.serve(w, r) {
+		return
+	}
 	if upgrade {
 		w = g.sockets.track(w, g.socketOwner(r, rt.user))
 	}

@@ -68,6 +68,10 @@ type Options struct {
 	// SharedUnixUser lets several users share the gateway's unix user (a trusted team:
 	// everyone can act as everyone); without it a non-root gateway serves one person.
 	SharedUnixUser bool
+	// CodeServerAssets is a trusted code-server tree whose static files the gateway
+	// serves to everyone (default with the local backend: the --code-server tree; "none"
+	// turns it off).
+	CodeServerAssets string
 	// TrustedProxies (CIDRs) may name the client in X-Forwarded-For (sign-in throttling).
 	TrustedProxies []string
 	PublicURL      string
@@ -161,6 +165,10 @@ func Run(ctx context.Context, o Options) (err error) {
 		cleanup = append(cleanup, func() { metricsLn.Close() })
 	}
 
+	assets, err := assetCache(o)
+	if err != nil {
+		return err
+	}
 	m := metrics.New()
 	be, err := newBackend(o, store, func(d time.Duration) { m.SpawnDuration.Observe(d.Seconds()) })
 	if err != nil {
@@ -177,9 +185,41 @@ func Run(ctx context.Context, o Options) (err error) {
 		RequestAuth: requestAuth, Interactive: interactive, StripCookies: o.Forward.Cookies, StripHeaders: providerHeaders(o),
 		Secure: secure, SessionTTL: o.SessionTTL, IdleTimeout: o.IdleTimeout, Logger: log, Metrics: m,
 		WorkspaceOrigins: o.WorkspaceOrigins, AdminUsers: o.AdminUsers, AdminGroups: o.AdminGroups,
-		TrustedProxies: proxies,
+		TrustedProxies: proxies, Assets: assets,
 	})
 	return runServers(ctx, o, gw, ln, metricsLn, m, metricsAuth)
+}
+
+// assetCache is the shared static-asset cache: from --code-server-assets, else (local
+// backend) from the code-server the gateway runs itself.
+func assetCache(o Options) (*gateway.AssetCache, error) {
+	tree := o.CodeServerAssets
+	if tree == "none" {
+		return nil, nil
+	}
+	if tree == "" {
+		if o.Backend != "local" {
+			return nil, nil
+		}
+		launcher, err := exec.LookPath(o.CodeServer)
+		if err != nil {
+			return nil, nil // CheckCodeServer has said why
+		}
+		if launcher, err = filepath.EvalSymlinks(launcher); err != nil {
+			return nil, nil
+		}
+		tree = filepath.Dir(launcher)
+	}
+	c, err := gateway.NewAssetCache(tree, 0)
+	if err != nil {
+		if o.CodeServerAssets != "" {
+			return nil, fmt.Errorf("--code-server-assets: %w", err)
+		}
+		o.Logger.Warn("code-server's static files are served by each workspace", "reason", err)
+		return nil, nil
+	}
+	o.Logger.Info("serving code-server's static files to every user", "release", c.Release(), "from", tree)
+	return c, nil
 }
 
 // parsePrefixes reads CIDRs (a bare address is one host); none may cover every address.
