@@ -3,8 +3,6 @@ package auth
 import (
 	"bytes"
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -25,6 +23,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/codehub-dev/codehub/internal/identity"
+	"github.com/codehub-dev/codehub/internal/session"
 )
 
 // OIDC paths under the gateway's reserved prefix.
@@ -68,7 +67,7 @@ type OIDCConfig struct {
 	RequiredClaims              map[string]string
 	// AdminGroups and AdminUsers make Identity.Admin true.
 	AdminGroups, AdminUsers []string
-	// StateKey (32 bytes) encrypts the state cookie. Set the same key on every
+	// StateKey (32 bytes) seals the state cookie (session.Codec.SealPayload). Set the same key on every
 	// replica behind one load balancer; nil uses a random per-process key.
 	StateKey []byte
 	// HTTPClient talks to the provider (discovery, JWKS, token endpoint); default a
@@ -87,7 +86,7 @@ type OIDC struct {
 	now                     func() time.Time
 	log                     *slog.Logger
 	client                  *http.Client
-	aead                    cipher.AEAD
+	state                   *session.Codec // seals the state cookie, bound to its name
 	secure                  bool
 	allowedUsers, allowedGr map[string]bool
 	adminUsers, adminGroups map[string]bool
@@ -117,19 +116,15 @@ func NewOIDC(cfg OIDCConfig) (*OIDC, error) {
 	}
 	key := cfg.StateKey
 	if key == nil {
-		key = make([]byte, 32)
+		key = make([]byte, session.KeySize)
 		if _, err := rand.Read(key); err != nil {
 			return nil, err
 		}
 	}
-	if len(key) != 32 {
-		return nil, errors.New("oidc: state key must be 32 bytes")
+	if len(key) != session.KeySize {
+		return nil, fmt.Errorf("oidc: state key must be %d bytes", session.KeySize)
 	}
-	block, err := aes.NewCipher(key)
-	if err != nil {
-		return nil, err
-	}
-	aead, err := cipher.NewGCM(block)
+	state, err := session.NewCodec(key, OIDCStateCookie)
 	if err != nil {
 		return nil, err
 	}
@@ -150,7 +145,7 @@ func NewOIDC(cfg OIDCConfig) (*OIDC, error) {
 	}
 	cfg.Scopes = scopes
 	o := &OIDC{
-		cfg: cfg, now: cfg.Now, log: cfg.Logger, client: cfg.HTTPClient, aead: aead,
+		cfg: cfg, now: cfg.Now, log: cfg.Logger, client: cfg.HTTPClient, state: state,
 		secure:       ru.Scheme == "https",
 		allowedUsers: setOf(cfg.AllowedUsers), allowedGr: setOf(cfg.AllowedGroups),
 		adminUsers: setOf(cfg.AdminUsers), adminGroups: setOf(cfg.AdminGroups),
@@ -216,46 +211,35 @@ func (o *OIDC) setup(ctx context.Context) (*oidc.Provider, *oidc.IDTokenVerifier
 	return o.provider, o.verifier, o.oauth, nil
 }
 
-// oidcState is the state cookie's content.
+// oidcState is the state cookie's content (its expiry is the sealed payload's).
 type oidcState struct {
 	State    string `json:"s"`
 	Nonce    string `json:"n"`
 	Verifier string `json:"v"`
 	Next     string `json:"x"`
-	Expires  int64  `json:"e"`
 }
 
-func (o *OIDC) seal(st oidcState) (string, error) {
+func (o *OIDC) seal(st oidcState, expires time.Time) (string, error) {
 	plain, err := json.Marshal(st)
 	if err != nil {
 		return "", err
 	}
-	nonce := make([]byte, o.aead.NonceSize())
-	if _, err := rand.Read(nonce); err != nil {
-		return "", err
-	}
-	return base64.RawURLEncoding.EncodeToString(o.aead.Seal(nonce, nonce, plain, []byte(OIDCStateCookie))), nil
+	return o.state.SealPayload(plain, expires)
 }
 
 func (o *OIDC) open(v string) (oidcState, error) {
 	var st oidcState
-	if len(v) > 4096 {
-		return st, errors.New("state cookie too long")
-	}
-	b, err := base64.RawURLEncoding.DecodeString(v)
-	if err != nil || len(b) < o.aead.NonceSize()+o.aead.Overhead() {
-		return st, errors.New("state cookie malformed")
-	}
-	ns := o.aead.NonceSize()
-	plain, err := o.aead.Open(nil, b[:ns], b[ns:], []byte(OIDCStateCookie))
-	if err != nil {
+	plain, err := o.state.OpenPayload(v, o.now())
+	switch {
+	case errors.Is(err, session.ErrInvalid):
 		return st, errors.New("state cookie fails authentication")
+	case errors.Is(err, session.ErrExpired):
+		return st, errors.New("state cookie expired")
+	case err != nil:
+		return st, errors.New("state cookie malformed")
 	}
 	if err := json.Unmarshal(plain, &st); err != nil || st.State == "" || st.Nonce == "" || st.Verifier == "" {
 		return oidcState{}, errors.New("state cookie malformed")
-	}
-	if o.now().Unix() > st.Expires {
-		return oidcState{}, errors.New("state cookie expired")
 	}
 	return st, nil
 }
@@ -313,9 +297,9 @@ func (o *OIDC) login(w http.ResponseWriter, r *http.Request) {
 	}
 	st := oidcState{
 		State: randomToken(), Nonce: randomToken(), Verifier: oauth2.GenerateVerifier(),
-		Next: localPath(r.URL.Query().Get("next")), Expires: o.now().Add(OIDCStateTTL).Unix(),
+		Next: localPath(r.URL.Query().Get("next")),
 	}
-	v, err := o.seal(st)
+	v, err := o.seal(st, o.now().Add(OIDCStateTTL))
 	if err != nil {
 		o.fail(w, r, http.StatusInternalServerError, "internal error", err)
 		return
@@ -324,8 +308,9 @@ func (o *OIDC) login(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, oc.AuthCodeURL(st.State, oauth2.S256ChallengeOption(st.Verifier), oidc.Nonce(st.Nonce)), http.StatusFound)
 }
 
-// consume marks state as used; false if it was used before (a replayed callback).
-func (o *OIDC) consume(state string, exp int64) bool {
+// consume marks state as used; false if it was used before (a replayed callback). The
+// mark outlives the state: a state cookie is valid OIDCStateTTL at most.
+func (o *OIDC) consume(state string) bool {
 	k := sha256.Sum256([]byte(state))
 	now := o.now()
 	o.usedMu.Lock()
@@ -345,7 +330,7 @@ func (o *OIDC) consume(state string, exp int64) bool {
 	if _, ok := o.used[k]; ok {
 		return false
 	}
-	o.used[k] = time.Unix(exp, 0)
+	o.used[k] = now.Add(OIDCStateTTL)
 	return true
 }
 
@@ -381,7 +366,7 @@ func (o *OIDC) callback(w http.ResponseWriter, r *http.Request, done SignedIn) {
 		o.fail(w, r, http.StatusBadRequest, "missing code", errors.New("missing or over-long code"))
 		return
 	}
-	if !o.consume(st.State, st.Expires) {
+	if !o.consume(st.State) {
 		o.fail(w, r, http.StatusBadRequest, "this sign-in was already used", errors.New("replayed state"))
 		return
 	}
