@@ -482,7 +482,7 @@ func (f *Forward) LoginURL(r *http.Request, next string) string {
 	if f.cfg.LoginURL == "" {
 		return ""
 	}
-	next = localPath(next)
+	next = LocalPath(next)
 	base := f.cfg.PublicURL
 	if base == "" {
 		scheme := "http"
@@ -496,19 +496,4 @@ func (f *Forward) LoginURL(r *http.Request, next string) string {
 		base = scheme + "://" + host
 	}
 	return strings.NewReplacer("{url}", url.QueryEscape(base+next), "{path}", url.QueryEscape(next)).Replace(f.cfg.LoginURL)
-}
-
-// localPath returns next if it is a plain local path ("/..." but not "//" or "/\"),
-// else "/". The gateway validates next too; this is defence in depth.
-func localPath(next string) string {
-	if next == "" || next[0] != '/' || len(next) > 2048 || checkText(next) != nil {
-		return "/"
-	}
-	if len(next) > 1 && (next[1] == '/' || next[1] == '\\') {
-		return "/"
-	}
-	if strings.Contains(next, "\\") {
-		return "/"
-	}
-	return next
 }

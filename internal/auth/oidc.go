@@ -181,7 +181,7 @@ func (*OIDC) Name() string { return "oidc" }
 
 // LoginPath implements InteractiveAuthenticator.
 func (*OIDC) LoginPath(next string) string {
-	return OIDCLoginPath + "?next=" + url.QueryEscape(localPath(next))
+	return OIDCLoginPath + "?next=" + url.QueryEscape(LocalPath(next))
 }
 
 // Discover fetches the provider's discovery document (once; retried on failure).
@@ -297,7 +297,7 @@ func (o *OIDC) login(w http.ResponseWriter, r *http.Request) {
 	}
 	st := oidcState{
 		State: randomToken(), Nonce: randomToken(), Verifier: oauth2.GenerateVerifier(),
-		Next: localPath(r.URL.Query().Get("next")),
+		Next: LocalPath(r.URL.Query().Get("next")),
 	}
 	v, err := o.seal(st, o.now().Add(OIDCStateTTL))
 	if err != nil {
