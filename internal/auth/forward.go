@@ -103,6 +103,7 @@ type ForwardConfig struct {
 // Forward is a RequestAuthenticator that asks a platform's verification endpoint who
 // the request's session belongs to, the ingress-nginx auth-url way.
 type Forward struct {
+	providerData
 	cfg         ForwardConfig
 	url         *url.URL
 	client      *http.Client
@@ -147,14 +148,11 @@ func NewForward(cfg ForwardConfig) (*Forward, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultForwardTimeout
 	}
-	if cfg.PublicURL != "" {
-		p, err := url.Parse(cfg.PublicURL)
-		if err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" {
-			return nil, fmt.Errorf("forward: public URL must be scheme://host")
-		}
-		cfg.PublicURL = p.Scheme + "://" + p.Host
+	login, err := newLoginTemplate(cfg.LoginURL, cfg.PublicURL)
+	if err != nil {
+		return nil, fmt.Errorf("forward: %w", err)
 	}
-	f := &Forward{cfg: cfg, url: u, log: cfg.Logger, cookies: map[string]bool{}}
+	f := &Forward{providerData: providerData{login: login}, cfg: cfg, url: u, log: cfg.Logger, cookies: map[string]bool{}}
 	if f.log == nil {
 		f.log = slog.Default()
 	}
@@ -474,26 +472,4 @@ func checkText(s string) error {
 		}
 	}
 	return nil
-}
-
-// LoginURL implements RequestAuthenticator: the configured platform login page with
-// {url}/{path} filled in, or "" for the gateway's own page.
-func (f *Forward) LoginURL(r *http.Request, next string) string {
-	if f.cfg.LoginURL == "" {
-		return ""
-	}
-	next = LocalPath(next)
-	base := f.cfg.PublicURL
-	if base == "" {
-		scheme := "http"
-		if r.TLS != nil {
-			scheme = "https"
-		}
-		host := r.Host
-		if host == "" || checkText(host) != nil || strings.ContainsAny(host, "/\\@?#") {
-			host = "localhost"
-		}
-		base = scheme + "://" + host
-	}
-	return strings.NewReplacer("{url}", url.QueryEscape(base+next), "{path}", url.QueryEscape(next)).Replace(f.cfg.LoginURL)
 }

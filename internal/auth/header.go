@@ -37,11 +37,11 @@ type HeaderConfig struct {
 // the configured CIDRs. X-Forwarded-For and friends are never consulted: they are
 // written by the client as easily as the identity header itself.
 type Header struct {
+	providerData
 	name, groups string
 	prefixes     []netip.Prefix
 	adminGroups  map[string]bool
 	adminUsers   map[string]bool
-	login        *Forward // only for LoginURL templating
 }
 
 // NewHeader validates cfg and returns a Header.
@@ -74,11 +74,11 @@ func NewHeader(cfg HeaderConfig) (*Header, error) {
 	h.adminGroups = setOf(cfg.AdminGroups)
 	h.adminUsers = setOf(cfg.AdminUsers)
 	if cfg.LoginURL != "" {
-		f, err := NewForward(ForwardConfig{URL: "http://unused.invalid/", LoginURL: cfg.LoginURL, PublicURL: cfg.PublicURL})
+		login, err := newLoginTemplate(cfg.LoginURL, cfg.PublicURL)
 		if err != nil {
 			return nil, fmt.Errorf("header: %w", err)
 		}
-		h.login = f
+		h.login = login
 	}
 	return h, nil
 }
@@ -161,12 +161,4 @@ func (h *Header) Identify(r *http.Request) (identity.Identity, error) {
 	}
 	id.Admin = isAdmin(id, h.adminUsers, h.adminGroups)
 	return id, nil
-}
-
-// LoginURL implements RequestAuthenticator.
-func (h *Header) LoginURL(r *http.Request, next string) string {
-	if h.login == nil {
-		return ""
-	}
-	return h.login.LoginURL(r, next)
 }

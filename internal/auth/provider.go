@@ -1,6 +1,8 @@
 package auth
 
 import (
+	"errors"
+	"net/http"
 	"net/url"
 	"strings"
 )
@@ -33,4 +35,60 @@ func LocalPath(next string) string {
 		return "/"
 	}
 	return next
+}
+
+// providerData is what the request providers share, built once by their constructors
+// (oauth2-proxy's ProviderData): where a browser without credentials signs in.
+type providerData struct {
+	login loginTemplate
+}
+
+// LoginURL implements RequestAuthenticator: the platform's login page with {url} and
+// {path} filled in, or "" for the gateway's own page.
+func (p *providerData) LoginURL(r *http.Request, next string) string {
+	return p.login.url(r, next)
+}
+
+// loginTemplate is a platform login page, e.g. "https://dashboard.example.com/login?rd={url}":
+// "{url}" becomes the query-escaped absolute URL to return to, "{path}" the
+// query-escaped local path. The zero value is the gateway's own page.
+type loginTemplate struct {
+	tmpl string
+	base string // scheme://host of {url}; "" takes the request's Host and TLS
+}
+
+// newLoginTemplate validates publicURL (scheme://host; a path is dropped), which builds
+// {url}; empty takes each request's host.
+func newLoginTemplate(tmpl, publicURL string) (loginTemplate, error) {
+	t := loginTemplate{tmpl: tmpl}
+	if publicURL != "" {
+		p, err := url.Parse(publicURL)
+		if err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" {
+			return loginTemplate{}, errors.New("public URL must be scheme://host")
+		}
+		t.base = p.Scheme + "://" + p.Host
+	}
+	return t, nil
+}
+
+// url returns the login page for a browser that asked for next (LocalPath applies), or
+// "" when there is no template.
+func (t loginTemplate) url(r *http.Request, next string) string {
+	if t.tmpl == "" {
+		return ""
+	}
+	next = LocalPath(next)
+	base := t.base
+	if base == "" {
+		scheme := "http"
+		if r.TLS != nil {
+			scheme = "https"
+		}
+		host := r.Host
+		if host == "" || checkText(host) != nil || strings.ContainsAny(host, "/\\@?#") {
+			host = "localhost"
+		}
+		base = scheme + "://" + host
+	}
+	return strings.NewReplacer("{url}", url.QueryEscape(base+next), "{path}", url.QueryEscape(next)).Replace(t.tmpl)
 }

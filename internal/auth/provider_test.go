@@ -1,6 +1,9 @@
 package auth
 
-import "testing"
+import (
+	"net/http/httptest"
+	"testing"
+)
 
 // TestLocalPath: the one redirect validator refuses what either of the two it replaces
 // refused (the gateway's corpus is internal/gateway/redirect_test.go).
@@ -14,5 +17,30 @@ func TestLocalPath(t *testing.T) {
 		if got := LocalPath(p); got != p {
 			t.Errorf("LocalPath(%q) = %q, want it unchanged", p, got)
 		}
+	}
+}
+
+// TestHeaderLoginURLIsForwards: both request providers fill in one login template.
+func TestHeaderLoginURLIsForwards(t *testing.T) {
+	const tmpl = "https://dashboard.example.com/login?rd={url}&p={path}"
+	f, err := NewForward(ForwardConfig{URL: "https://dashboard.example.com/verify", LoginURL: tmpl, PublicURL: "https://codehub.example.com/x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := NewHeader(HeaderConfig{TrustedCIDRs: []string{"10.0.0.0/8"}, LoginURL: tmpl, PublicURL: "https://codehub.example.com/x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := httptest.NewRequest("GET", "/", nil)
+	for _, next := range []string{"/user/a/?b=c", "//evil.example", "/a\r\nX: y"} {
+		if got, want := h.LoginURL(r, next), f.LoginURL(r, next); got != want || got == "" {
+			t.Errorf("LoginURL(%q): header %q, forward %q", next, got, want)
+		}
+	}
+	if _, err := NewHeader(HeaderConfig{TrustedCIDRs: []string{"10.0.0.0/8"}, LoginURL: tmpl, PublicURL: "codehub.example.com"}); err == nil {
+		t.Error("header: a public URL without a scheme accepted")
+	}
+	if h, _ := NewHeader(HeaderConfig{TrustedCIDRs: []string{"10.0.0.0/8"}}); h.LoginURL(r, "/") != "" {
+		t.Error("header without a login URL: not the gateway's page")
 	}
 }
