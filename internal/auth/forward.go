@@ -11,10 +11,8 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/codehub-dev/codehub/internal/identity"
 )
@@ -27,16 +25,8 @@ const (
 	DefaultForwardGroupsHeader = "X-User-Group-Ids"
 )
 
-// Limits on what a verifier may answer; anything beyond is a malformed answer.
-const (
-	maxUserLen    = 256
-	maxGroupLen   = 256
-	maxGroups     = 256
-	maxHeaderLen  = 8 << 10
-	maxSecretLen  = 4 << 10
-	maxUnixID     = 1<<32 - 2 // (uid_t)-1 is "no id"
-	maxVerifyBody = 64 << 10
-)
+// maxVerifyBody bounds the verifier answer's body that is read (and discarded).
+const maxVerifyBody = 64 << 10
 
 // ErrMalformedAnswer is wrapped (together with ErrUnavailable) when a verifier answers
 // 2xx with identity headers that cannot be trusted: missing or empty user, control
@@ -152,7 +142,9 @@ func NewForward(cfg ForwardConfig) (*Forward, error) {
 	if err != nil {
 		return nil, fmt.Errorf("forward: %w", err)
 	}
-	f := &Forward{providerData: providerData{login: login}, cfg: cfg, url: u, log: cfg.Logger, cookies: map[string]bool{}}
+	f := &Forward{providerData: providerData{login: login, claims: claimNames{
+		User: cfg.UserHeader, UID: cfg.UIDHeader, GID: cfg.GIDHeader, Groups: cfg.GroupsHeader,
+	}}, cfg: cfg, url: u, log: cfg.Logger, cookies: map[string]bool{}}
 	if f.log == nil {
 		f.log = slog.Default()
 	}
@@ -341,71 +333,19 @@ func (f *Forward) verify(ctx context.Context, creds map[string]string, origURI, 
 	return v, nil
 }
 
-// parse maps the verifier's response headers to an identity (user: one non-empty
-// token without whitespace or control characters, at most 256 bytes; uid/gid:
-// decimal digits only, 1..4294967294; groups: comma list, each at most 256 bytes). Error messages name the
-// header and the problem, never the value.
+// parse maps the verifier's response headers to an identity (claimNames.identity) and
+// the pass-through session key. Error messages name the header and the problem, never
+// the value.
 func (f *Forward) parse(h http.Header) (Verified, error) {
-	var v Verified
-	user, ok, err := single(h, f.cfg.UserHeader, maxUserLen)
+	id, err := f.claims.identity(headerSource(h))
 	if err != nil {
-		return v, err
+		return Verified{}, err
 	}
-	if !ok || user == "" {
-		return v, fmt.Errorf("%s missing or empty", f.cfg.UserHeader)
-	}
-	if err := identity.CheckName(user); err != nil {
-		// One policy for every provider; inner whitespace, for one, is how an obsolete
-		// folded header ("alice\r\n admin") arrives after unfolding.
-		return v, fmt.Errorf("%s: %v", f.cfg.UserHeader, redactName(err))
-	}
-	v.Identity.User = user
-	for _, m := range []struct {
-		name string
-		dst  **int64
-	}{{f.cfg.UIDHeader, &v.Identity.UID}, {f.cfg.GIDHeader, &v.Identity.GID}} {
-		if m.name == "" {
-			continue
-		}
-		s, ok, err := single(h, m.name, 20)
-		if err != nil {
-			return Verified{}, err
-		}
-		if !ok {
-			continue
-		}
-		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil || strings.Trim(s, "0123456789") != "" || n < 1 || n > maxUnixID {
-			// 0 (root) is refused too: a platform id must never run a workspace as root.
-			return Verified{}, fmt.Errorf("%s is not a unix id in 1..%d", m.name, int64(maxUnixID))
-		}
-		*m.dst = &n
-	}
-	if f.cfg.GroupsHeader != "" {
-		s, ok, err := single(h, f.cfg.GroupsHeader, maxHeaderLen)
-		if err != nil {
-			return Verified{}, err
-		}
-		if ok && s != "" {
-			for g := range strings.SplitSeq(s, ",") {
-				g = strings.TrimSpace(g)
-				if g == "" {
-					continue
-				}
-				if len(g) > maxGroupLen {
-					return Verified{}, fmt.Errorf("%s has an over-long group", f.cfg.GroupsHeader)
-				}
-				if len(v.Identity.Groups) == maxGroups {
-					return Verified{}, fmt.Errorf("%s has more than %d groups", f.cfg.GroupsHeader, maxGroups)
-				}
-				v.Identity.Groups = append(v.Identity.Groups, g)
-			}
-		}
-	}
+	v := Verified{Identity: id}
 	if f.cfg.SessionKeyHeader != "" {
 		s, ok, err := single(h, f.cfg.SessionKeyHeader, maxSecretLen)
 		if err != nil {
-			return Verified{}, err
+			return Verified{}, &claimError{name: f.cfg.SessionKeyHeader, problem: err.Error()}
 		}
 		if ok {
 			v.SessionKey = Secret{s}
@@ -413,16 +353,6 @@ func (f *Forward) parse(h http.Header) (Verified, error) {
 	}
 	v.Identity.Admin = isAdmin(v.Identity, f.adminUsers, f.adminGroups)
 	return v, nil
-}
-
-// redactName keeps a name-policy error from quoting the name (error messages name the
-// header and the problem, never the value).
-func redactName(err error) error {
-	msg := err.Error()
-	if i := strings.Index(msg, " \""); i >= 0 {
-		msg = msg[:i] + " is not in its canonical form"
-	}
-	return errors.New(msg)
 }
 
 func isAdmin(id identity.Identity, users, groups map[string]bool) bool {
@@ -435,41 +365,4 @@ func isAdmin(id identity.Identity, users, groups map[string]bool) bool {
 		}
 	}
 	return false
-}
-
-// single returns the one value of header name, trimmed of spaces: present=false when
-// absent; an error when repeated, longer than max, not UTF-8 or containing control
-// characters.
-func single(h http.Header, name string, max int) (string, bool, error) {
-	vals := h.Values(name)
-	switch len(vals) {
-	case 0:
-		return "", false, nil
-	case 1:
-	default:
-		return "", false, fmt.Errorf("%s repeated", name)
-	}
-	s := strings.Trim(vals[0], " \t")
-	if len(s) > max {
-		return "", false, fmt.Errorf("%s longer than %d bytes", name, max)
-	}
-	if err := checkText(s); err != nil {
-		return "", false, fmt.Errorf("%s %v", name, err)
-	}
-	return s, true, nil
-}
-
-// checkText refuses invalid UTF-8 and control characters (C0, DEL, C1, and the
-// Unicode line/paragraph separators and bidi controls).
-func checkText(s string) error {
-	if !utf8.ValidString(s) {
-		return errors.New("is not valid UTF-8")
-	}
-	for _, r := range s {
-		if r < 0x20 || (r >= 0x7f && r <= 0x9f) || r == 0x2028 || r == 0x2029 ||
-			(r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069) || r == 0xfeff {
-			return errors.New("contains control characters")
-		}
-	}
-	return nil
 }

@@ -50,6 +50,7 @@ func NewHeader(cfg HeaderConfig) (*Header, error) {
 	if h.name == "" {
 		h.name = DefaultHeaderName
 	}
+	h.claims = claimNames{User: h.name, Groups: h.groups}
 	for _, c := range cfg.TrustedCIDRs {
 		c = strings.TrimSpace(c)
 		if c == "" {
@@ -134,30 +135,13 @@ func (h *Header) Identify(r *http.Request) (identity.Identity, error) {
 	if !h.Trusted(r) {
 		return identity.Identity{}, ErrNoCredentials
 	}
-	user, ok, err := single(r.Header, h.name, maxUserLen)
-	if !ok && err == nil {
+	id, err := h.claims.identity(headerSource(r.Header))
+	var ce *claimError
+	if errors.As(err, &ce) && ce.absent {
 		return identity.Identity{}, ErrNoCredentials
 	}
-	if err != nil || identity.CheckName(user) != nil {
-		return identity.Identity{}, fmt.Errorf("%w: malformed %s header", ErrBadCredentials, h.name)
-	}
-	id := identity.Identity{User: user}
-	if h.groups != "" {
-		s, ok, err := single(r.Header, h.groups, maxHeaderLen)
-		if err != nil {
-			return identity.Identity{}, fmt.Errorf("%w: malformed %s header", ErrBadCredentials, h.groups)
-		}
-		if ok {
-			for g := range strings.SplitSeq(s, ",") {
-				if g = strings.TrimSpace(g); g == "" {
-					continue
-				}
-				if len(g) > maxGroupLen || len(id.Groups) == maxGroups {
-					return identity.Identity{}, fmt.Errorf("%w: malformed %s header", ErrBadCredentials, h.groups)
-				}
-				id.Groups = append(id.Groups, g)
-			}
-		}
+	if err != nil {
+		return identity.Identity{}, fmt.Errorf("%w: malformed %s header", ErrBadCredentials, ce.name)
 	}
 	id.Admin = isAdmin(id, h.adminUsers, h.adminGroups)
 	return id, nil

@@ -14,7 +14,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -88,6 +87,7 @@ type OIDC struct {
 	client                  *http.Client
 	state                   *session.Codec // seals the state cookie, bound to its name
 	secure                  bool
+	claims                  claimNames // which claims carry the identity
 	allowedUsers, allowedGr map[string]bool
 	adminUsers, adminGroups map[string]bool
 
@@ -149,7 +149,8 @@ func NewOIDC(cfg OIDCConfig) (*OIDC, error) {
 		secure:       ru.Scheme == "https",
 		allowedUsers: setOf(cfg.AllowedUsers), allowedGr: setOf(cfg.AllowedGroups),
 		adminUsers: setOf(cfg.AdminUsers), adminGroups: setOf(cfg.AdminGroups),
-		used: map[[32]byte]time.Time{},
+		used:   map[[32]byte]time.Time{},
+		claims: claimNames{User: cfg.UserClaim, UID: cfg.UIDClaim, GID: cfg.GIDClaim, Groups: cfg.GroupsClaim},
 	}
 	if o.now == nil {
 		o.now = time.Now
@@ -449,74 +450,26 @@ var (
 // IdentityFromClaims maps verified ID token claims (JSON object) to an identity and
 // applies the allow lists; exported for the gateway's tests and tools.
 func (o *OIDC) IdentityFromClaims(claims []byte) (identity.Identity, error) {
-	var c map[string]json.RawMessage
+	var c jsonClaims
 	d := json.NewDecoder(bytes.NewReader(claims))
 	d.UseNumber()
 	if err := d.Decode(&c); err != nil {
 		return identity.Identity{}, fmt.Errorf("%w: %v", errBadClaims, err)
 	}
-	str := func(name string) (string, bool) {
-		var s string
-		if raw, ok := c[name]; ok && json.Unmarshal(raw, &s) == nil {
-			return s, true
-		}
-		return "", false
+	// The user: the configured claim, else a verified email, else sub.
+	names := o.claims
+	switch {
+	case c.str(names.User) != "":
+	case c.str("email") != "" && string(c["email_verified"]) == "true":
+		names.User = "email"
+	case c.str("sub") != "":
+		names.User = "sub"
+	default:
+		return identity.Identity{}, fmt.Errorf("%w: no %s, verified email or sub claim", errBadClaims, o.claims.User)
 	}
-	var id identity.Identity
-	var user, from string
-	if s, ok := str(o.cfg.UserClaim); ok && s != "" {
-		user, from = s, o.cfg.UserClaim
-	} else if s, ok := str("email"); ok && s != "" && string(c["email_verified"]) == "true" {
-		user, from = s, "email"
-	} else if s, ok := str("sub"); ok && s != "" {
-		user, from = s, "sub"
-	}
-	if user == "" {
-		return id, fmt.Errorf("%w: no %s, verified email or sub claim", errBadClaims, o.cfg.UserClaim)
-	}
-	if identity.CheckName(user) != nil {
-		return id, fmt.Errorf("%w: claim %s is not a usable user name", errBadClaims, from)
-	}
-	id.User = user
-
-	if raw, ok := c[o.cfg.GroupsClaim]; ok {
-		var list []string
-		var one string
-		switch {
-		case json.Unmarshal(raw, &list) == nil:
-		case json.Unmarshal(raw, &one) == nil:
-			list = strings.Split(one, ",")
-		case string(raw) == "null":
-		default:
-			return identity.Identity{}, fmt.Errorf("%w: claim %s is not a list of strings", errBadClaims, o.cfg.GroupsClaim)
-		}
-		for _, g := range list {
-			if g = strings.TrimSpace(g); g == "" {
-				continue
-			}
-			if len(g) > maxGroupLen || checkText(g) != nil || len(id.Groups) == maxGroups {
-				return identity.Identity{}, fmt.Errorf("%w: claim %s has an unusable group", errBadClaims, o.cfg.GroupsClaim)
-			}
-			id.Groups = append(id.Groups, g)
-		}
-	}
-	for _, m := range []struct {
-		claim string
-		dst   **int64
-	}{{o.cfg.UIDClaim, &id.UID}, {o.cfg.GIDClaim, &id.GID}} {
-		if m.claim == "" {
-			continue
-		}
-		raw, ok := c[m.claim]
-		if !ok {
-			continue
-		}
-		s := strings.Trim(string(raw), `"`)
-		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil || strings.Trim(s, "0123456789") != "" || n < 1 || n > maxUnixID {
-			return identity.Identity{}, fmt.Errorf("%w: claim %s is not a unix id in 1..%d", errBadClaims, m.claim, int64(maxUnixID))
-		}
-		*m.dst = &n
+	id, err := names.identity(c)
+	if err != nil {
+		return identity.Identity{}, fmt.Errorf("%w: claim %v", errBadClaims, err)
 	}
 
 	if len(o.allowedUsers) > 0 || len(o.allowedGr) > 0 {
@@ -539,26 +492,4 @@ func (o *OIDC) identity(idt *oidc.IDToken) (identity.Identity, error) {
 		return identity.Identity{}, fmt.Errorf("%w: %v", errBadClaims, err)
 	}
 	return o.IdentityFromClaims(raw)
-}
-
-// claimHas reports whether a raw claim equals want (string, number or boolean) or, for
-// an array, contains it.
-func claimHas(raw json.RawMessage, want string) bool {
-	if raw == nil {
-		return false
-	}
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		return s == want
-	}
-	var list []json.RawMessage
-	if json.Unmarshal(raw, &list) == nil {
-		for _, e := range list {
-			if claimHas(e, want) {
-				return true
-			}
-		}
-		return false
-	}
-	return strings.TrimSpace(string(raw)) == want // numbers, true/false
 }

@@ -38,9 +38,11 @@ func LocalPath(next string) string {
 }
 
 // providerData is what the request providers share, built once by their constructors
-// (oauth2-proxy's ProviderData): where a browser without credentials signs in.
+// (oauth2-proxy's ProviderData): where a browser without credentials signs in, and
+// which headers carry the identity (read by claimNames.identity).
 type providerData struct {
-	login loginTemplate
+	login  loginTemplate
+	claims claimNames
 }
 
 // LoginURL implements RequestAuthenticator: the platform's login page with {url} and
