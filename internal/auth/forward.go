@@ -148,18 +148,16 @@ func NewForward(cfg ForwardConfig) (*Forward, error) {
 	if f.log == nil {
 		f.log = slog.Default()
 	}
-	identityHeaders := []string{cfg.UserHeader, cfg.UIDHeader, cfg.GIDHeader, cfg.GroupsHeader, cfg.SessionKeyHeader,
-		"X-Remote-User", "X-Remote-Group", "X-User-Id", "X-User-Group-Ids", "X-Unix-Uid", "X-Unix-Gid", "X-V3io-Session-Key",
-		"X-Forwarded-User", "X-Forwarded-Email", "X-Forwarded-Groups", "X-Auth-Request-User", "X-Auth-Request-Email"}
+	mapped := []string{cfg.UserHeader, cfg.UIDHeader, cfg.GIDHeader, cfg.GroupsHeader, cfg.SessionKeyHeader}
 	for _, h := range append([]string{"Cookie"}, cfg.Headers...) {
 		c := http.CanonicalHeaderKey(strings.TrimSpace(h))
 		if c == "" {
 			continue
 		}
-		for _, ih := range identityHeaders {
-			if ih != "" && strings.EqualFold(c, ih) {
-				return nil, fmt.Errorf("forward: identity header %s cannot be forwarded to the verifier", c)
-			}
+		// A verifier answer must never be confused with what the client sent.
+		credential := c == "Authorization" || c == "Proxy-Authorization"
+		if containsFold(mapped, c) || (!credential && containsFold(identityHeaders, c)) {
+			return nil, fmt.Errorf("forward: identity header %s cannot be forwarded to the verifier", c)
 		}
 		if !slices.Contains(f.headers, c) {
 			f.headers = append(f.headers, c)

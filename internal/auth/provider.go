@@ -4,8 +4,31 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 )
+
+// identityHeaders are request headers an upstream might read as "who is this" (or
+// the credentials that say it), canonical.
+var identityHeaders = []string{
+	"Authorization", "Proxy-Authorization",
+	"X-Remote-User", "X-Remote-Group", "Remote-User", "Remote-Groups",
+	"X-Forwarded-User", "X-Forwarded-Email", "X-Forwarded-Groups", "X-Forwarded-Preferred-Username",
+	"X-Forwarded-Access-Token", "X-Auth-Request-User", "X-Auth-Request-Email", "X-Auth-Request-Groups",
+	"X-Auth-Request-Access-Token", "X-User-Id", "X-User-Group-Ids", "X-Unix-Uid", "X-Unix-Gid",
+	"X-V3io-Session-Key", "X-Codehub-User", "X-Real-Ip",
+}
+
+// IdentityHeaders returns the one list of identity-looking request headers (a copy):
+// a client must never assert them, so the gateway removes them from every request
+// before a workspace, and Forward refuses to forward any of them to its verifier but
+// the credentials it is there to verify (Authorization, Proxy-Authorization).
+func IdentityHeaders() []string { return slices.Clone(identityHeaders) }
+
+// containsFold reports whether list holds name, in any case.
+func containsFold(list []string, name string) bool {
+	return slices.ContainsFunc(list, func(h string) bool { return h != "" && strings.EqualFold(h, name) })
+}
 
 // maxNextLen bounds a local redirect target.
 const maxNextLen = 2048

@@ -44,3 +44,22 @@ func TestHeaderLoginURLIsForwards(t *testing.T) {
 		t.Error("header without a login URL: not the gateway's page")
 	}
 }
+
+// TestIdentityHeadersOneList: what the gateway strips is what Forward refuses to
+// forward, the credentials it verifies aside.
+func TestIdentityHeadersOneList(t *testing.T) {
+	list := IdentityHeaders()
+	if len(list) < 22 {
+		t.Fatalf("%d identity headers", len(list))
+	}
+	for _, h := range list {
+		_, err := NewForward(ForwardConfig{URL: "https://dashboard.example.com/verify", Headers: []string{h}})
+		if credential := h == "Authorization" || h == "Proxy-Authorization"; credential != (err == nil) {
+			t.Errorf("forwarding %s: %v", h, err)
+		}
+	}
+	list[0] = "changed"
+	if IdentityHeaders()[0] == "changed" {
+		t.Error("IdentityHeaders hands out its own list")
+	}
+}
