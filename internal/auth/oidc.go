@@ -13,7 +13,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"time"
@@ -162,20 +161,6 @@ func NewOIDC(cfg OIDCConfig) (*OIDC, error) {
 		o.client = &http.Client{Timeout: 10 * time.Second}
 	}
 	return o, nil
-}
-
-// ReadSecretFile reads a client secret file (for --oidc-client-secret-file), trimming
-// surrounding whitespace.
-func ReadSecretFile(path string) (string, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", err
-	}
-	s := strings.TrimSpace(string(b))
-	if s == "" {
-		return "", fmt.Errorf("%s is empty", path)
-	}
-	return s, nil
 }
 
 func (*OIDC) Name() string { return "oidc" }
