@@ -72,8 +72,6 @@ type ForwardConfig struct {
 	// SessionKeyHeader, if set (Iguazio: X-V3io-Session-Key), is passed through as
 	// Verified.SessionKey. It is a secret: never logged, never part of Identity.
 	SessionKeyHeader string
-	// AdminGroups and AdminUsers make Identity.Admin true.
-	AdminGroups, AdminUsers []string
 	// LoginURL is where browsers without a valid session go. "{url}" is replaced by the
 	// query-escaped absolute URL to return to, "{path}" by the query-escaped local
 	// path, e.g. "https://dashboard.example.com/login?rd={url}". Empty: gateway's own.
@@ -94,15 +92,13 @@ type ForwardConfig struct {
 // the request's session belongs to, the ingress-nginx auth-url way.
 type Forward struct {
 	providerData
-	cfg         ForwardConfig
-	url         *url.URL
-	client      *http.Client
-	cache       *VerifyCache
-	log         *slog.Logger
-	headers     []string // canonical forwarded header names, sorted
-	cookies     map[string]bool
-	adminGroups map[string]bool
-	adminUsers  map[string]bool
+	cfg     ForwardConfig
+	url     *url.URL
+	client  *http.Client
+	cache   *VerifyCache
+	log     *slog.Logger
+	headers []string // canonical forwarded header names, sorted
+	cookies map[string]bool
 }
 
 // NewForward validates cfg and returns a Forward.
@@ -169,8 +165,6 @@ func NewForward(cfg ForwardConfig) (*Forward, error) {
 			f.cookies[c] = true
 		}
 	}
-	f.adminGroups = setOf(cfg.AdminGroups)
-	f.adminUsers = setOf(cfg.AdminUsers)
 
 	tr := cfg.Transport
 	if tr == nil {
@@ -192,16 +186,6 @@ func NewForward(cfg ForwardConfig) (*Forward, error) {
 	}
 	f.cache = NewVerifyCache(cfg.Cache)
 	return f, nil
-}
-
-func setOf(xs []string) map[string]bool {
-	m := map[string]bool{}
-	for _, x := range xs {
-		if x = strings.TrimSpace(x); x != "" {
-			m[x] = true
-		}
-	}
-	return m
 }
 
 func (*Forward) Name() string { return "forward" }
@@ -349,18 +333,5 @@ func (f *Forward) parse(h http.Header) (Verified, error) {
 			v.SessionKey = Secret{s}
 		}
 	}
-	v.Identity.Admin = isAdmin(v.Identity, f.adminUsers, f.adminGroups)
 	return v, nil
-}
-
-func isAdmin(id identity.Identity, users, groups map[string]bool) bool {
-	if users[id.User] {
-		return true
-	}
-	for _, g := range id.Groups {
-		if groups[g] {
-			return true
-		}
-	}
-	return false
 }

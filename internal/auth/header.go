@@ -24,8 +24,6 @@ type HeaderConfig struct {
 	// direct TCP peer (r.RemoteAddr) only. Required; "0.0.0.0/0"-style catch-alls are
 	// refused because they would let anyone pick their identity.
 	TrustedCIDRs []string
-	// AdminGroups and AdminUsers make Identity.Admin true.
-	AdminGroups, AdminUsers []string
 	// LoginURL is returned by LoginURL ("{url}"/"{path}" filled in like Forward's);
 	// empty means the gateway's own page.
 	LoginURL  string
@@ -40,8 +38,6 @@ type Header struct {
 	providerData
 	name, groups string
 	prefixes     []netip.Prefix
-	adminGroups  map[string]bool
-	adminUsers   map[string]bool
 }
 
 // NewHeader validates cfg and returns a Header.
@@ -72,8 +68,6 @@ func NewHeader(cfg HeaderConfig) (*Header, error) {
 	if len(h.prefixes) == 0 {
 		return nil, errors.New("header: at least one trusted proxy CIDR is required")
 	}
-	h.adminGroups = setOf(cfg.AdminGroups)
-	h.adminUsers = setOf(cfg.AdminUsers)
 	if cfg.LoginURL != "" {
 		login, err := newLoginTemplate(cfg.LoginURL, cfg.PublicURL)
 		if err != nil {
@@ -143,6 +137,5 @@ func (h *Header) Identify(r *http.Request) (identity.Identity, error) {
 	if err != nil {
 		return identity.Identity{}, fmt.Errorf("%w: malformed %s header", ErrBadCredentials, ce.name)
 	}
-	id.Admin = isAdmin(id, h.adminUsers, h.adminGroups)
 	return id, nil
 }

@@ -63,8 +63,6 @@ type OIDCConfig struct {
 	// array claim: contain it; for a boolean: "true"/"false").
 	AllowedUsers, AllowedGroups []string
 	RequiredClaims              map[string]string
-	// AdminGroups and AdminUsers make Identity.Admin true.
-	AdminGroups, AdminUsers []string
 	// StateKey (32 bytes) seals the state cookie (session.Codec.SealPayload). Set the same key on every
 	// replica behind one load balancer; nil uses a random per-process key.
 	StateKey []byte
@@ -80,15 +78,14 @@ type OIDCConfig struct {
 // OIDC is an InteractiveAuthenticator: authorization code flow with PKCE (S256),
 // state and nonce, against an OpenID provider.
 type OIDC struct {
-	cfg                     OIDCConfig
-	now                     func() time.Time
-	log                     *slog.Logger
-	client                  *http.Client
-	state                   *session.Codec // seals the state cookie, bound to its name
-	secure                  bool
-	claims                  claimNames // which claims carry the identity
-	allowedUsers, allowedGr map[string]bool
-	adminUsers, adminGroups map[string]bool
+	cfg     OIDCConfig
+	now     func() time.Time
+	log     *slog.Logger
+	client  *http.Client
+	state   *session.Codec // seals the state cookie, bound to its name
+	secure  bool
+	claims  claimNames // which claims carry the identity
+	allowed Members    // who may sign in (empty: anyone)
 
 	mu       sync.Mutex
 	provider *oidc.Provider
@@ -145,11 +142,10 @@ func NewOIDC(cfg OIDCConfig) (*OIDC, error) {
 	cfg.Scopes = scopes
 	o := &OIDC{
 		cfg: cfg, now: cfg.Now, log: cfg.Logger, client: cfg.HTTPClient, state: state,
-		secure:       ru.Scheme == "https",
-		allowedUsers: setOf(cfg.AllowedUsers), allowedGr: setOf(cfg.AllowedGroups),
-		adminUsers: setOf(cfg.AdminUsers), adminGroups: setOf(cfg.AdminGroups),
-		used:   map[[32]byte]time.Time{},
-		claims: claimNames{User: cfg.UserClaim, UID: cfg.UIDClaim, GID: cfg.GIDClaim, Groups: cfg.GroupsClaim},
+		secure:  ru.Scheme == "https",
+		allowed: Members{Users: cfg.AllowedUsers, Groups: cfg.AllowedGroups},
+		used:    map[[32]byte]time.Time{},
+		claims:  claimNames{User: cfg.UserClaim, UID: cfg.UIDClaim, GID: cfg.GIDClaim, Groups: cfg.GroupsClaim},
 	}
 	if o.now == nil {
 		o.now = time.Now
@@ -457,17 +453,14 @@ func (o *OIDC) IdentityFromClaims(claims []byte) (identity.Identity, error) {
 		return identity.Identity{}, fmt.Errorf("%w: claim %v", errBadClaims, err)
 	}
 
-	if len(o.allowedUsers) > 0 || len(o.allowedGr) > 0 {
-		if !isAdmin(id, o.allowedUsers, o.allowedGr) { // "is listed or in a listed group"
-			return identity.Identity{}, fmt.Errorf("%w: user is neither an allowed user nor in an allowed group", errNotAllowed)
-		}
+	if !o.allowed.Empty() && !o.allowed.Has(id) {
+		return identity.Identity{}, fmt.Errorf("%w: user is neither an allowed user nor in an allowed group", errNotAllowed)
 	}
 	for name, want := range o.cfg.RequiredClaims {
 		if !claimHas(c[name], want) {
 			return identity.Identity{}, fmt.Errorf("%w: required claim %s does not match", errNotAllowed, name)
 		}
 	}
-	id.Admin = isAdmin(id, o.adminUsers, o.adminGroups)
 	return id, nil
 }
 

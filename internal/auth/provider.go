@@ -6,7 +6,43 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+
+	"github.com/codehub-dev/codehub/internal/identity"
 )
+
+// Members names people: the listed users and the members of the listed groups (entries
+// are trimmed of spaces; blank ones name no one). It is the one rule behind the
+// gateway's admins (--admin-users, --admin-groups) and OIDC's allow-list
+// (--oidc-allowed-users, --oidc-allowed-groups). Providers report groups; who is an
+// admin is the gateway's decision alone.
+type Members struct{ Users, Groups []string }
+
+// Empty reports whether m names no one.
+func (m Members) Empty() bool {
+	return !slices.ContainsFunc(slices.Concat(m.Users, m.Groups), func(s string) bool { return strings.TrimSpace(s) != "" })
+}
+
+// Has reports whether id is a listed user or in a listed group.
+func (m Members) Has(id identity.Identity) bool {
+	if listed(m.Users, id.User) {
+		return true
+	}
+	for _, g := range id.Groups {
+		if listed(m.Groups, g) {
+			return true
+		}
+	}
+	return false
+}
+
+func listed(list []string, name string) bool {
+	for _, x := range list {
+		if x = strings.TrimSpace(x); x != "" && x == name {
+			return true
+		}
+	}
+	return false
+}
 
 // identityHeaders are request headers an upstream might read as "who is this" (or
 // the credentials that say it), canonical.

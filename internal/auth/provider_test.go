@@ -3,6 +3,8 @@ package auth
 import (
 	"net/http/httptest"
 	"testing"
+
+	"github.com/codehub-dev/codehub/internal/identity"
 )
 
 // TestLocalPath: the one redirect validator refuses what either of the two it replaces
@@ -61,5 +63,23 @@ func TestIdentityHeadersOneList(t *testing.T) {
 	list[0] = "changed"
 	if IdentityHeaders()[0] == "changed" {
 		t.Error("IdentityHeaders hands out its own list")
+	}
+}
+
+func TestMembers(t *testing.T) {
+	bob := identity.Identity{User: "bob", Groups: []string{"dev", "ops"}}
+	for _, tc := range []struct {
+		m          Members
+		empty, has bool
+	}{
+		{Members{}, true, false},
+		{Members{Users: []string{"", " "}, Groups: []string{""}}, true, false},
+		{Members{Users: []string{" bob"}}, false, true},
+		{Members{Groups: []string{"ops "}}, false, true},
+		{Members{Users: []string{"alice"}, Groups: []string{"admins"}}, false, false},
+	} {
+		if tc.m.Empty() != tc.empty || tc.m.Has(bob) != tc.has {
+			t.Errorf("%+v: Empty %v Has %v, want %v %v", tc.m, tc.m.Empty(), tc.m.Has(bob), tc.empty, tc.has)
+		}
 	}
 }
