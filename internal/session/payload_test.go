@@ -65,14 +65,13 @@ func TestPayloadRejects(t *testing.T) {
 	if _, err := c.Open(good, now); err == nil {
 		t.Fatal("a sealed payload opened as a session")
 	}
+	// Every single-bit change of the sealed bytes is detected.
 	raw, _ := base64.RawURLEncoding.DecodeString(good)
-	for i := range raw {
-		for bit := 0; bit < 8; bit++ {
-			tampered := bytes.Clone(raw)
-			tampered[i] ^= 1 << bit
-			if _, err := c.OpenPayload(base64.RawURLEncoding.EncodeToString(tampered), now); err == nil {
-				t.Fatalf("tampered byte %d bit %d accepted", i, bit)
-			}
+	for n := range 8 * len(raw) {
+		tampered := bytes.Clone(raw)
+		tampered[n/8] ^= 1 << (n % 8)
+		if _, err := c.OpenPayload(base64.RawURLEncoding.EncodeToString(tampered), now); err == nil {
+			t.Fatalf("bit %d of %d flipped: accepted", n, 8*len(raw))
 		}
 	}
 }
