@@ -62,8 +62,9 @@ type ForwardConfig struct {
 	Cookies []string
 	// Headers are the other credential request headers forwarded to the verifier
 	// (default: Authorization; a "Bearer chub_..." codehub API token is never
-	// forwarded). Identity headers (the response mapping below) can never
-	// be forwarded: NewForward refuses such a configuration.
+	// forwarded). Identity headers (the response mapping below, and IdentityHeaders
+	// but Authorization and Proxy-Authorization) can never be forwarded: NewForward
+	// refuses such a configuration.
 	Headers []string
 	// Response header mapping. User defaults to X-Remote-User, UID to X-Unix-Uid,
 	// Groups to X-User-Group-Ids (comma-separated); GID is unset by default. Note that
