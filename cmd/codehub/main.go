@@ -88,11 +88,8 @@ func newServe() *cobra.Command {
 				}
 				o.OIDC.ClientSecret = strings.TrimSpace(string(secret))
 			}
-			o.Forward.AdminUsers, o.Forward.AdminGroups = o.AdminUsers, o.AdminGroups
-			o.Header.AdminUsers, o.Header.AdminGroups = o.AdminUsers, o.AdminGroups
 			o.Header.LoginURL = o.Forward.LoginURL
 			o.Forward.PublicURL, o.Header.PublicURL = o.PublicURL, o.PublicURL
-			o.OIDC.AdminUsers, o.OIDC.AdminGroups = o.AdminUsers, o.AdminGroups
 			if o.Init == "none" {
 				o.Init = ""
 			}

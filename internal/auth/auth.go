@@ -4,6 +4,12 @@
 //   - RequestAuthenticator: credentials the platform puts on every request (a platform
 //     session verified by an auth-url endpoint, an identity header from a trusted proxy);
 //   - InteractiveAuthenticator: a browser sign-in flow (OIDC) that ends in a codehub session.
+//
+// What the providers share is built once: claims.go parses users, unix ids and groups
+// from headers or ID token claims; provider.go holds the login-URL template, the one
+// local-redirect validator (LocalPath), the one list of identity headers
+// (IdentityHeaders) and the users-or-groups rule (Members). Providers report user,
+// unix ids and groups; who is an admin is the gateway's decision.
 package auth
 
 import (

@@ -11,10 +11,8 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/codehub-dev/codehub/internal/identity"
 )
@@ -27,16 +25,8 @@ const (
 	DefaultForwardGroupsHeader = "X-User-Group-Ids"
 )
 
-// Limits on what a verifier may answer; anything beyond is a malformed answer.
-const (
-	maxUserLen    = 256
-	maxGroupLen   = 256
-	maxGroups     = 256
-	maxHeaderLen  = 8 << 10
-	maxSecretLen  = 4 << 10
-	maxUnixID     = 1<<32 - 2 // (uid_t)-1 is "no id"
-	maxVerifyBody = 64 << 10
-)
+// maxVerifyBody bounds the verifier answer's body that is read (and discarded).
+const maxVerifyBody = 64 << 10
 
 // ErrMalformedAnswer is wrapped (together with ErrUnavailable) when a verifier answers
 // 2xx with identity headers that cannot be trusted: missing or empty user, control
@@ -72,8 +62,9 @@ type ForwardConfig struct {
 	Cookies []string
 	// Headers are the other credential request headers forwarded to the verifier
 	// (default: Authorization; a "Bearer chub_..." codehub API token is never
-	// forwarded). Identity headers (the response mapping below) can never
-	// be forwarded: NewForward refuses such a configuration.
+	// forwarded). Identity headers (the response mapping below, and IdentityHeaders
+	// but Authorization and Proxy-Authorization) can never be forwarded: NewForward
+	// refuses such a configuration.
 	Headers []string
 	// Response header mapping. User defaults to X-Remote-User, UID to X-Unix-Uid,
 	// Groups to X-User-Group-Ids (comma-separated); GID is unset by default. Note that
@@ -82,8 +73,6 @@ type ForwardConfig struct {
 	// SessionKeyHeader, if set (Iguazio: X-V3io-Session-Key), is passed through as
 	// Verified.SessionKey. It is a secret: never logged, never part of Identity.
 	SessionKeyHeader string
-	// AdminGroups and AdminUsers make Identity.Admin true.
-	AdminGroups, AdminUsers []string
 	// LoginURL is where browsers without a valid session go. "{url}" is replaced by the
 	// query-escaped absolute URL to return to, "{path}" by the query-escaped local
 	// path, e.g. "https://dashboard.example.com/login?rd={url}". Empty: gateway's own.
@@ -103,15 +92,14 @@ type ForwardConfig struct {
 // Forward is a RequestAuthenticator that asks a platform's verification endpoint who
 // the request's session belongs to, the ingress-nginx auth-url way.
 type Forward struct {
-	cfg         ForwardConfig
-	url         *url.URL
-	client      *http.Client
-	cache       *VerifyCache
-	log         *slog.Logger
-	headers     []string // canonical forwarded header names, sorted
-	cookies     map[string]bool
-	adminGroups map[string]bool
-	adminUsers  map[string]bool
+	providerData
+	cfg     ForwardConfig
+	url     *url.URL
+	client  *http.Client
+	cache   *VerifyCache
+	log     *slog.Logger
+	headers []string // canonical forwarded header names, sorted
+	cookies map[string]bool
 }
 
 // NewForward validates cfg and returns a Forward.
@@ -147,29 +135,26 @@ func NewForward(cfg ForwardConfig) (*Forward, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultForwardTimeout
 	}
-	if cfg.PublicURL != "" {
-		p, err := url.Parse(cfg.PublicURL)
-		if err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" {
-			return nil, fmt.Errorf("forward: public URL must be scheme://host")
-		}
-		cfg.PublicURL = p.Scheme + "://" + p.Host
+	login, err := newLoginTemplate(cfg.LoginURL, cfg.PublicURL)
+	if err != nil {
+		return nil, fmt.Errorf("forward: %w", err)
 	}
-	f := &Forward{cfg: cfg, url: u, log: cfg.Logger, cookies: map[string]bool{}}
+	f := &Forward{providerData: providerData{login: login, claims: claimNames{
+		User: cfg.UserHeader, UID: cfg.UIDHeader, GID: cfg.GIDHeader, Groups: cfg.GroupsHeader,
+	}}, cfg: cfg, url: u, log: cfg.Logger, cookies: map[string]bool{}}
 	if f.log == nil {
 		f.log = slog.Default()
 	}
-	identityHeaders := []string{cfg.UserHeader, cfg.UIDHeader, cfg.GIDHeader, cfg.GroupsHeader, cfg.SessionKeyHeader,
-		"X-Remote-User", "X-Remote-Group", "X-User-Id", "X-User-Group-Ids", "X-Unix-Uid", "X-Unix-Gid", "X-V3io-Session-Key",
-		"X-Forwarded-User", "X-Forwarded-Email", "X-Forwarded-Groups", "X-Auth-Request-User", "X-Auth-Request-Email"}
+	mapped := []string{cfg.UserHeader, cfg.UIDHeader, cfg.GIDHeader, cfg.GroupsHeader, cfg.SessionKeyHeader}
 	for _, h := range append([]string{"Cookie"}, cfg.Headers...) {
 		c := http.CanonicalHeaderKey(strings.TrimSpace(h))
 		if c == "" {
 			continue
 		}
-		for _, ih := range identityHeaders {
-			if ih != "" && strings.EqualFold(c, ih) {
-				return nil, fmt.Errorf("forward: identity header %s cannot be forwarded to the verifier", c)
-			}
+		// A verifier answer must never be confused with what the client sent.
+		credential := c == "Authorization" || c == "Proxy-Authorization"
+		if containsFold(mapped, c) || (!credential && containsFold(identityHeaders, c)) {
+			return nil, fmt.Errorf("forward: identity header %s cannot be forwarded to the verifier", c)
 		}
 		if !slices.Contains(f.headers, c) {
 			f.headers = append(f.headers, c)
@@ -181,8 +166,6 @@ func NewForward(cfg ForwardConfig) (*Forward, error) {
 			f.cookies[c] = true
 		}
 	}
-	f.adminGroups = setOf(cfg.AdminGroups)
-	f.adminUsers = setOf(cfg.AdminUsers)
 
 	tr := cfg.Transport
 	if tr == nil {
@@ -204,16 +187,6 @@ func NewForward(cfg ForwardConfig) (*Forward, error) {
 	}
 	f.cache = NewVerifyCache(cfg.Cache)
 	return f, nil
-}
-
-func setOf(xs []string) map[string]bool {
-	m := map[string]bool{}
-	for _, x := range xs {
-		if x = strings.TrimSpace(x); x != "" {
-			m[x] = true
-		}
-	}
-	return m
 }
 
 func (*Forward) Name() string { return "forward" }
@@ -343,172 +316,23 @@ func (f *Forward) verify(ctx context.Context, creds map[string]string, origURI, 
 	return v, nil
 }
 
-// parse maps the verifier's response headers to an identity (user: one non-empty
-// token without whitespace or control characters, at most 256 bytes; uid/gid:
-// decimal digits only, 1..4294967294; groups: comma list, each at most 256 bytes). Error messages name the
-// header and the problem, never the value.
+// parse maps the verifier's response headers to an identity (claimNames.identity) and
+// the pass-through session key. Error messages name the header and the problem, never
+// the value.
 func (f *Forward) parse(h http.Header) (Verified, error) {
-	var v Verified
-	user, ok, err := single(h, f.cfg.UserHeader, maxUserLen)
+	id, err := f.claims.identity(headerSource(h))
 	if err != nil {
-		return v, err
+		return Verified{}, err
 	}
-	if !ok || user == "" {
-		return v, fmt.Errorf("%s missing or empty", f.cfg.UserHeader)
-	}
-	if err := identity.CheckName(user); err != nil {
-		// One policy for every provider; inner whitespace, for one, is how an obsolete
-		// folded header ("alice\r\n admin") arrives after unfolding.
-		return v, fmt.Errorf("%s: %v", f.cfg.UserHeader, redactName(err))
-	}
-	v.Identity.User = user
-	for _, m := range []struct {
-		name string
-		dst  **int64
-	}{{f.cfg.UIDHeader, &v.Identity.UID}, {f.cfg.GIDHeader, &v.Identity.GID}} {
-		if m.name == "" {
-			continue
-		}
-		s, ok, err := single(h, m.name, 20)
-		if err != nil {
-			return Verified{}, err
-		}
-		if !ok {
-			continue
-		}
-		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil || strings.Trim(s, "0123456789") != "" || n < 1 || n > maxUnixID {
-			// 0 (root) is refused too: a platform id must never run a workspace as root.
-			return Verified{}, fmt.Errorf("%s is not a unix id in 1..%d", m.name, int64(maxUnixID))
-		}
-		*m.dst = &n
-	}
-	if f.cfg.GroupsHeader != "" {
-		s, ok, err := single(h, f.cfg.GroupsHeader, maxHeaderLen)
-		if err != nil {
-			return Verified{}, err
-		}
-		if ok && s != "" {
-			for g := range strings.SplitSeq(s, ",") {
-				g = strings.TrimSpace(g)
-				if g == "" {
-					continue
-				}
-				if len(g) > maxGroupLen {
-					return Verified{}, fmt.Errorf("%s has an over-long group", f.cfg.GroupsHeader)
-				}
-				if len(v.Identity.Groups) == maxGroups {
-					return Verified{}, fmt.Errorf("%s has more than %d groups", f.cfg.GroupsHeader, maxGroups)
-				}
-				v.Identity.Groups = append(v.Identity.Groups, g)
-			}
-		}
-	}
+	v := Verified{Identity: id}
 	if f.cfg.SessionKeyHeader != "" {
 		s, ok, err := single(h, f.cfg.SessionKeyHeader, maxSecretLen)
 		if err != nil {
-			return Verified{}, err
+			return Verified{}, &claimError{name: f.cfg.SessionKeyHeader, problem: err.Error()}
 		}
 		if ok {
 			v.SessionKey = Secret{s}
 		}
 	}
-	v.Identity.Admin = isAdmin(v.Identity, f.adminUsers, f.adminGroups)
 	return v, nil
-}
-
-// redactName keeps a name-policy error from quoting the name (error messages name the
-// header and the problem, never the value).
-func redactName(err error) error {
-	msg := err.Error()
-	if i := strings.Index(msg, " \""); i >= 0 {
-		msg = msg[:i] + " is not in its canonical form"
-	}
-	return errors.New(msg)
-}
-
-func isAdmin(id identity.Identity, users, groups map[string]bool) bool {
-	if users[id.User] {
-		return true
-	}
-	for _, g := range id.Groups {
-		if groups[g] {
-			return true
-		}
-	}
-	return false
-}
-
-// single returns the one value of header name, trimmed of spaces: present=false when
-// absent; an error when repeated, longer than max, not UTF-8 or containing control
-// characters.
-func single(h http.Header, name string, max int) (string, bool, error) {
-	vals := h.Values(name)
-	switch len(vals) {
-	case 0:
-		return "", false, nil
-	case 1:
-	default:
-		return "", false, fmt.Errorf("%s repeated", name)
-	}
-	s := strings.Trim(vals[0], " \t")
-	if len(s) > max {
-		return "", false, fmt.Errorf("%s longer than %d bytes", name, max)
-	}
-	if err := checkText(s); err != nil {
-		return "", false, fmt.Errorf("%s %v", name, err)
-	}
-	return s, true, nil
-}
-
-// checkText refuses invalid UTF-8 and control characters (C0, DEL, C1, and the
-// Unicode line/paragraph separators and bidi controls).
-func checkText(s string) error {
-	if !utf8.ValidString(s) {
-		return errors.New("is not valid UTF-8")
-	}
-	for _, r := range s {
-		if r < 0x20 || (r >= 0x7f && r <= 0x9f) || r == 0x2028 || r == 0x2029 ||
-			(r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069) || r == 0xfeff {
-			return errors.New("contains control characters")
-		}
-	}
-	return nil
-}
-
-// LoginURL implements RequestAuthenticator: the configured platform login page with
-// {url}/{path} filled in, or "" for the gateway's own page.
-func (f *Forward) LoginURL(r *http.Request, next string) string {
-	if f.cfg.LoginURL == "" {
-		return ""
-	}
-	next = localPath(next)
-	base := f.cfg.PublicURL
-	if base == "" {
-		scheme := "http"
-		if r.TLS != nil {
-			scheme = "https"
-		}
-		host := r.Host
-		if host == "" || checkText(host) != nil || strings.ContainsAny(host, "/\\@?#") {
-			host = "localhost"
-		}
-		base = scheme + "://" + host
-	}
-	return strings.NewReplacer("{url}", url.QueryEscape(base+next), "{path}", url.QueryEscape(next)).Replace(f.cfg.LoginURL)
-}
-
-// localPath returns next if it is a plain local path ("/..." but not "//" or "/\"),
-// else "/". The gateway validates next too; this is defence in depth.
-func localPath(next string) string {
-	if next == "" || next[0] != '/' || len(next) > 2048 || checkText(next) != nil {
-		return "/"
-	}
-	if len(next) > 1 && (next[1] == '/' || next[1] == '\\') {
-		return "/"
-	}
-	if strings.Contains(next, "\\") {
-		return "/"
-	}
-	return next
 }

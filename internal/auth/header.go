@@ -24,8 +24,6 @@ type HeaderConfig struct {
 	// direct TCP peer (r.RemoteAddr) only. Required; "0.0.0.0/0"-style catch-alls are
 	// refused because they would let anyone pick their identity.
 	TrustedCIDRs []string
-	// AdminGroups and AdminUsers make Identity.Admin true.
-	AdminGroups, AdminUsers []string
 	// LoginURL is returned by LoginURL ("{url}"/"{path}" filled in like Forward's);
 	// empty means the gateway's own page.
 	LoginURL  string
@@ -37,11 +35,9 @@ type HeaderConfig struct {
 // the configured CIDRs. X-Forwarded-For and friends are never consulted: they are
 // written by the client as easily as the identity header itself.
 type Header struct {
+	providerData
 	name, groups string
 	prefixes     []netip.Prefix
-	adminGroups  map[string]bool
-	adminUsers   map[string]bool
-	login        *Forward // only for LoginURL templating
 }
 
 // NewHeader validates cfg and returns a Header.
@@ -50,6 +46,7 @@ func NewHeader(cfg HeaderConfig) (*Header, error) {
 	if h.name == "" {
 		h.name = DefaultHeaderName
 	}
+	h.claims = claimNames{User: h.name, Groups: h.groups}
 	for _, c := range cfg.TrustedCIDRs {
 		c = strings.TrimSpace(c)
 		if c == "" {
@@ -71,14 +68,12 @@ func NewHeader(cfg HeaderConfig) (*Header, error) {
 	if len(h.prefixes) == 0 {
 		return nil, errors.New("header: at least one trusted proxy CIDR is required")
 	}
-	h.adminGroups = setOf(cfg.AdminGroups)
-	h.adminUsers = setOf(cfg.AdminUsers)
 	if cfg.LoginURL != "" {
-		f, err := NewForward(ForwardConfig{URL: "http://unused.invalid/", LoginURL: cfg.LoginURL, PublicURL: cfg.PublicURL})
+		login, err := newLoginTemplate(cfg.LoginURL, cfg.PublicURL)
 		if err != nil {
 			return nil, fmt.Errorf("header: %w", err)
 		}
-		h.login = f
+		h.login = login
 	}
 	return h, nil
 }
@@ -134,39 +129,13 @@ func (h *Header) Identify(r *http.Request) (identity.Identity, error) {
 	if !h.Trusted(r) {
 		return identity.Identity{}, ErrNoCredentials
 	}
-	user, ok, err := single(r.Header, h.name, maxUserLen)
-	if !ok && err == nil {
+	id, err := h.claims.identity(headerSource(r.Header))
+	var ce *claimError
+	if errors.As(err, &ce) && ce.absent {
 		return identity.Identity{}, ErrNoCredentials
 	}
-	if err != nil || identity.CheckName(user) != nil {
-		return identity.Identity{}, fmt.Errorf("%w: malformed %s header", ErrBadCredentials, h.name)
+	if err != nil {
+		return identity.Identity{}, fmt.Errorf("%w: malformed %s header", ErrBadCredentials, ce.name)
 	}
-	id := identity.Identity{User: user}
-	if h.groups != "" {
-		s, ok, err := single(r.Header, h.groups, maxHeaderLen)
-		if err != nil {
-			return identity.Identity{}, fmt.Errorf("%w: malformed %s header", ErrBadCredentials, h.groups)
-		}
-		if ok {
-			for g := range strings.SplitSeq(s, ",") {
-				if g = strings.TrimSpace(g); g == "" {
-					continue
-				}
-				if len(g) > maxGroupLen || len(id.Groups) == maxGroups {
-					return identity.Identity{}, fmt.Errorf("%w: malformed %s header", ErrBadCredentials, h.groups)
-				}
-				id.Groups = append(id.Groups, g)
-			}
-		}
-	}
-	id.Admin = isAdmin(id, h.adminUsers, h.adminGroups)
 	return id, nil
-}
-
-// LoginURL implements RequestAuthenticator.
-func (h *Header) LoginURL(r *http.Request, next string) string {
-	if h.login == nil {
-		return ""
-	}
-	return h.login.LoginURL(r, next)
 }

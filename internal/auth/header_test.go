@@ -13,8 +13,8 @@ func TestHeaderTrust(t *testing.T) {
 	h, err := NewHeader(HeaderConfig{
 		TrustedCIDRs: []string{"10.0.0.0/8", "fd00:1::/64", "192.168.1.7"},
 		GroupsName:   "X-Remote-Group",
-		AdminGroups:  []string{"ops"},
 	})
+	admins := Members{Groups: []string{"ops"}} // the gateway's policy (--admin-groups ops) decides admin
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +61,7 @@ func TestHeaderTrust(t *testing.T) {
 				}
 				return
 			}
-			if err != nil || id.User != tc.user || strings.Join(id.Groups, "|") != tc.groups || id.Admin != tc.admin {
+			if err != nil || id.User != tc.user || strings.Join(id.Groups, "|") != tc.groups || admins.Has(id) != tc.admin || id.Admin {
 				t.Fatalf("got (%+v, %v), want %q %q admin=%v", id, err, tc.user, tc.groups, tc.admin)
 			}
 		})

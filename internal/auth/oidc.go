@@ -3,20 +3,14 @@ package auth
 import (
 	"bytes"
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
-	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -25,6 +19,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/codehub-dev/codehub/internal/identity"
+	"github.com/codehub-dev/codehub/internal/session"
 )
 
 // OIDC paths under the gateway's reserved prefix.
@@ -66,9 +61,7 @@ type OIDCConfig struct {
 	// array claim: contain it; for a boolean: "true"/"false").
 	AllowedUsers, AllowedGroups []string
 	RequiredClaims              map[string]string
-	// AdminGroups and AdminUsers make Identity.Admin true.
-	AdminGroups, AdminUsers []string
-	// StateKey (32 bytes) encrypts the state cookie. Set the same key on every
+	// StateKey (32 bytes) seals the state cookie (session.Codec.SealPayload). Set the same key on every
 	// replica behind one load balancer; nil uses a random per-process key.
 	StateKey []byte
 	// HTTPClient talks to the provider (discovery, JWKS, token endpoint); default a
@@ -83,14 +76,14 @@ type OIDCConfig struct {
 // OIDC is an InteractiveAuthenticator: authorization code flow with PKCE (S256),
 // state and nonce, against an OpenID provider.
 type OIDC struct {
-	cfg                     OIDCConfig
-	now                     func() time.Time
-	log                     *slog.Logger
-	client                  *http.Client
-	aead                    cipher.AEAD
-	secure                  bool
-	allowedUsers, allowedGr map[string]bool
-	adminUsers, adminGroups map[string]bool
+	cfg     OIDCConfig
+	now     func() time.Time
+	log     *slog.Logger
+	client  *http.Client
+	state   *session.Codec // seals the state cookie, bound to its name
+	secure  bool
+	claims  claimNames // which claims carry the identity
+	allowed Members    // who may sign in (empty: anyone)
 
 	mu       sync.Mutex
 	provider *oidc.Provider
@@ -117,19 +110,15 @@ func NewOIDC(cfg OIDCConfig) (*OIDC, error) {
 	}
 	key := cfg.StateKey
 	if key == nil {
-		key = make([]byte, 32)
+		key = make([]byte, session.KeySize)
 		if _, err := rand.Read(key); err != nil {
 			return nil, err
 		}
 	}
-	if len(key) != 32 {
-		return nil, errors.New("oidc: state key must be 32 bytes")
+	if len(key) != session.KeySize {
+		return nil, fmt.Errorf("oidc: state key must be %d bytes", session.KeySize)
 	}
-	block, err := aes.NewCipher(key)
-	if err != nil {
-		return nil, err
-	}
-	aead, err := cipher.NewGCM(block)
+	state, err := session.NewCodec(key, OIDCStateCookie)
 	if err != nil {
 		return nil, err
 	}
@@ -150,11 +139,11 @@ func NewOIDC(cfg OIDCConfig) (*OIDC, error) {
 	}
 	cfg.Scopes = scopes
 	o := &OIDC{
-		cfg: cfg, now: cfg.Now, log: cfg.Logger, client: cfg.HTTPClient, aead: aead,
-		secure:       ru.Scheme == "https",
-		allowedUsers: setOf(cfg.AllowedUsers), allowedGr: setOf(cfg.AllowedGroups),
-		adminUsers: setOf(cfg.AdminUsers), adminGroups: setOf(cfg.AdminGroups),
-		used: map[[32]byte]time.Time{},
+		cfg: cfg, now: cfg.Now, log: cfg.Logger, client: cfg.HTTPClient, state: state,
+		secure:  ru.Scheme == "https",
+		allowed: Members{Users: cfg.AllowedUsers, Groups: cfg.AllowedGroups},
+		used:    map[[32]byte]time.Time{},
+		claims:  claimNames{User: cfg.UserClaim, UID: cfg.UIDClaim, GID: cfg.GIDClaim, Groups: cfg.GroupsClaim},
 	}
 	if o.now == nil {
 		o.now = time.Now
@@ -168,25 +157,11 @@ func NewOIDC(cfg OIDCConfig) (*OIDC, error) {
 	return o, nil
 }
 
-// ReadSecretFile reads a client secret file (for --oidc-client-secret-file), trimming
-// surrounding whitespace.
-func ReadSecretFile(path string) (string, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", err
-	}
-	s := strings.TrimSpace(string(b))
-	if s == "" {
-		return "", fmt.Errorf("%s is empty", path)
-	}
-	return s, nil
-}
-
 func (*OIDC) Name() string { return "oidc" }
 
 // LoginPath implements InteractiveAuthenticator.
 func (*OIDC) LoginPath(next string) string {
-	return OIDCLoginPath + "?next=" + url.QueryEscape(localPath(next))
+	return OIDCLoginPath + "?next=" + url.QueryEscape(LocalPath(next))
 }
 
 // Discover fetches the provider's discovery document (once; retried on failure).
@@ -214,65 +189,6 @@ func (o *OIDC) setup(ctx context.Context) (*oidc.Provider, *oidc.IDTokenVerifier
 	}
 	o.provider = p
 	return o.provider, o.verifier, o.oauth, nil
-}
-
-// oidcState is the state cookie's content.
-type oidcState struct {
-	State    string `json:"s"`
-	Nonce    string `json:"n"`
-	Verifier string `json:"v"`
-	Next     string `json:"x"`
-	Expires  int64  `json:"e"`
-}
-
-func (o *OIDC) seal(st oidcState) (string, error) {
-	plain, err := json.Marshal(st)
-	if err != nil {
-		return "", err
-	}
-	nonce := make([]byte, o.aead.NonceSize())
-	if _, err := rand.Read(nonce); err != nil {
-		return "", err
-	}
-	return base64.RawURLEncoding.EncodeToString(o.aead.Seal(nonce, nonce, plain, []byte(OIDCStateCookie))), nil
-}
-
-func (o *OIDC) open(v string) (oidcState, error) {
-	var st oidcState
-	if len(v) > 4096 {
-		return st, errors.New("state cookie too long")
-	}
-	b, err := base64.RawURLEncoding.DecodeString(v)
-	if err != nil || len(b) < o.aead.NonceSize()+o.aead.Overhead() {
-		return st, errors.New("state cookie malformed")
-	}
-	ns := o.aead.NonceSize()
-	plain, err := o.aead.Open(nil, b[:ns], b[ns:], []byte(OIDCStateCookie))
-	if err != nil {
-		return st, errors.New("state cookie fails authentication")
-	}
-	if err := json.Unmarshal(plain, &st); err != nil || st.State == "" || st.Nonce == "" || st.Verifier == "" {
-		return oidcState{}, errors.New("state cookie malformed")
-	}
-	if o.now().Unix() > st.Expires {
-		return oidcState{}, errors.New("state cookie expired")
-	}
-	return st, nil
-}
-
-func randomToken() string {
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		panic(err)
-	}
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-func (o *OIDC) stateCookie(value string, maxAge int) *http.Cookie {
-	return &http.Cookie{
-		Name: OIDCStateCookie, Value: value, Path: OIDCCallbackPath, MaxAge: maxAge,
-		HttpOnly: true, Secure: o.secure, SameSite: http.SameSiteLaxMode,
-	}
 }
 
 // Handler implements InteractiveAuthenticator: it serves OIDCLoginPath and
@@ -313,40 +229,15 @@ func (o *OIDC) login(w http.ResponseWriter, r *http.Request) {
 	}
 	st := oidcState{
 		State: randomToken(), Nonce: randomToken(), Verifier: oauth2.GenerateVerifier(),
-		Next: localPath(r.URL.Query().Get("next")), Expires: o.now().Add(OIDCStateTTL).Unix(),
+		Next: LocalPath(r.URL.Query().Get("next")),
 	}
-	v, err := o.seal(st)
+	v, err := o.seal(st, o.now().Add(OIDCStateTTL))
 	if err != nil {
 		o.fail(w, r, http.StatusInternalServerError, "internal error", err)
 		return
 	}
 	http.SetCookie(w, o.stateCookie(v, int(OIDCStateTTL/time.Second)))
 	http.Redirect(w, r, oc.AuthCodeURL(st.State, oauth2.S256ChallengeOption(st.Verifier), oidc.Nonce(st.Nonce)), http.StatusFound)
-}
-
-// consume marks state as used; false if it was used before (a replayed callback).
-func (o *OIDC) consume(state string, exp int64) bool {
-	k := sha256.Sum256([]byte(state))
-	now := o.now()
-	o.usedMu.Lock()
-	defer o.usedMu.Unlock()
-	if len(o.used) > 10000 {
-		for s, e := range o.used {
-			if now.After(e) {
-				delete(o.used, s)
-			}
-		}
-		if len(o.used) > 100000 {
-			// A flood of sign-ins: forget rather than grow without bound; the provider
-			// still refuses a code redeemed twice.
-			clear(o.used)
-		}
-	}
-	if _, ok := o.used[k]; ok {
-		return false
-	}
-	o.used[k] = time.Unix(exp, 0)
-	return true
 }
 
 func (o *OIDC) callback(w http.ResponseWriter, r *http.Request, done SignedIn) {
@@ -381,7 +272,7 @@ func (o *OIDC) callback(w http.ResponseWriter, r *http.Request, done SignedIn) {
 		o.fail(w, r, http.StatusBadRequest, "missing code", errors.New("missing or over-long code"))
 		return
 	}
-	if !o.consume(st.State, st.Expires) {
+	if !o.consume(st.State) {
 		o.fail(w, r, http.StatusBadRequest, "this sign-in was already used", errors.New("replayed state"))
 		return
 	}
@@ -464,87 +355,36 @@ var (
 // IdentityFromClaims maps verified ID token claims (JSON object) to an identity and
 // applies the allow lists; exported for the gateway's tests and tools.
 func (o *OIDC) IdentityFromClaims(claims []byte) (identity.Identity, error) {
-	var c map[string]json.RawMessage
+	var c jsonClaims
 	d := json.NewDecoder(bytes.NewReader(claims))
 	d.UseNumber()
 	if err := d.Decode(&c); err != nil {
 		return identity.Identity{}, fmt.Errorf("%w: %v", errBadClaims, err)
 	}
-	str := func(name string) (string, bool) {
-		var s string
-		if raw, ok := c[name]; ok && json.Unmarshal(raw, &s) == nil {
-			return s, true
-		}
-		return "", false
+	// The user: the configured claim, else a verified email, else sub.
+	names := o.claims
+	switch {
+	case c.str(names.User) != "":
+	case c.str("email") != "" && string(c["email_verified"]) == "true":
+		names.User = "email"
+	case c.str("sub") != "":
+		names.User = "sub"
+	default:
+		return identity.Identity{}, fmt.Errorf("%w: no %s, verified email or sub claim", errBadClaims, o.claims.User)
 	}
-	var id identity.Identity
-	var user, from string
-	if s, ok := str(o.cfg.UserClaim); ok && s != "" {
-		user, from = s, o.cfg.UserClaim
-	} else if s, ok := str("email"); ok && s != "" && string(c["email_verified"]) == "true" {
-		user, from = s, "email"
-	} else if s, ok := str("sub"); ok && s != "" {
-		user, from = s, "sub"
-	}
-	if user == "" {
-		return id, fmt.Errorf("%w: no %s, verified email or sub claim", errBadClaims, o.cfg.UserClaim)
-	}
-	if identity.CheckName(user) != nil {
-		return id, fmt.Errorf("%w: claim %s is not a usable user name", errBadClaims, from)
-	}
-	id.User = user
-
-	if raw, ok := c[o.cfg.GroupsClaim]; ok {
-		var list []string
-		var one string
-		switch {
-		case json.Unmarshal(raw, &list) == nil:
-		case json.Unmarshal(raw, &one) == nil:
-			list = strings.Split(one, ",")
-		case string(raw) == "null":
-		default:
-			return identity.Identity{}, fmt.Errorf("%w: claim %s is not a list of strings", errBadClaims, o.cfg.GroupsClaim)
-		}
-		for _, g := range list {
-			if g = strings.TrimSpace(g); g == "" {
-				continue
-			}
-			if len(g) > maxGroupLen || checkText(g) != nil || len(id.Groups) == maxGroups {
-				return identity.Identity{}, fmt.Errorf("%w: claim %s has an unusable group", errBadClaims, o.cfg.GroupsClaim)
-			}
-			id.Groups = append(id.Groups, g)
-		}
-	}
-	for _, m := range []struct {
-		claim string
-		dst   **int64
-	}{{o.cfg.UIDClaim, &id.UID}, {o.cfg.GIDClaim, &id.GID}} {
-		if m.claim == "" {
-			continue
-		}
-		raw, ok := c[m.claim]
-		if !ok {
-			continue
-		}
-		s := strings.Trim(string(raw), `"`)
-		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil || strings.Trim(s, "0123456789") != "" || n < 1 || n > maxUnixID {
-			return identity.Identity{}, fmt.Errorf("%w: claim %s is not a unix id in 1..%d", errBadClaims, m.claim, int64(maxUnixID))
-		}
-		*m.dst = &n
+	id, err := names.identity(c)
+	if err != nil {
+		return identity.Identity{}, fmt.Errorf("%w: claim %v", errBadClaims, err)
 	}
 
-	if len(o.allowedUsers) > 0 || len(o.allowedGr) > 0 {
-		if !isAdmin(id, o.allowedUsers, o.allowedGr) { // "is listed or in a listed group"
-			return identity.Identity{}, fmt.Errorf("%w: user is neither an allowed user nor in an allowed group", errNotAllowed)
-		}
+	if !o.allowed.Empty() && !o.allowed.Has(id) {
+		return identity.Identity{}, fmt.Errorf("%w: user is neither an allowed user nor in an allowed group", errNotAllowed)
 	}
 	for name, want := range o.cfg.RequiredClaims {
 		if !claimHas(c[name], want) {
 			return identity.Identity{}, fmt.Errorf("%w: required claim %s does not match", errNotAllowed, name)
 		}
 	}
-	id.Admin = isAdmin(id, o.adminUsers, o.adminGroups)
 	return id, nil
 }
 
@@ -554,26 +394,4 @@ func (o *OIDC) identity(idt *oidc.IDToken) (identity.Identity, error) {
 		return identity.Identity{}, fmt.Errorf("%w: %v", errBadClaims, err)
 	}
 	return o.IdentityFromClaims(raw)
-}
-
-// claimHas reports whether a raw claim equals want (string, number or boolean) or, for
-// an array, contains it.
-func claimHas(raw json.RawMessage, want string) bool {
-	if raw == nil {
-		return false
-	}
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		return s == want
-	}
-	var list []json.RawMessage
-	if json.Unmarshal(raw, &list) == nil {
-		for _, e := range list {
-			if claimHas(e, want) {
-				return true
-			}
-		}
-		return false
-	}
-	return strings.TrimSpace(string(raw)) == want // numbers, true/false
 }

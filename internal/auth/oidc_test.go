@@ -106,7 +106,6 @@ func newOIDCHarness(t *testing.T, mod func(*OIDCConfig)) *oidcHarness {
 		ClientSecret: m.ClientSecret,
 		RedirectURL:  h.app.URL + OIDCCallbackPath,
 		Scopes:       []string{"profile", "email", "groups"},
-		AdminGroups:  []string{"design"},
 		StateKey:     []byte("0123456789abcdef0123456789abcdef"),
 		Logger:       log,
 	}
@@ -197,7 +196,8 @@ func TestOIDCLoginSucceeds(t *testing.T) {
 		t.Fatalf("done called %d times", len(si))
 	}
 	id := si[0].id
-	if id.User != "jane.doe" || strings.Join(id.Groups, ",") != "engineering,design" || !id.Admin ||
+	// Admin is the gateway's policy (here --admin-groups design), from the groups returned.
+	if id.User != "jane.doe" || strings.Join(id.Groups, ",") != "engineering,design" || !(Members{Groups: []string{"design"}}).Has(id) || id.Admin ||
 		id.UID == nil || *id.UID != 2001 || id.GID == nil || *id.GID != 3001 {
 		t.Errorf("identity = %+v", id)
 	}

@@ -39,8 +39,8 @@ type Config struct {
 	Accounts Accounts
 	// Tokens holds personal API tokens; nil disables token authentication.
 	Tokens *tokens.Store
-	// AdminUsers and AdminGroups grant admin rights on top of what the authenticator
-	// says (the local users file's admin flag, an OIDC admin group).
+	// AdminUsers and AdminGroups grant admin rights besides the local users file's admin
+	// flag, whatever the provider (withAdmin: providers never decide admin).
 	AdminUsers  []string
 	AdminGroups []string
 	// WorkspaceOrigins, when set to the main host (e.g. "vscode.example.com"), serves

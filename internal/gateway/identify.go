@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"slices"
 
 	"github.com/codehub-dev/codehub/internal/auth"
 	"github.com/codehub-dev/codehub/internal/identity"
@@ -27,17 +26,14 @@ func (g *Gateway) identify(r *http.Request) (identity.Identity, error) {
 	return g.withAdmin(id), nil
 }
 
+// withAdmin is the one admin policy; providers report user, unix ids and groups, never
+// admin. An identity is admin when the users file says so for a local account (id.Admin
+// as Local and accountIdentity read it), when --admin-users names it or it is in a group
+// of --admin-groups. A non-local session keeps the bit decided here at its sign-in (the
+// cookie carries no groups): OIDC's admins are decided from the groups its provider
+// returned then.
 func (g *Gateway) withAdmin(id identity.Identity) identity.Identity {
-	if id.Admin || slices.Contains(g.cfg.AdminUsers, id.User) {
-		id.Admin = true
-		return id
-	}
-	for _, grp := range id.Groups {
-		if slices.Contains(g.cfg.AdminGroups, grp) {
-			id.Admin = true
-			break
-		}
-	}
+	id.Admin = id.Admin || auth.Members{Users: g.cfg.AdminUsers, Groups: g.cfg.AdminGroups}.Has(id)
 	return id
 }
 

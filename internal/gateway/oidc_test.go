@@ -31,12 +31,14 @@ func TestOIDCSignInThroughGateway(t *testing.T) {
 
 	f := newFixtureWith(t, 0, func(c *Config, base string) {
 		o, err := auth.NewOIDC(auth.OIDCConfig{Issuer: m.Issuer(), ClientID: m.ClientID, ClientSecret: m.ClientSecret,
-			RedirectURL: base + auth.OIDCCallbackPath, StateKey: []byte("0123456789abcdef0123456789abcdef")})
+			RedirectURL: base + auth.OIDCCallbackPath, StateKey: []byte("0123456789abcdef0123456789abcdef"),
+			Scopes: []string{"profile", "email", "groups"}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		c.Interactive = o
 		c.Passwords = nil // SSO only: the form is gone, visits go to the provider
+		c.AdminGroups = []string{"design"}
 	})
 	// mockoidc's default user is jane.doe; give her a workspace.
 	f.be.byUser["jane.doe"] = newUpstream(t, "jane")
@@ -67,6 +69,11 @@ func TestOIDCSignInThroughGateway(t *testing.T) {
 	_, body := f.do(t, "GET", "/", map[string]string{"Cookie": CookieName(false) + "=" + session})
 	if body != "workspace:jane" {
 		t.Fatalf("jane's session reached %q", body)
+	}
+	// Admin was decided by the gateway at sign-in, from the groups the provider returned
+	// (mockoidc's jane is in "design"); the session keeps it.
+	if resp, _ := f.do(t, "GET", "/_codehub/auth/verify", map[string]string{"Cookie": CookieName(false) + "=" + session}); resp.Header.Get("X-Codehub-Admin") != "true" {
+		t.Errorf("jane (group design, --admin-groups design) is not admin: %d %v", resp.StatusCode, resp.Header)
 	}
 	// The password form is disabled in SSO-only mode.
 	if resp, _ := f.doBody(t, "POST", "/_codehub/login", map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, "username=alice&password=alice-password"); resp.StatusCode != http.StatusNotFound {

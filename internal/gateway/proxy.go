@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/codehub-dev/codehub/internal/auth"
 	"github.com/codehub-dev/codehub/internal/backend"
 	"github.com/codehub-dev/codehub/internal/idle"
 )
@@ -42,15 +43,9 @@ func (rt *route) same(ws backend.Workspace) bool {
 }
 
 // identityHeaders are request headers an upstream might read as "who is this". A client
-// must never be able to assert them, so they are removed before proxying.
-var identityHeaders = canonical(
-	"Authorization", "Proxy-Authorization",
-	"X-Remote-User", "X-Remote-Group", "Remote-User", "Remote-Groups",
-	"X-Forwarded-User", "X-Forwarded-Email", "X-Forwarded-Groups", "X-Forwarded-Preferred-Username",
-	"X-Forwarded-Access-Token", "X-Auth-Request-User", "X-Auth-Request-Email", "X-Auth-Request-Groups",
-	"X-Auth-Request-Access-Token", "X-User-Id", "X-User-Group-Ids", "X-Unix-Uid", "X-Unix-Gid",
-	"X-V3io-Session-Key", "X-Codehub-User", "X-Real-Ip",
-)
+// must never be able to assert them, so they are removed before proxying. The list is
+// auth's, which also keeps them from being forwarded to a verifier.
+var identityHeaders = canonical(auth.IdentityHeaders()...)
 
 func canonical(keys ...string) []string {
 	for i, k := range keys {

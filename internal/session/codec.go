@@ -104,7 +104,12 @@ func (c *Codec) Seal(s Session) (string, error) {
 		plain = binary.BigEndian.AppendUint64(plain, uint64(*s.GID))
 	}
 	plain = append(plain, s.User...)
+	return c.seal(plain)
+}
 
+// seal encrypts plain under a fresh random nonce, bound to the codec's name:
+// base64url(nonce || ciphertext || tag).
+func (c *Codec) seal(plain []byte) (string, error) {
 	buf := make([]byte, nonceLen, nonceLen+len(plain)+c.aead.Overhead())
 	if _, err := rand.Read(buf); err != nil {
 		return "", err
