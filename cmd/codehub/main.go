@@ -59,7 +59,7 @@ func newRoot() *cobra.Command {
 		SilenceErrors: true,
 		Version:       version,
 	}
-	root.AddCommand(newServe(), newUsers(), newWorkspaces())
+	root.AddCommand(newServe(), newUsers(), newWorkspaces(), newProfiles())
 	return root
 }
 
@@ -104,6 +104,7 @@ func newServe() *cobra.Command {
 	f.StringVar(&o.StateDir, "state-dir", defaultStateDir(), "directory for users, keys and workspaces (env CODEHUB_STATE_DIR)")
 	f.StringVar(&o.CodeServer, "code-server", envOr("CODEHUB_CODE_SERVER", "code-server"), "code-server launcher to run (env CODEHUB_CODE_SERVER)")
 	f.StringVar(&o.Init, "init", envOr("CODEHUB_INIT", siblingInit()), "codehub-init binary that prepares each start (env CODEHUB_INIT; default: codehub-init next to this binary); \"none\" runs code-server directly")
+	f.StringVar(&o.Profiles, "profiles", os.Getenv("CODEHUB_PROFILES"), "YAML file of workspace profiles users choose from (image, CPU/memory, GPUs, placement, idle timeout, extensions, env, groups); empty = one built-in default")
 	f.StringVar(&o.CodeServerAssets, "code-server-assets", os.Getenv("CODEHUB_CODE_SERVER_ASSETS"), "a code-server tree (or its lib/vscode) whose static files the gateway serves to every user, compressed once (default with the local backend: the --code-server tree; \"none\" = off)")
 	f.StringVar(&o.BuiltinExtensions, "builtin-extensions-dir", os.Getenv("CODEHUB_BUILTIN_EXTENSIONS"), "pinned extensions codehub-init syncs into each workspace")
 	f.DurationVar(&o.IdleTimeout, "idle-timeout", envDuration("CODEHUB_IDLE_TIMEOUT", time.Hour), "stop a workspace after this long without activity; 0 = never")
@@ -180,9 +181,18 @@ func newUsers() *cobra.Command {
 	var stateDir string
 	cmd := &cobra.Command{Use: "users", Short: "Manage local users (the users file in the state dir)"}
 	cmd.PersistentFlags().StringVar(&stateDir, "state-dir", defaultStateDir(), "gateway state directory (env CODEHUB_STATE_DIR)")
-	open := func() (*users.Store, error) {
-		if err := os.MkdirAll(stateDir, 0o700); err != nil {
-			return nil, fmt.Errorf("state dir: %w", err)
+	// The state dir is found as `codehub serve` finds it (flag, CODEHUB_STATE_DIR, the
+	// default). A dir no gateway has used is refused unless named explicitly, so a user is
+	// never saved where the running gateway does not look.
+	open := func(cmd *cobra.Command) (*users.Store, error) {
+		if _, err := os.Stat(stateDir); err != nil {
+			explicit := cmd.Flags().Changed("state-dir") || os.Getenv("CODEHUB_STATE_DIR") != ""
+			if !explicit {
+				return nil, fmt.Errorf("no codehub state dir at %s: pass the gateway's --state-dir (or set CODEHUB_STATE_DIR)", stateDir)
+			}
+			if err := os.MkdirAll(stateDir, 0o700); err != nil {
+				return nil, fmt.Errorf("state dir: %w", err)
+			}
 		}
 		return users.Open(filepath.Join(stateDir, "users.json"))
 	}
@@ -199,14 +209,14 @@ func newUsers() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			s, err := open()
+			s, err := open(cmd)
 			if err != nil {
 				return err
 			}
 			if err := s.Set(args[0], pw, admin); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "user %q saved\n", args[0])
+			fmt.Fprintf(cmd.OutOrStdout(), "user %q saved in %s (a running gateway sees it within a second; the user's older sessions and tokens end)\n", args[0], filepath.Join(stateDir, "users.json"))
 			return nil
 		},
 	}
@@ -215,7 +225,7 @@ func newUsers() *cobra.Command {
 	list := &cobra.Command{
 		Use: "list", Short: "List users", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := open()
+			s, err := open(cmd)
 			if err != nil {
 				return err
 			}
@@ -236,11 +246,15 @@ func newUsers() *cobra.Command {
 	del := &cobra.Command{
 		Use: "delete NAME", Short: "Delete a user (their workspace files stay)", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := open()
+			s, err := open(cmd)
 			if err != nil {
 				return err
 			}
-			return s.Delete(args[0])
+			if err := s.Delete(args[0]); err != nil {
+				return fmt.Errorf("delete %q in %s: %w", args[0], filepath.Join(stateDir, "users.json"), err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "user %q deleted from %s (a running gateway signs them out and stops their workspace; files stay)\n", args[0], filepath.Join(stateDir, "users.json"))
+			return nil
 		},
 	}
 	cmd.AddCommand(add, list, del)

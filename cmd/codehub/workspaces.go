@@ -13,24 +13,12 @@ import (
 
 func newWorkspaces() *cobra.Command {
 	c := &apiclient.Client{}
-	var tokenFile string
 	cmd := &cobra.Command{
-		Use:   "workspaces",
-		Short: "List, start and stop workspaces through a gateway's API (personal API token)",
-		PersistentPreRunE: func(*cobra.Command, []string) error {
-			c.Token = os.Getenv("CODEHUB_TOKEN")
-			if tokenFile != "" {
-				b, err := os.ReadFile(tokenFile)
-				if err != nil {
-					return fmt.Errorf("--token-file: %w", err)
-				}
-				c.Token = strings.TrimSpace(string(b))
-			}
-			return nil
-		},
+		Use:               "workspaces",
+		Short:             "List, start and stop workspaces through a gateway's API (personal API token)",
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error { return apiAuth(cmd, c) },
 	}
-	cmd.PersistentFlags().StringVar(&c.Server, "server", envOr("CODEHUB_SERVER", "http://127.0.0.1:8080"), "gateway URL (env CODEHUB_SERVER)")
-	cmd.PersistentFlags().StringVar(&tokenFile, "token-file", "", "file with a personal API token (default: env CODEHUB_TOKEN)")
+	apiFlags(cmd, c)
 	print := func(cmd *cobra.Command, ws ...apiclient.Workspace) {
 		tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "USER\tWORKSPACE\tSTATE\tLAST ACTIVITY")
@@ -73,4 +61,23 @@ func newWorkspaces() *cobra.Command {
 		},
 	})
 	return cmd
+}
+
+// apiFlags are the flags every API command has.
+func apiFlags(cmd *cobra.Command, c *apiclient.Client) {
+	cmd.PersistentFlags().StringVar(&c.Server, "server", envOr("CODEHUB_SERVER", "http://127.0.0.1:8080"), "gateway URL (env CODEHUB_SERVER)")
+	cmd.PersistentFlags().String("token-file", "", "file with a personal API token (default: env CODEHUB_TOKEN)")
+}
+
+// apiAuth reads the token: --token-file, else CODEHUB_TOKEN.
+func apiAuth(cmd *cobra.Command, c *apiclient.Client) error {
+	c.Token = os.Getenv("CODEHUB_TOKEN")
+	if f, _ := cmd.Flags().GetString("token-file"); f != "" {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return fmt.Errorf("--token-file: %w", err)
+		}
+		c.Token = strings.TrimSpace(string(b))
+	}
+	return nil
 }

@@ -86,3 +86,30 @@ func (c *Client) Stop(ctx context.Context, user string) (Workspace, error) {
 	err := c.do(ctx, http.MethodPost, "/_codehub/api/v1/workspaces/"+url.PathEscape(user)+"/stop", &w)
 	return w, err
 }
+
+// Profile is one entry of the API's profile list.
+type Profile struct {
+	Name        string   `json:"name"`
+	Description string   `json:"description,omitempty"`
+	Default     bool     `json:"default,omitempty"`
+	Image       string   `json:"image,omitempty"`
+	CPU         Amount   `json:"cpu,omitzero"`
+	Memory      Amount   `json:"memory,omitzero"`
+	GPUs        int64    `json:"gpus,omitempty"`
+	IdleTimeout string   `json:"idleTimeout,omitempty"`
+	Extensions  []string `json:"extensions,omitempty"`
+	Groups      []string `json:"groups,omitempty"`
+}
+
+// Amount is a request and a limit.
+type Amount struct {
+	Request string `json:"request,omitempty"`
+	Limit   string `json:"limit,omitempty"`
+}
+
+// Profiles lists the profiles the token's user may use.
+func (c *Client) Profiles(ctx context.Context) ([]Profile, error) {
+	var out struct{ Profiles []Profile }
+	err := c.do(ctx, http.MethodGet, "/_codehub/api/v1/profiles", &out)
+	return out.Profiles, err
+}

@@ -23,6 +23,7 @@ func (g *Gateway) apiRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /_codehub/api/v1/workspaces", g.apiListWorkspaces)
 	mux.HandleFunc("POST /_codehub/api/v1/workspaces/{user}/start", g.apiStartStop(true))
 	mux.HandleFunc("POST /_codehub/api/v1/workspaces/{user}/stop", g.apiStartStop(false))
+	mux.HandleFunc("GET /_codehub/api/v1/profiles", g.apiListProfiles)
 	mux.HandleFunc("GET /_codehub/api/v1/tokens", g.apiListTokens)
 	mux.HandleFunc("POST /_codehub/api/v1/tokens", g.apiCreateToken)
 	mux.HandleFunc("DELETE /_codehub/api/v1/tokens/{id}", g.apiRevokeToken)
@@ -137,6 +138,15 @@ func (g *Gateway) apiStartStop(start bool) http.HandlerFunc {
 		g.cfg.Logger.Info("workspace API", "action", map[bool]string{true: "start", false: "stop"}[start], "target", target, "by", id.User)
 		g.writeWorkspace(w, r, target)
 	}
+}
+
+// apiListProfiles lists the profiles the caller may use (admins: all), the default first.
+func (g *Gateway) apiListProfiles(w http.ResponseWriter, r *http.Request) {
+	id, ok := g.apiIdentity(w, r)
+	if !ok {
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"profiles": g.cfg.Profiles.For(id.Groups, id.Admin)})
 }
 
 type tokenJSON struct {

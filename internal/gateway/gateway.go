@@ -17,6 +17,7 @@ import (
 	"github.com/codehub-dev/codehub/internal/backend"
 	"github.com/codehub-dev/codehub/internal/idle"
 	"github.com/codehub-dev/codehub/internal/metrics"
+	"github.com/codehub-dev/codehub/internal/profile"
 	"github.com/codehub-dev/codehub/internal/session"
 	"github.com/codehub-dev/codehub/internal/tokens"
 )
@@ -46,6 +47,8 @@ type Config struct {
 	// WorkspaceOrigins, when set to the main host (e.g. "vscode.example.com"), serves
 	// each workspace on its own host <workspace>.<main host>; see origins.go.
 	WorkspaceOrigins string
+	// Profiles are the kinds of workspace users choose from (nil: the built-in default).
+	Profiles *profile.Catalog
 	// Assets serves code-server's static files from a trusted tree to every user (nil: each
 	// workspace serves its own).
 	Assets *AssetCache
@@ -117,6 +120,9 @@ func New(cfg Config) *Gateway {
 	if cfg.Metrics == nil {
 		cfg.Metrics = metrics.New()
 		cfg.Metrics.Watch(cfg.Backend)
+	}
+	if cfg.Profiles == nil {
+		cfg.Profiles, _ = profile.New(nil)
 	}
 	if cfg.HashSlots <= 0 {
 		cfg.HashSlots = runtime.NumCPU() - 1

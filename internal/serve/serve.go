@@ -28,6 +28,7 @@ import (
 	"github.com/codehub-dev/codehub/internal/auth"
 	"github.com/codehub-dev/codehub/internal/gateway"
 	"github.com/codehub-dev/codehub/internal/metrics"
+	"github.com/codehub-dev/codehub/internal/profile"
 	"github.com/codehub-dev/codehub/internal/session"
 	"github.com/codehub-dev/codehub/internal/tokens"
 	"github.com/codehub-dev/codehub/internal/users"
@@ -68,6 +69,8 @@ type Options struct {
 	// SharedUnixUser lets several users share the gateway's unix user (a trusted team:
 	// everyone can act as everyone); without it a non-root gateway serves one person.
 	SharedUnixUser bool
+	// Profiles is the file of workspace profiles (empty: one built-in default).
+	Profiles string
 	// CodeServerAssets is a trusted code-server tree whose static files the gateway
 	// serves to everyone (default with the local backend: the --code-server tree; "none"
 	// turns it off).
@@ -169,6 +172,10 @@ func Run(ctx context.Context, o Options) (err error) {
 	if err != nil {
 		return err
 	}
+	profiles, err := profile.Load(o.Profiles)
+	if err != nil {
+		return fmt.Errorf("--profiles: %w", err)
+	}
 	m := metrics.New()
 	be, err := newBackend(o, store, func(d time.Duration) { m.SpawnDuration.Observe(d.Seconds()) })
 	if err != nil {
@@ -185,7 +192,7 @@ func Run(ctx context.Context, o Options) (err error) {
 		RequestAuth: requestAuth, Interactive: interactive, StripCookies: o.Forward.Cookies, StripHeaders: providerHeaders(o),
 		Secure: secure, SessionTTL: o.SessionTTL, IdleTimeout: o.IdleTimeout, Logger: log, Metrics: m,
 		WorkspaceOrigins: o.WorkspaceOrigins, AdminUsers: o.AdminUsers, AdminGroups: o.AdminGroups,
-		TrustedProxies: proxies, Assets: assets,
+		TrustedProxies: proxies, Assets: assets, Profiles: profiles,
 	})
 	return runServers(ctx, o, gw, ln, metricsLn, m, metricsAuth)
 }
