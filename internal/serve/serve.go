@@ -168,10 +168,6 @@ func Run(ctx context.Context, o Options) (err error) {
 		cleanup = append(cleanup, func() { metricsLn.Close() })
 	}
 
-	assets, err := assetCache(o)
-	if err != nil {
-		return err
-	}
 	profiles, err := profile.Load(o.Profiles)
 	if err != nil {
 		return fmt.Errorf("--profiles: %w", err)
@@ -183,6 +179,10 @@ func Run(ctx context.Context, o Options) (err error) {
 	}
 	cleanup = append(cleanup, func() { _ = be.Shutdown(context.Background()) })
 	m.Watch(be)
+	assets, err := assetCache(o)
+	if err != nil {
+		return err
+	}
 	// Only once everything else is known to work: a refused start leaves no new state.
 	if err := firstAdmin(store, o.StateDir, o.Stdout, log); err != nil {
 		return err
