@@ -325,7 +325,7 @@ func writeBrowserReport(w func(string, ...any), b Browser) {
 	wb := func(t BrowserTrial) float64 { return t.WorkbenchS }
 	ex := func(t BrowserTrial) float64 { return t.ExplorerS }
 	cpu := func(t BrowserTrial) float64 { return t.CPUS }
-	w("Headless Chromium (%s), a new profile per trial (cold browser cache) and the same profile reopened (warm); %d trials each, interleaved. codehub: sign-in click → `.monaco-workbench` visible → explorer rows shown (the workspace already running, so no wake); direct: navigation to the same code-server release started on its own (`--auth none`, loopback) → the same. Workspace CPU: utime+stime of code-server's process group from just before the load to 3 s after the explorer showed.\n\n", b.Chromium, browserTrials)
+	w("Headless Chromium (%s), a new profile per trial (cold browser cache), then a new tab of that same browser (warm: its HTTP cache and cookies); %d trials each, interleaved. codehub: sign-in click → `.monaco-workbench` visible → explorer rows shown (the workspace already running, so no wake); direct: navigation to the same code-server release started on its own (`--auth none`, loopback) → the same. Workspace CPU: utime+stime of code-server's process group from just before the load to 3 s after the explorer showed.\n\n", b.Chromium, browserTrials)
 	w("| | codehub | direct | codehub ÷ direct | target |\n|---|---:|---:|---:|---|\n")
 	for _, row := range []struct {
 		name, cache string

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -26,6 +27,10 @@ func measureWake(ctx context.Context, e env, trials int) Wake {
 	}
 	work := filepath.Join(e.work, "wake")
 	state := filepath.Join(work, "state")
+	if err := os.MkdirAll(work, 0o755); err != nil { // as root the workspace runs as its own uid
+		w.Errors = append(w.Errors, err.Error())
+		return w
+	}
 	if err := addUser(e.codehub, state); err != nil {
 		w.Errors = append(w.Errors, err.Error())
 		return w
