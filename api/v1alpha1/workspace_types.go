@@ -256,6 +256,7 @@ type StartStatus struct {
 	// Pod is the pod of this start.
 	// +optional
 	Pod string `json:"pod,omitempty"`
+	// Stage is where the start is now.
 	Stage StartStage `json:"stage"`
 	// Reason is set when the start cannot go on by itself (ImageMissing, Unschedulable,
 	// VolumeMountFailed, CrashLooping, OOMKilled, ContainerConfigError); Message says why in
