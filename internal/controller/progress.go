@@ -253,10 +253,36 @@ func terminationText(t *corev1.ContainerStateTerminated, restarts int32, limit s
 	if restarts > 0 {
 		s += fmt.Sprintf(", %d restarts", restarts)
 	}
-	if m := strings.TrimSpace(tail(t.Message, 400)); m != "" && t.Reason != "OOMKilled" {
+	if m := errorLine(t.Message); m != "" && t.Reason != "OOMKilled" {
 		s += ": " + m
 	}
 	return s
+}
+
+// errorLine is the line of a failed container's log tail that says what went wrong: the last
+// one naming an error (a stack trace's head, "Error: Cannot find module ..."), else the last
+// line.
+func errorLine(log string) string {
+	var last, errLine string
+	for _, l := range strings.Split(log, "\n") {
+		l = strings.TrimSpace(l)
+		if l == "" {
+			continue
+		}
+		last = l
+		if strings.Contains(l, "Error") || strings.Contains(l, "error:") || strings.HasPrefix(l, "fatal") {
+			if !strings.HasPrefix(l, "at ") {
+				errLine = l
+			}
+		}
+	}
+	if errLine == "" {
+		errLine = last
+	}
+	if len(errLine) > 300 {
+		errLine = errLine[:300] + "…"
+	}
+	return errLine
 }
 
 func tail(s string, n int) string {

@@ -76,8 +76,11 @@ func TestProgressStagesAndReasons(t *testing.T) {
 			waiting("CrashLoopBackOff", "back-off 10s restarting failed container")(p)
 			p.Status.ContainerStatuses[0].RestartCount = 1
 			p.Status.ContainerStatuses[0].LastTerminationState.Terminated = &corev1.ContainerStateTerminated{ExitCode: 1, Reason: "Error",
-				Message: "node: --max-old-space-size=abc is not a valid value\n", FinishedAt: at(5)}
-		}), nil, codehubv1.StageCreatingContainer, codehubv1.ReasonCrashLooping, "code-server exited with code 1, 1 restarts: node: --max-old-space-size", "it keeps being restarted"},
+				Message: "node:internal/modules/cjs/loader:1568\n  throw err;\n  ^\n\nError: Cannot find module '/opt/site/missing-preload.js'\nRequire stack:\n- internal/preload\n" +
+					"    at Module._resolveFilename (node:internal/modules/cjs/loader:1565:15)\n    at loadPreloadModules (node:internal/process/pre_execution:732:5) {\n  code: 'MODULE_NOT_FOUND',\n}\n\nNode.js v24.21.0\n",
+				FinishedAt: at(5)}
+		}), nil, codehubv1.StageCreatingContainer, codehubv1.ReasonCrashLooping,
+			"code-server exited with code 1, 1 restarts: Error: Cannot find module '/opt/site/missing-preload.js'", "it keeps being restarted"},
 		{"out of memory", pod(func(p *corev1.Pod) {
 			waiting("CrashLoopBackOff", "back-off 10s")(p)
 			p.Status.ContainerStatuses[0].RestartCount = 2

@@ -96,6 +96,7 @@ func (b *browser) do(t testing.TB, what string, actions ...chromedp.Action[chrom
 	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
 	defer cancel()
 	if err := chromedp.Do(ctx, actions...); err != nil {
+		b.screenshot(t, "failed")
 		t.Fatalf("%s: %s: %v", b.name, what, err)
 	}
 }
@@ -113,15 +114,27 @@ func (b *browser) eval(js string) string {
 // waitFor polls the page's JavaScript expression (a string) until cond holds.
 func (b *browser) waitFor(t testing.TB, within time.Duration, what, js string, cond func(string) bool) string {
 	t.Helper()
-	var got string
-	poll(t, within, 250*time.Millisecond, b.name+": "+what, func() (bool, string) {
-		if b.ctx.Err() != nil {
-			t.Fatalf("%s: browser gone while waiting for %s: %v", b.name, what, b.ctx.Err())
-		}
-		got = b.eval(js)
-		return cond(got), got
-	})
+	got, ok := b.tryFor(within, js, cond)
+	if !ok {
+		b.screenshot(t, "failed")
+		t.Fatalf("%s: %s: not within %s (last: %s)", b.name, what, within, got)
+	}
 	return got
+}
+
+// tryFor is waitFor that reports instead of failing.
+func (b *browser) tryFor(within time.Duration, js string, cond func(string) bool) (string, bool) {
+	deadline := time.Now().Add(within)
+	for {
+		got := b.eval(js)
+		if cond(got) {
+			return got, true
+		}
+		if time.Now().After(deadline) || b.ctx.Err() != nil {
+			return got, false
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
 }
 
 // signIn navigates to start (a page of the gateway), is sent to the platform's login page,
@@ -161,8 +174,18 @@ func (b *browser) openFile(t testing.TB, name, contains string) {
 		// The side bar may start closed: the Explorer icon toggles it.
 		b.do(t, "open the explorer", chromedp.Click(chromedp.CSS(`.activitybar [aria-label^="Explorer"]`)), chromedp.WaitVisible(row))
 	}
-	b.do(t, "open "+name, chromedp.Click(row))
-	b.waitEditor(t, "the text of "+name, contains)
+	// A click while the explorer still renders can miss: click again if the text does not
+	// come (at most three times).
+	for attempt := 1; ; attempt++ {
+		b.do(t, "open "+name, chromedp.Click(row))
+		if _, ok := b.tryFor(30*time.Second, editorJS, func(s string) bool { return strings.Contains(s, contains) }); ok {
+			return
+		}
+		if attempt == 3 {
+			b.screenshot(t, "failed")
+			t.Fatalf("%s: %s opened three times, its text %q never showed in the editor", b.name, name, contains)
+		}
+	}
 }
 
 const editorJS = `Array.from(document.querySelectorAll('.editor-instance .view-lines')).map(e => e.innerText).join('\n').replaceAll('\u00a0', ' ')`
