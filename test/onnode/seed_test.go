@@ -165,6 +165,23 @@ func TestSeedInstall(t *testing.T) {
 		}
 	})
 
+	t.Run("WithoutTheGatewayOnlyCodeServersLogin", func(t *testing.T) {
+		// The NetworkPolicy admits only gateway pods, but this node's CNI (bridge) enforces no
+		// NetworkPolicy: a workspace pod reaches the workspace Service (by its cluster DNS
+		// name) — and gets code-server's login redirect, not the workbench: the per-workspace
+		// credential, which only the gateway holds, is the wall that holds here.
+		url := fmt.Sprintf("http://%s.%s.svc:8080", base, namespace)
+		out, err := c.node.KubectlCmd(ctx, "-n", namespace, "exec", pod.Name, "--", "sh", "-c",
+			"curl -s -o /dev/null -w '%{http_code} %{redirect_url}\\n' "+url+"/ ; curl -s -o /dev/null -w '%{http_code}\\n' "+url+"/healthz")
+		if err != nil {
+			t.Fatalf("curl from the workspace pod: %v %s", err, out)
+		}
+		lines := strings.Fields(out)
+		if len(lines) < 3 || lines[0] != "302" || !strings.Contains(lines[1], "/login") || lines[2] != "200" {
+			t.Errorf("a pod without the credential: %q, want 302 to code-server's login (and /healthz 200)", out)
+		}
+	})
+
 	t.Run("ServiceAccountListsPodsInItsNamespaceOnly", func(t *testing.T) {
 		ub.terminal(t, fmt.Sprintf("kubectl get pods -n %s -o name > ~/own-ns.txt 2>&1; kubectl get pods -n kube-system > ~/other-ns.txt 2>&1; echo done > ~/kubectl-done.txt", namespace))
 		home := c.homeDir(alice.Name)
