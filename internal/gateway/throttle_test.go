@@ -7,7 +7,6 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -184,11 +183,15 @@ func TestHashingIsBounded(t *testing.T) {
 		cp = &countingPasswords{PasswordAuthenticator: c.Passwords}
 		c.Passwords, c.HashSlots = cp, 1
 	})
+	cp.checks.Store(0) // the fixture's own sign-ins
 	cp.gate = make(chan struct{})
 	first := make(chan int, 1)
 	go func() { first <- f.signIn(t, "alice", "alice-password", "") }()
-	for cp.checks.Load() == 0 {
-		runtimeGosched()
+	for deadline := time.Now().Add(time.Minute); cp.checks.Load() == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the first sign-in never reached its password check")
+		}
+		time.Sleep(time.Millisecond) // waiting on another goroutine's request; no event to wait on
 	}
 	// The only slot is taken: the next attempt waits hashWait, then gets 429.
 	if code := f.signIn(t, "bob", "bob-password", ""); code != http.StatusTooManyRequests {
@@ -221,5 +224,3 @@ func TestClientAddrTrustsOnlyProxies(t *testing.T) {
 		}
 	}
 }
-
-func runtimeGosched() { runtime.Gosched() }
