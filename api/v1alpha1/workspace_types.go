@@ -214,6 +214,90 @@ type WorkspaceStatus struct {
 	LastActivityTime *metav1.Time `json:"lastActivityTime,omitempty"`
 	// +optional
 	Message string `json:"message,omitempty"`
+	// Start is the progress of the current (or last) start of the workspace pod, as the
+	// cluster reports it: the stage, when each step happened, and what stops it if anything.
+	// +optional
+	Start *StartStatus `json:"start,omitempty"`
+	// LastTermination is the last abnormal end of code-server's container (out of memory, a
+	// crash), kept after its pod is gone.
+	// +optional
+	LastTermination *Termination `json:"lastTermination,omitempty"`
+}
+
+// StartStage is where a workspace pod's start is.
+// +kubebuilder:validation:Enum=Pending;Scheduling;CreatingContainer;StartingCodeServer;Ready
+type StartStage string
+
+const (
+	// StagePending: running was asked for, no pod exists yet.
+	StagePending StartStage = "Pending"
+	// StageScheduling: the pod waits for a node.
+	StageScheduling StartStage = "Scheduling"
+	// StageCreatingContainer: on a node; volumes are mounted and the container is created.
+	StageCreatingContainer StartStage = "CreatingContainer"
+	// StageStartingCodeServer: the container runs; code-server is not answering yet.
+	StageStartingCodeServer StartStage = "StartingCodeServer"
+	// StageReady: code-server answers its readiness probe.
+	StageReady StartStage = "Ready"
+)
+
+// Reasons a start does not go on (StartStatus.Reason); the phase is Failed with each.
+const (
+	ReasonImageMissing      = "ImageMissing"
+	ReasonUnschedulable     = "Unschedulable"
+	ReasonVolumeMountFailed = "VolumeMountFailed"
+	ReasonCrashLooping      = "CrashLooping"
+	ReasonOOMKilled         = "OOMKilled"
+	ReasonContainerConfig   = "ContainerConfigError"
+)
+
+// StartStatus is one start of the workspace pod.
+type StartStatus struct {
+	// Pod is the pod of this start.
+	// +optional
+	Pod string `json:"pod,omitempty"`
+	// Stage is where the start is now.
+	Stage StartStage `json:"stage"`
+	// Reason is set when the start cannot go on by itself (ImageMissing, Unschedulable,
+	// VolumeMountFailed, CrashLooping, OOMKilled, ContainerConfigError); Message says why in
+	// the cluster's words.
+	// +optional
+	Reason string `json:"reason,omitempty"`
+	// +optional
+	Message string `json:"message,omitempty"`
+	// CreatedAt is when the pod was created; ScheduledAt when it got a node;
+	// ContainerStartedAt when code-server's container started; ReadyAt when it answered.
+	// +optional
+	CreatedAt *metav1.Time `json:"createdAt,omitempty"`
+	// +optional
+	ScheduledAt *metav1.Time `json:"scheduledAt,omitempty"`
+	// +optional
+	ContainerStartedAt *metav1.Time `json:"containerStartedAt,omitempty"`
+	// +optional
+	ReadyAt *metav1.Time `json:"readyAt,omitempty"`
+	// PreviousRun is how the run before this start ended, when it ended abnormally (e.g.
+	// out of memory), so the start can say so.
+	// +optional
+	PreviousRun *Termination `json:"previousRun,omitempty"`
+}
+
+// Termination is how code-server's container ended.
+type Termination struct {
+	// Reason is the runtime's (OOMKilled, Error, ...).
+	Reason string `json:"reason"`
+	// +optional
+	ExitCode int32 `json:"exitCode,omitempty"`
+	// Message is the container's termination message: the end of its log when it failed.
+	// +optional
+	Message string `json:"message,omitempty"`
+	// MemoryLimit is the container's memory limit then, if any.
+	// +optional
+	MemoryLimit string `json:"memoryLimit,omitempty"`
+	// +optional
+	FinishedAt *metav1.Time `json:"finishedAt,omitempty"`
+	// Restarts is the container's restart count when it was recorded.
+	// +optional
+	Restarts int32 `json:"restarts,omitempty"`
 }
 
 // Workspace is one user's code-server.

@@ -42,6 +42,19 @@ type Workspace struct {
 	Message    string // human-readable detail (why it failed, what it waits for)
 	// LastActivity is the last activity the backend knows of (zero if unknown).
 	LastActivity time.Time
+	// Steps are the steps of the current start as the cluster reports them, in order (the
+	// kubernetes backend: scheduling, creating the container, starting code-server); nil
+	// when the backend has none to tell.
+	Steps []Step
+	// Notice tells how the run before this start ended, when that matters to the user
+	// (e.g. code-server ran out of memory); "" otherwise.
+	Notice string
+}
+
+// Step is one step of a workspace's start. Started and Done are zero until they happen.
+type Step struct {
+	Name          string
+	Started, Done time.Time
 }
 
 // CodeServerCookie is the cookie code-server reads its session from (no --cookie-suffix).

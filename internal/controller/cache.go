@@ -22,7 +22,7 @@ func CacheOptions(namespaces []string) cache.Options {
 	for _, obj := range []client.Object{
 		&appsv1.Deployment{}, &corev1.Service{}, &corev1.ServiceAccount{}, &corev1.ConfigMap{}, &corev1.Secret{},
 		&corev1.PersistentVolumeClaim{}, &rbacv1.Role{}, &rbacv1.RoleBinding{},
-		&networkingv1.NetworkPolicy{},
+		&networkingv1.NetworkPolicy{}, &corev1.Pod{},
 	} {
 		byObject[obj] = cache.ByObject{Label: mine}
 	}

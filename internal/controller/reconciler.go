@@ -15,7 +15,9 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	codehubv1 "github.com/codehub-dev/codehub/api/v1alpha1"
 	"github.com/codehub-dev/codehub/internal/workspacebuild"
@@ -26,6 +28,8 @@ import (
 // +kubebuilder:rbac:groups=codehub.io,resources=workspaces/finalizers,verbs=update
 // +kubebuilder:rbac:groups="",resources=serviceaccounts;configmaps;services;persistentvolumeclaims,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",resources=pods;pods/log,verbs=get;list;watch
+// Why a workspace pod does not start is sometimes only in its events (a volume that cannot be mounted).
+// +kubebuilder:rbac:groups="",resources=events,verbs=get;list;watch
 // The credential Secret is created once and, only for a re-created Workspace, rewritten; never patched or deleted (GC does that).
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update
 // +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch;delete
@@ -70,7 +74,27 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Owns(&rbacv1.Role{}).
 		Owns(&rbacv1.RoleBinding{}).
 		Owns(&networkingv1.NetworkPolicy{}).
+		// The workspace pod (owned by the Deployment's ReplicaSet) says how its start goes.
+		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(r.podWorkspace)).
 		Complete(r)
+}
+
+// podWorkspace maps a workspace pod to its Workspace: the pod's instance label is the
+// Deployment's name, and the Deployment's controller is the Workspace.
+func (r *Reconciler) podWorkspace(ctx context.Context, obj client.Object) []reconcile.Request {
+	name := obj.GetLabels()[workspacebuild.LabelInstance]
+	if name == "" {
+		return nil
+	}
+	dep := &appsv1.Deployment{}
+	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: obj.GetNamespace(), Name: name}, dep); err != nil {
+		return nil
+	}
+	owner := metav1.GetControllerOf(dep)
+	if owner == nil || owner.Kind != "Workspace" {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: obj.GetNamespace(), Name: owner.Name}}}
 }
 
 // Reconcile is level-triggered: it derives everything from the Workspace and what exists.
@@ -100,7 +124,18 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, err
 	}
 
-	next := computeStatus(ws, dep, applyErr)
+	pod, err := r.currentPod(ctx, ws)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	var events []corev1.Event
+	if ws.Spec.Running {
+		if events, err = r.mountEvents(ctx, pod); err != nil {
+			logger.Error(err, "reading the workspace pod's events")
+		}
+	}
+	start, last := progress(ws, pod, events)
+	next := computeStatus(ws, dep, start, last, applyErr)
 	if err := r.writeStatus(ctx, ws, next); apierrors.IsConflict(err) {
 		// A newer Workspace exists, and its watch event has queued another pass.
 		return ctrl.Result{}, nil
@@ -110,7 +145,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if applyErr != nil {
 		return ctrl.Result{}, applyErr
 	}
-	return r.idleStop(ctx, ws)
+	res, err := r.idleStop(ctx, ws)
+	if err == nil && start != nil && start.Stage == codehubv1.StageCreatingContainer && ws.Spec.Running {
+		// Only events tell why a container is not created yet (a volume that does not mount).
+		if res.RequeueAfter == 0 || res.RequeueAfter > eventsRequeue {
+			res.RequeueAfter = eventsRequeue
+		}
+	}
+	return res, err
 }
 
 // ensureNotTaken refuses a second Workspace for a user who already has one in the namespace:

@@ -37,10 +37,15 @@ func deploymentCondition(dep *appsv1.Deployment, t appsv1.DeploymentConditionTyp
 	return nil
 }
 
-// computeStatus derives the next status from the spec, the Deployment and the apply outcome.
-// It starts from the current status so unchanged conditions keep their transition times.
-func computeStatus(ws *codehubv1.Workspace, dep *appsv1.Deployment, applyErr error) codehubv1.WorkspaceStatus {
+// computeStatus derives the next status from the spec, the Deployment, the start's progress
+// (from the pod: progress) and the apply outcome. It starts from the current status so
+// unchanged conditions keep their transition times. A start the cluster says cannot go on
+// (image missing, unschedulable, a volume that does not mount, a crash loop, out of memory)
+// is Failed at once, with the cluster's reason, rather than after the Deployment's progress
+// deadline; it turns Running if the cluster later recovers.
+func computeStatus(ws *codehubv1.Workspace, dep *appsv1.Deployment, start *codehubv1.StartStatus, last *codehubv1.Termination, applyErr error) codehubv1.WorkspaceStatus {
 	st := *ws.Status.DeepCopy()
+	st.Start, st.LastTermination = start.DeepCopy(), last.DeepCopy()
 	st.ObservedGeneration = ws.Generation
 	st.URL = URL(ws)
 	st.ReadyReplicas = dep.Status.ReadyReplicas
@@ -52,8 +57,10 @@ func computeStatus(ws *codehubv1.Workspace, dep *appsv1.Deployment, applyErr err
 	case ws.Spec.Running && ready:
 		st.Phase, st.Message = codehubv1.PhaseRunning, ""
 	case ws.Spec.Running:
-		st.Phase, st.Message = codehubv1.PhaseStarting, "waiting for the code-server pod to become available"
-		if c := deploymentCondition(dep, appsv1.DeploymentProgressing); c != nil && c.Status == corev1.ConditionFalse {
+		st.Phase, st.Message = codehubv1.PhaseStarting, startMessage(start)
+		if start != nil && start.Reason != "" {
+			st.Phase = codehubv1.PhaseFailed
+		} else if c := deploymentCondition(dep, appsv1.DeploymentProgressing); c != nil && c.Status == corev1.ConditionFalse {
 			st.Phase, st.Message = codehubv1.PhaseFailed, c.Message
 		}
 	case dep.Status.Replicas > 0:

@@ -3,9 +3,13 @@ package gateway
 import (
 	"bytes"
 	"embed"
+	"fmt"
 	"html/template"
 	"net/http"
 	"strconv"
+	"time"
+
+	"github.com/codehub-dev/codehub/internal/backend"
 )
 
 //go:embed templates/*.html
@@ -23,6 +27,42 @@ type pageData struct {
 	User    string
 	Failed  bool
 	SSO     string // path that starts single sign-on, when configured
+	// Steps of a workspace's start (the progress page), as the backend reports them.
+	Steps []stepView
+}
+
+// stepView is one start step on the progress page: State is "done", "now" or "todo".
+type stepView struct {
+	Name, State, At string
+}
+
+// stepViews renders a start's steps: each done one with the time it ended and how long
+// after the start; the first not done is the current one.
+func stepViews(steps []backend.Step) []stepView {
+	var out []stepView
+	var origin time.Time
+	if len(steps) > 0 {
+		origin = steps[0].Started
+	}
+	current := false
+	for _, s := range steps {
+		v := stepView{Name: s.Name, State: "todo"}
+		switch {
+		case !s.Done.IsZero():
+			v.State = "done"
+			v.At = s.Done.UTC().Format("15:04:05 UTC")
+			if !origin.IsZero() {
+				v.At += fmt.Sprintf(", after %d s", int(s.Done.Sub(origin).Round(time.Second).Seconds()))
+			}
+		case !current:
+			v.State, current = "now", true
+			if !s.Started.IsZero() {
+				v.At = "since " + s.Started.UTC().Format("15:04:05 UTC")
+			}
+		}
+		out = append(out, v)
+	}
+	return out
 }
 
 // render writes a server-rendered page. The pages need no JavaScript, so the policy

@@ -95,7 +95,8 @@ func (g *Gateway) proxyTo(w http.ResponseWriter, r *http.Request, rt *route, upg
 func (g *Gateway) wake(w http.ResponseWriter, r *http.Request, id identity.Identity, ws backend.Workspace, getErr error) {
 	next := safeNext(r.URL.RequestURI())
 	if getErr == nil && ws.State == backend.StateFailed {
-		render(w, http.StatusServiceUnavailable, "progress.html", pageData{Title: "Workspace failed", Failed: true, Message: ws.Message, Next: next, User: id.User})
+		render(w, http.StatusServiceUnavailable, "progress.html", pageData{Title: "Workspace failed", Failed: true, Message: ws.Message, Next: next, User: id.User,
+			Steps: stepViews(ws.Steps), Notice: ws.Notice})
 		return
 	}
 	started, err := g.cfg.Backend.Start(r.Context(), id)
@@ -112,11 +113,13 @@ func (g *Gateway) wake(w http.ResponseWriter, r *http.Request, id identity.Ident
 		msg = capitalize(started.Message) + "…"
 	}
 	if err == nil && started.State == backend.StateFailed {
-		render(w, http.StatusServiceUnavailable, "progress.html", pageData{Title: "Workspace failed", Failed: true, Message: started.Message, Next: next, User: id.User})
+		render(w, http.StatusServiceUnavailable, "progress.html", pageData{Title: "Workspace failed", Failed: true, Message: started.Message, Next: next, User: id.User,
+			Steps: stepViews(started.Steps), Notice: started.Notice})
 		return
 	}
 	w.Header().Set("Retry-After", "1")
-	render(w, http.StatusServiceUnavailable, "progress.html", pageData{Title: "Starting", Refresh: 1, Message: msg, Next: next, User: id.User})
+	render(w, http.StatusServiceUnavailable, "progress.html", pageData{Title: "Starting", Refresh: 1, Message: msg, Next: next, User: id.User,
+		Steps: stepViews(started.Steps), Notice: started.Notice})
 }
 
 func (g *Gateway) unavailable(w http.ResponseWriter, r *http.Request, msg string) {

@@ -39,7 +39,7 @@ func isExec(p string) bool {
 	return err == nil && !st.IsDir() && st.Mode()&0o111 != 0
 }
 
-func writeConfigs() error {
+func writeConfigs(clusterDNS bool) error {
 	runc, err := lookPath("runc")
 	if err != nil {
 		return err
@@ -49,7 +49,7 @@ func writeConfigs() error {
 			return err
 		}
 	}
-	for path, content := range renderConfigs(runc) {
+	for path, content := range renderConfigs(runc, clusterDNS) {
 		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 			return err
 		}
@@ -57,15 +57,21 @@ func writeConfigs() error {
 	return nil
 }
 
-// renderConfigs returns every configuration file of the node by path.
-func renderConfigs(runc string) map[string]string {
+// renderConfigs returns every configuration file of the node by path. With clusterDNS the
+// kubelet gives ClusterFirst pods the node's DNS stand-in (dns.go) on NodeIP as their name
+// server; without it pods have none.
+func renderConfigs(runc string, clusterDNS bool) map[string]string {
+	dns := ""
+	if clusterDNS {
+		dns = fmt.Sprintf("clusterDNS: [%q]\n", NodeIP)
+	}
 	files := map[string]string{
 		containerdConfig: fmt.Sprintf(containerdTOML, StateDir, RunDir, containerdSock, PauseImage, runc, cniBinDir, cniConfDir),
 		filepath.Join(cniConfDir, "10-"+Marker+".conflist"): fmt.Sprintf(cniConflist, Marker, Bridge, PodCIDR, NodeIP, ServiceCIDR, filepath.Join(StateDir, "cni", "ipam")),
 		// No nameserver: a pod must not send DNS queries anywhere (nothing serves them here).
 		resolvConf: "# " + Marker + ": no DNS server on purpose (none is reachable from pods)\noptions ndots:1\n",
 		filepath.Join(StateDir, "kubelet.yaml"): fmt.Sprintf(kubeletYAML, pkiPath("ca.crt"), pkiPath("kubelet-serving.crt"), pkiPath("kubelet-serving.key"),
-			"unix://"+containerdSock, resolvConf, volumePluginDir, podLogsDir, NodeIP, kubeletPort, kubeletHealthz),
+			"unix://"+containerdSock, resolvConf, volumePluginDir, podLogsDir, NodeIP, kubeletPort, kubeletHealthz, dns),
 		filepath.Join(StateDir, "kube-proxy.yaml"): fmt.Sprintf(kubeProxyYAML, kubeconfigPath("kube-proxy"), NodeName, PodCIDR, NodeIP,
 			proxyHealthz, proxyMetrics),
 	}
@@ -169,7 +175,7 @@ readOnlyPort: 0
 healthzBindAddress: 127.0.0.1
 healthzPort: %[10]d
 clusterDomain: cluster.local
-imageGCHighThresholdPercent: 100
+%[11]simageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
 evictionHard:
   memory.available: 100Mi

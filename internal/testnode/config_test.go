@@ -12,7 +12,7 @@ import (
 // The node's configuration files carry the network-safety settings (checked here without a
 // node; test/node runs the real one).
 func TestConfigsKeepPodsOnTheNode(t *testing.T) {
-	files := renderConfigs("/usr/sbin/runc")
+	files := renderConfigs("/usr/sbin/runc", false)
 
 	var cni struct {
 		Name    string `json:"name"`
@@ -111,6 +111,27 @@ func TestGuardRules(t *testing.T) {
 	for _, line := range []string{"-A FORWARD -o cni-podman0 -j CNI-FORWARD", "-A POSTROUTING -s 10.88.0.0/16 -j CNI-abc"} {
 		if isOurs(line) {
 			t.Errorf("isOurs(%q) = true: another program's rule would be deleted", line)
+		}
+	}
+}
+
+// With ClusterDNS the kubelet names the node's DNS stand-in (on the bridge address, so a
+// pod's query never leaves the machine); without it no cluster DNS at all.
+func TestKubeletClusterDNS(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		var kubelet map[string]any
+		if err := yaml.Unmarshal([]byte(renderConfigs("/usr/sbin/runc", on)[filepath.Join(StateDir, "kubelet.yaml")]), &kubelet); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := kubelet["clusterDNS"].([]any)
+		switch {
+		case on && (len(got) != 1 || got[0] != NodeIP):
+			t.Errorf("clusterDNS = %v, want [%s]", kubelet["clusterDNS"], NodeIP)
+		case !on && kubelet["clusterDNS"] != nil:
+			t.Errorf("clusterDNS = %v without the option", kubelet["clusterDNS"])
+		}
+		if kubelet["clusterDomain"] != ClusterDomain {
+			t.Errorf("clusterDomain = %v", kubelet["clusterDomain"])
 		}
 	}
 }

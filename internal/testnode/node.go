@@ -19,6 +19,11 @@
 // on) and the kernel settings the kubelet changes are recorded first and restored on teardown.
 // Images are imported (ctr -n k8s.io images import); a ValidatingAdmissionPolicy rejects every
 // pod whose containers do not all use imagePullPolicy: Never, so nothing ever tries a registry.
+//
+// Optional stand-ins for what a real cluster has: Options.ClusterDNS (a DNS server on NodeIP
+// that resolves Service names to ClusterIPs and nothing else, dns.go) and
+// InstallV3IOStandIn (the platform's v3io/fuse flexVolume driver, serving real FUSE mounts of a
+// host directory, internal/testnode/v3iofuse).
 package testnode
 
 import (
@@ -89,6 +94,11 @@ type Options struct {
 	Logf func(format string, args ...any)
 	// LockTimeout bounds the wait for another node on this machine to go (default 15 min).
 	LockTimeout time.Duration
+	// ClusterDNS runs a stand-in for the cluster's DNS on NodeIP:53 (dns.go: Service names
+	// resolve to their ClusterIPs, nothing else resolves) and gives pods it as their name
+	// server, so in-cluster URLs such as http://<svc>.<ns>.svc:8080 work as on a real
+	// cluster. Off: pods have no name server at all.
+	ClusterDNS bool
 }
 
 // Node is a running node. Its fields are read-only.
@@ -106,6 +116,7 @@ type Node struct {
 	opts  Options
 	lock  *os.File
 	procs map[string]*proc
+	dns   *clusterDNS
 	mu    sync.Mutex
 	down  bool
 }
@@ -222,7 +233,7 @@ func (n *Node) up(ctx context.Context) error {
 	if err := writePKI(); err != nil {
 		return fmt.Errorf("PKI: %w", err)
 	}
-	if err := writeConfigs(); err != nil {
+	if err := writeConfigs(n.opts.ClusterDNS); err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
 	n.phase("PKI and configuration", t0)
@@ -277,6 +288,12 @@ func (n *Node) up(ctx context.Context) error {
 	n.phase("admission policy enforced", t)
 	n.mu.Unlock()
 
+	if n.opts.ClusterDNS {
+		if err := n.startClusterDNS(); err != nil {
+			<-imported
+			return fmt.Errorf("cluster DNS stand-in on %s:%d: %w", NodeIP, DNSPort, err)
+		}
+	}
 	if err := <-imported; err != nil {
 		return fmt.Errorf("importing images: %w", err)
 	}

@@ -72,6 +72,9 @@ func teardown(n *Node) error {
 	if n.Client != nil && len(procs("kubelet")) > 0 && procs("kubelet")[0].exited() == nil {
 		note(n.deleteAllPods(ctx))
 	}
+	if n.dns != nil {
+		n.dns.stop()
+	}
 	stop(5*time.Second, "kube-proxy")
 	if n.opts.Binaries != "" {
 		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)

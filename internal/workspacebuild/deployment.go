@@ -41,10 +41,10 @@ func PodTemplate(ws *codehubv1.Workspace, o Options, credential string) corev1.P
 	if image == "" {
 		image = o.Image
 	}
-	probe := func(failures int32) *corev1.Probe {
+	probe := func(period, failures int32) *corev1.Probe {
 		return &corev1.Probe{
 			ProbeHandler:     corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromString("http")}},
-			PeriodSeconds:    10,
+			PeriodSeconds:    period,
 			FailureThreshold: failures,
 		}
 	}
@@ -90,9 +90,16 @@ func PodTemplate(ws *codehubv1.Workspace, o Options, credential string) corev1.P
 				Env:             env,
 				Resources:       ws.Spec.Resources,
 				VolumeMounts:    mounts,
-				StartupProbe:    probe(30),
-				ReadinessProbe:  probe(3),
-				LivenessProbe:   probe(6),
+				// The startup probe asks every second (for at most 5 min): code-server answers
+				// ~1 s after its container starts, and a 10 s period made every cold start wait
+				// for the second probe (measured on the test node: Ready 9-11 s after the
+				// container started, ~2 s with this).
+				StartupProbe:   probe(1, 300),
+				ReadinessProbe: probe(10, 3),
+				LivenessProbe:  probe(10, 6),
+				// A container that fails leaves the end of its log as its termination message,
+				// which the Workspace's status reports (why code-server keeps exiting).
+				TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 				SecurityContext: &corev1.SecurityContext{
 					RunAsNonRoot:             ptr.To(true),
 					AllowPrivilegeEscalation: ptr.To(false),
@@ -118,8 +125,16 @@ func PortProxyURI(ws *codehubv1.Workspace, o Options) string {
 }
 
 // podSecurityContext runs as the user's uid/gid when known. FUSE needs no extra privilege in
-// the pod (the node's flexVolume driver mounts it) but fsGroup cannot chown a FUSE mount, so
-// the uid must be the platform's uid for the user to write to /User.
+// the pod (the node's flexVolume driver mounts it), and the uid must be the platform's uid
+// for the user to write to /User.
+//
+// fsGroup makes a PVC home writable for that uid, but the kubelet applies it to every volume
+// that supports it, flexVolumes included: unless the driver's init opts out, it changes the
+// group of every file of the v3io mount (the whole data platform) at each pod start
+// (measured with a driver that does not opt out, test/onnode). So: fsGroupChangePolicy
+// OnRootMismatch with every fsGroup (a volume whose root already has the group is not walked
+// again; it also keeps a large home PVC from being walked at every start), and no fsGroup at
+// all when the home is on v3io (the scratch home is an emptyDir, writable without it).
 func podSecurityContext(ws *codehubv1.Workspace, o Options) *corev1.PodSecurityContext {
 	if ws.Spec.SecurityContext != nil {
 		return ws.Spec.SecurityContext.DeepCopy()
@@ -131,11 +146,15 @@ func podSecurityContext(ws *codehubv1.Workspace, o Options) *corev1.PodSecurityC
 	if ws.Spec.GID != nil {
 		gid = *ws.Spec.GID
 	}
-	return &corev1.PodSecurityContext{
+	sc := &corev1.PodSecurityContext{
 		RunAsNonRoot:   ptr.To(true),
 		RunAsUser:      ptr.To(uid),
 		RunAsGroup:     ptr.To(gid),
-		FSGroup:        ptr.To(gid),
 		SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
 	}
+	if ws.Spec.Home.V3IO == nil {
+		sc.FSGroup = ptr.To(gid)
+		sc.FSGroupChangePolicy = ptr.To(corev1.FSGroupChangeOnRootMismatch)
+	}
+	return sc
 }

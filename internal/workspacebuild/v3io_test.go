@@ -36,3 +36,20 @@ func TestV3IOFlexVolume(t *testing.T) {
 		t.Fatalf("v3io mounts = %v, want [/v3io= /User=users/alice]", paths)
 	}
 }
+
+// The kubelet applies fsGroup to flexVolumes too: with it, a driver that does not opt out has
+// every file of the v3io mount re-grouped at each pod start (seen on the test node). A v3io
+// home therefore gets no fsGroup (nothing of it needs one), and every fsGroup comes with
+// OnRootMismatch, so a volume whose root already has the group is not walked again.
+func TestFSGroupAndFUSE(t *testing.T) {
+	o := DefaultOptions()
+	for name, want := range map[string]bool{"v3io-home": false, "v3io-mount": true, "default": true, "existing-claim-csi": true} {
+		sc := PodTemplate(cases[name], o, "").Spec.SecurityContext
+		if got := sc.FSGroup != nil; got != want {
+			t.Errorf("%s: fsGroup set = %v, want %v", name, got, want)
+		}
+		if sc.FSGroup != nil && (sc.FSGroupChangePolicy == nil || *sc.FSGroupChangePolicy != "OnRootMismatch") {
+			t.Errorf("%s: fsGroup without fsGroupChangePolicy OnRootMismatch: %v", name, sc.FSGroupChangePolicy)
+		}
+	}
+}

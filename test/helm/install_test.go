@@ -147,6 +147,26 @@ func TestInstallUpgradeUninstall(t *testing.T) {
 		t.Fatalf("a rejected install created the CRD (err=%v)", err)
 	}
 
+	// The v3io access-key Secret must have the driver's name as its type (the kubelet passes
+	// a flexVolume secretRef to the driver only then): one of another type stops the install.
+	wrong := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "vscode-v3io", Namespace: namespace}, Type: corev1.SecretTypeOpaque,
+		StringData: map[string]string{"accessKey": "k"}}
+	if err := cl.c.Create(ctx, wrong); err != nil {
+		t.Fatal(err)
+	}
+	if _, errOut, err := h.run("install", release, chartPath, "-n", namespace, "-f", chartPath+"/values-single-user.yaml"); err == nil ||
+		!strings.Contains(errOut, `Secret vscode-v3io has type "Opaque"`) || !strings.Contains(errOut, "--type=v3io/fuse") {
+		t.Fatalf("helm install with an Opaque v3io Secret: err=%v\n%s", err, errOut)
+	}
+	if err := cl.c.Delete(ctx, wrong); err != nil {
+		t.Fatal(err)
+	}
+	right := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "vscode-v3io", Namespace: namespace}, Type: "v3io/fuse",
+		StringData: map[string]string{"accessKey": "k"}}
+	if err := cl.c.Create(ctx, right); err != nil {
+		t.Fatal(err)
+	}
+
 	// The seed's one-user install, with the documented values file.
 	start := time.Now()
 	out := h.must(t, "install", release, chartPath, "-n", namespace, "-f", chartPath+"/values-single-user.yaml")

@@ -262,6 +262,9 @@ func writeReport(outDir string, res *Results) error {
 	w("\n## Operator reconcile (200 / 1,000 Workspaces)\n\n")
 	w("%s\n", operatorNote(outDir))
 
+	w("\n## On a real node (the chart installed, real pods)\n\n")
+	w("%s\n", realNodeNote(outDir))
+
 	w("\n## Exact configurations\n\n")
 	for _, t := range res.Targets {
 		w("### %s\n\n```\n%s\n```\n\n", t.Name, strings.TrimSpace(t.Config))
@@ -385,6 +388,35 @@ func operatorNote(outDir string) string {
 		return none
 	}
 	return "Not measured by this tool; quoted from `docs/operator.md` (the operator engineer's own measurement):\n\n" + strings.Join(quoted, "\n>\n")
+}
+
+// realNodeSection is the heading in docs/real-node.md whose text the report includes: the
+// figures measured on the test node by BenchmarkOnNode (test/onnode), which this tool does not
+// run.
+const realNodeSection = "## Figures on the node"
+
+// realNodeNote includes the figures section of docs/real-node.md (its subheadings one level
+// down), or says where they would be.
+func realNodeNote(outDir string) string {
+	const none = "Not measured by this tool: the figures on the test node come from `BenchmarkOnNode` (`test/onnode`) and `docs/real-node.md` has none yet."
+	b, err := os.ReadFile(filepath.Join(outDir, "real-node.md"))
+	if err != nil {
+		return none
+	}
+	text := string(b)
+	i := strings.Index(text, "\n"+realNodeSection+"\n")
+	if i < 0 {
+		return none
+	}
+	body := text[i+len(realNodeSection)+2:]
+	if j := strings.Index(body, "\n## "); j >= 0 {
+		body = body[:j]
+	}
+	body = strings.TrimSpace(strings.ReplaceAll(body, "\n### ", "\n#### "))
+	if body == "" {
+		return none
+	}
+	return "Not measured by this tool; included from `docs/real-node.md` (" + realNodeSection[3:] + "), where the command that measures them is named:\n\n" + body
 }
 
 func writeCSV(path string, res *Results) error {

@@ -2,6 +2,10 @@ package kubernetes
 
 import (
 	"context"
+	"fmt"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	codehubv1 "github.com/codehub-dev/codehub/api/v1alpha1"
 	"github.com/codehub-dev/codehub/internal/backend"
@@ -29,6 +33,9 @@ func (b *Backend) view(ctx context.Context, ws *codehubv1.Workspace) backend.Wor
 	}
 	if w.State != backend.StateRunning {
 		b.creds.forget(ws.Name)
+		if current && ws.Spec.Running {
+			w.Steps, w.Notice = steps(ws.Status.Start)
+		}
 		return w
 	}
 	u, err := b.cfg.Endpoint(ws)
@@ -43,6 +50,42 @@ func (b *Backend) view(ctx context.Context, ws *codehubv1.Workspace) backend.Wor
 	}
 	w.Endpoint, w.Credential = u, cred
 	return w
+}
+
+// steps renders the operator's record of the current start (status.start) for the
+// progress page: each step with when it began and ended, and how the previous run ended
+// when it ended abnormally.
+func steps(st *codehubv1.StartStatus) ([]backend.Step, string) {
+	if st == nil {
+		return nil, ""
+	}
+	t := func(mt *metav1.Time) time.Time {
+		if mt == nil {
+			return time.Time{}
+		}
+		return mt.Time
+	}
+	out := []backend.Step{
+		{Name: "Scheduling", Started: t(st.CreatedAt), Done: t(st.ScheduledAt)},
+		{Name: "Creating the container", Started: t(st.ScheduledAt), Done: t(st.ContainerStartedAt)},
+		{Name: "Starting code-server", Started: t(st.ContainerStartedAt), Done: t(st.ReadyAt)},
+	}
+	notice := ""
+	if p := st.PreviousRun; p != nil {
+		what := fmt.Sprintf("code-server exited with code %d", p.ExitCode)
+		if p.Reason == "OOMKilled" {
+			what = "code-server ran out of memory and was killed"
+			if p.MemoryLimit != "" {
+				what = fmt.Sprintf("code-server ran out of memory (limit %s) and was killed", p.MemoryLimit)
+			}
+		}
+		notice = "Last time, " + what
+		if p.FinishedAt != nil {
+			notice += " at " + p.FinishedAt.UTC().Format("15:04:05 UTC, Jan 2")
+		}
+		notice += "."
+	}
+	return out, notice
 }
 
 func orPending(p codehubv1.Phase) codehubv1.Phase {
