@@ -78,9 +78,10 @@ func newServe() *cobra.Command {
 			if (o.TLSCert == "") != (o.TLSKey == "") {
 				return errors.New("--tls-cert and --tls-key go together")
 			}
-			if o.IdleTimeout < 0 || o.SessionTTL <= 0 {
-				return errors.New("--idle-timeout must be >= 0 and --session-ttl > 0")
+			if o.IdleTimeout < 0 || o.MaxRunTime < 0 || o.SessionTTL <= 0 {
+				return errors.New("--idle-timeout and --max-run-time must be >= 0 and --session-ttl > 0")
 			}
+			o.IdleTimeoutSet = cmd.Flags().Changed("idle-timeout") || os.Getenv("CODEHUB_IDLE_TIMEOUT") != ""
 			if oidcSecretFile != "" {
 				secret, err := os.ReadFile(oidcSecretFile)
 				if err != nil {
@@ -108,7 +109,9 @@ func newServe() *cobra.Command {
 	f.StringVar(&o.CodeServer, "code-server", envOr("CODEHUB_CODE_SERVER", "code-server"), "code-server launcher to run (env CODEHUB_CODE_SERVER)")
 	f.StringVar(&o.Init, "init", envOr("CODEHUB_INIT", siblingInit()), "codehub-init binary that prepares each start (env CODEHUB_INIT; default: codehub-init next to this binary); \"none\" runs code-server directly")
 	f.StringVar(&o.BuiltinExtensions, "builtin-extensions-dir", os.Getenv("CODEHUB_BUILTIN_EXTENSIONS"), "pinned extensions codehub-init syncs into each workspace")
-	f.DurationVar(&o.IdleTimeout, "idle-timeout", envDuration("CODEHUB_IDLE_TIMEOUT", time.Hour), "stop a workspace after this long without activity; 0 = never")
+	f.DurationVar(&o.IdleTimeout, "idle-timeout", envDuration("CODEHUB_IDLE_TIMEOUT", time.Hour), "local backend: stop a workspace after this long without activity (a person working in it, a start, busy CPU, \"Keep running\"); 0 = never. Kubernetes: the operator stops from spec.idleTimeout")
+	f.DurationVar(&o.MaxRunTime, "max-run-time", envDuration("CODEHUB_MAX_RUN_TIME", 0), "local backend: stop a workspace after this long running, even when busy; 0 = never")
+	f.Float64Var(&o.BusyCPU, "busy-cpu", 0, "local backend: CPU use (cores) of a workspace's processes that counts as activity (default 0.25; negative: CPU never counts)")
 	f.DurationVar(&o.SessionTTL, "session-ttl", 12*time.Hour, "how long a sign-in lasts")
 	f.StringVar(&o.SessionKeyFile, "session-key-file", os.Getenv("CODEHUB_SESSION_KEY_FILE"), "hex AES-256 key for session cookies (default <state-dir>/session.key, created if missing)")
 	f.DurationVar(&o.ReconnectionGrace, "reconnection-grace-time", 5*time.Minute, "how long code-server keeps a closed tab's session")

@@ -22,7 +22,9 @@ type pageData struct {
 	Next    string
 	User    string
 	Failed  bool
-	SSO     string // path that starts single sign-on, when configured
+	SSO     string      // path that starts single sign-on, when configured
+	Rows    [][2]string // label/value lines (the dashboard)
+	Running bool
 }
 
 // render writes a server-rendered page. The pages need no JavaScript, so the policy

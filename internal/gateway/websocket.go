@@ -23,6 +23,12 @@ func (s *socketSet) track(w http.ResponseWriter) http.ResponseWriter {
 	return &hijackTracker{ResponseWriter: w, set: s}
 }
 
+// trackRoute is track for a WebSocket to rt's workspace: what the client sends on it is
+// followed for activity (activity.go), and stopping the workspace closes it.
+func (s *socketSet) trackRoute(w http.ResponseWriter, rt *route) http.ResponseWriter {
+	return &hijackTracker{ResponseWriter: w, set: s, rt: rt}
+}
+
 func (s *socketSet) add(c *wsConn) {
 	s.mu.Lock()
 	s.conns[c] = struct{}{}
@@ -55,10 +61,25 @@ func (s *socketSet) closeAll(ctx context.Context) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c.goAway(ctx)
+			c.goAway(ctx, closeGoingAway)
 		}()
 	}
 	wg.Wait()
+}
+
+// closeRoute sends close code on every tracked connection to rt's workspace.
+func (s *socketSet) closeRoute(ctx context.Context, rt *route, code uint16) {
+	s.mu.Lock()
+	var all []*wsConn
+	for c := range s.conns {
+		if c.rt == rt {
+			all = append(all, c)
+		}
+	}
+	s.mu.Unlock()
+	for _, c := range all {
+		go c.goAway(ctx, code)
+	}
 }
 
 // hijackTracker wraps the ResponseWriter of an upgrade request; ReverseProxy hijacks
@@ -66,6 +87,7 @@ func (s *socketSet) closeAll(ctx context.Context) {
 type hijackTracker struct {
 	http.ResponseWriter
 	set *socketSet
+	rt  *route // nil: not a workspace's code-server (a port preview)
 }
 
 func (h *hijackTracker) Unwrap() http.ResponseWriter { return h.ResponseWriter }
@@ -75,7 +97,10 @@ func (h *hijackTracker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	wc := &wsConn{Conn: conn, set: h.set}
+	wc := &wsConn{Conn: conn, set: h.set, rt: h.rt}
+	if h.rt != nil {
+		wc.client = h.set.g.newFollower(h.rt)
+	}
 	h.set.add(wc)
 	if h.set.g != nil {
 		h.set.g.cfg.Metrics.WebSockets.Inc()
@@ -90,7 +115,9 @@ func (h *hijackTracker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // close frame is never injected into the middle of another frame.
 type wsConn struct {
 	net.Conn
-	set *socketSet
+	set    *socketSet
+	rt     *route
+	client *follower // client-to-server messages (activity.go); nil = not followed
 
 	mu        sync.Mutex
 	closed    bool
@@ -185,9 +212,16 @@ func framePayloadLen(h []byte) uint64 {
 
 func (c *wsConn) atBoundary() bool { return c.inBody && c.remaining == 0 && c.hdrLen == 0 }
 
-// goAway writes a close frame with status 1001 once the stream is between frames (or
+// Close codes the gateway sends: 1001 at shutdown, 4002 when the workspace stopped (VS
+// Code reconnects at once and is then told why, see tombstone.go).
+const (
+	closeGoingAway        = 1001
+	closeWorkspaceStopped = 4002
+)
+
+// goAway writes a close frame with status code once the stream is between frames (or
 // gives up on that at ctx's deadline) and closes the connection.
-func (c *wsConn) goAway(ctx context.Context) {
+func (c *wsConn) goAway(ctx context.Context, code uint16) {
 	deadline := time.Now().Add(2 * time.Second)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
@@ -197,7 +231,7 @@ func (c *wsConn) goAway(ctx context.Context) {
 			if c.atBoundary() || time.Now().After(deadline) {
 				if c.atBoundary() && !c.closed {
 					_ = c.Conn.SetWriteDeadline(time.Now().Add(time.Second))
-					_, _ = c.Conn.Write([]byte{0x88, 0x02, 0x03, 0xe9}) // FIN+close, 2 bytes: 1001
+					_, _ = c.Conn.Write([]byte{0x88, 0x02, byte(code >> 8), byte(code)}) // FIN+close, 2 bytes: the code
 				}
 				c.closed = true
 				c.mu.Unlock()

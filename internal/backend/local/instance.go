@@ -17,7 +17,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/codehub-dev/codehub/internal/agent"
 	"github.com/codehub-dev/codehub/internal/backend"
+	"github.com/codehub-dev/codehub/internal/idle"
+	"github.com/codehub-dev/codehub/internal/procstat"
 )
 
 const (
@@ -50,14 +53,21 @@ type instance struct {
 	// secret is this run's credential: code-server's HASHED_PASSWORD and the session
 	// cookie the gateway presents. New on every start.
 	secret string
+	// running is when the current run became Running; activity its stored activity mark
+	// (the one value the idle stop and the API read); meter samples its CPU (idle.go).
+	running  time.Time
+	activity idle.Activity
+	meter    procstat.Meter
 }
 
 func (in *instance) snapshot() backend.Workspace {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	w := backend.Workspace{Name: in.name, User: in.user, State: in.state, Message: in.message}
+	w := backend.Workspace{Name: in.name, User: in.user, State: in.state, Message: in.message,
+		LastActivity: in.activity.Last(), IdleTimeout: in.cfg.IdleTimeout}
 	if in.state == backend.StateRunning {
 		w.Endpoint, w.Credential = in.endpoint, in.secret
+		w.StopsAt, w.StopReason = idle.Deadline(w.LastActivity, in.running, in.cfg.IdleTimeout, in.cfg.MaxRunTime)
 	}
 	return w
 }
@@ -156,6 +166,11 @@ func (in *instance) run() {
 			in.mu.Lock()
 			if !in.stopping {
 				in.state, in.message, in.endpoint = backend.StateRunning, "", socketURL(in.socket())
+				// A start is activity: a workspace started by the API or CLI and never
+				// visited stops one idle timeout later.
+				in.running = in.cfg.Clock.Now()
+				in.activity.Touch(in.running)
+				in.meter = procstat.Meter{}
 			}
 			in.mu.Unlock()
 			if in.cfg.OnReady != nil {
@@ -289,10 +304,18 @@ func (in *instance) command() *exec.Cmd {
 		"PATH=" + os.Getenv("PATH"),
 		"SHELL=" + shell(),
 		"LANG=" + envOr("LANG", "C.UTF-8"),
-		"CODEHUB_USER=" + in.user,
+		agent.EnvUser + "=" + in.user,
 		// code-server reads it and removes it from its environment, so terminals and
 		// extensions never inherit it.
 		"HASHED_PASSWORD=" + in.secret,
+		// What the codehub extension talks to the gateway with: its own workspace only.
+		agent.EnvToken + "=" + agent.Token(in.user, in.secret),
+	}
+	if in.cfg.AgentURL != "" {
+		cmd.Env = append(cmd.Env, agent.EnvURL+"="+in.cfg.AgentURL)
+	}
+	if in.cfg.PublicURL != "" {
+		cmd.Env = append(cmd.Env, agent.EnvPublicURL+"="+in.cfg.PublicURL)
 	}
 	if in.cfg.PortProxyURI != nil {
 		cmd.Env = append(cmd.Env, "VSCODE_PROXY_URI="+in.cfg.PortProxyURI(in.name))
