@@ -139,10 +139,14 @@ func (in *instance) folder() string     { return filepath.Join(in.home(), "works
 func (in *instance) dataDir() string    { return filepath.Join(in.dir, "data") }
 func (in *instance) extensions() string { return filepath.Join(in.dir, "extensions") }
 
+// initState is codehub-init's state dir (applied settings defaults, extension pins, the
+// codehub extension's VSIX): the workspace's own, since codehub-init runs as its uid.
+func (in *instance) initState() string { return filepath.Join(in.dir, "state") }
+
 func (in *instance) socket() string { return filepath.Join(in.sockDir, socketName) }
 
 func (in *instance) prepareDirs() error {
-	for _, d := range []string{in.dir, in.folder(), in.dataDir(), in.extensions(), in.sockDir,
+	for _, d := range []string{in.dir, in.folder(), in.dataDir(), in.extensions(), in.initState(), in.sockDir,
 		filepath.Join(in.home(), ".config"), filepath.Join(in.home(), ".local", "share"), filepath.Join(in.home(), ".cache")} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return fmt.Errorf("workspace dir: %w", err)
@@ -220,7 +224,7 @@ func (in *instance) chownTree() error {
 	if err := os.Chmod(in.dir, 0o711); err != nil {
 		return err
 	}
-	for _, top := range []string{in.home(), in.dataDir(), in.extensions(), in.sockDir} {
+	for _, top := range []string{in.home(), in.dataDir(), in.extensions(), in.initState(), in.sockDir} {
 		if st, err := os.Stat(top); err == nil {
 			if sys, ok := st.Sys().(*syscall.Stat_t); ok && int(sys.Uid) == uid && int(sys.Gid) == gid {
 				continue // already owned: skip walking a large tree on every start
@@ -280,7 +284,7 @@ func (in *instance) command() *exec.Cmd {
 	if in.cfg.Init != "" {
 		args := append(listen,
 			"--code-server", in.cfg.CodeServer, "--home", in.home(),
-			"--state-dir", in.dir, "--user-data-dir", in.dataDir(), "--extensions-dir", in.extensions(),
+			"--state-dir", in.initState(), "--user-data-dir", in.dataDir(), "--extensions-dir", in.extensions(),
 			"--folder", in.folder(), "--serviceaccount-dir", filepath.Join(in.dir, "no-serviceaccount"),
 			"--reconnection-grace-time", grace,
 			"--conda-envs-dirs", filepath.Join(in.home(), ".conda", "envs"),
