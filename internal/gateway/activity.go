@@ -33,8 +33,10 @@ var personalRPC = map[string]bool{
 	"$acceptActiveEditorAndVisibleEditors": true,
 	"$acceptModelSaved":                    true,
 	"$acceptDirtyStateChanged":             true,
-	"$executeContributedCommand":           true, // a command of an extension, e.g. "Run Cell"
+	"$executeContributedCommand":           true, // a command of an extension run from the UI
 	"$onDidChangeTextEditorSelection":      true,
+	"$executeCells":                        true, // running notebook cells (the kernel's CPU then counts too)
+	"$cancelCells":                         true,
 }
 
 // personalIPC are management-connection IPC calls made only because of input.

@@ -23,7 +23,7 @@ func TestOneStopperPerDeployment(t *testing.T) {
 		{"kubernetes, flag not given", func(o *Options) { o.Backend, o.IdleTimeout = "kubernetes", time.Hour }, true},
 		{"kubernetes with --idle-timeout", func(o *Options) { o.Backend, o.IdleTimeout, o.IdleTimeoutSet = "kubernetes", time.Hour, true }, false},
 		{"kubernetes with --idle-timeout 0", func(o *Options) { o.Backend, o.IdleTimeoutSet = "kubernetes", true }, false},
-		{"kubernetes with --max-run-time", func(o *Options) { o.Backend, o.MaxRunTime = "kubernetes", 8 * time.Hour }, false},
+		{"kubernetes with --max-run-time", func(o *Options) { o.Backend, o.MaxRunTime = "kubernetes", 8*time.Hour }, false},
 	} {
 		o := base
 		c.o(&o)

@@ -109,8 +109,11 @@ func (b *Backend) checkStops(ctx context.Context) {
 		if ws.StopsAt.IsZero() || now.Before(ws.StopsAt) {
 			continue
 		}
-		b.cfg.Logger.Info("stopping workspace", "workspace", inst.name, "reason", ws.StopReason,
+		b.cfg.Logger.Info("stop deadline reached", "workspace", inst.name, "reason", ws.StopReason,
 			"last_activity", ws.LastActivity.Format(time.RFC3339), "late", now.Sub(ws.StopsAt).Round(time.Millisecond))
+		// Stopping first: a tab reconnecting after the notice must find it stopping, not
+		// a running workspace to route to again.
+		inst.markStopping()
 		b.mu.Lock()
 		fns := append([]func(string, string){}, b.onStop...)
 		b.mu.Unlock()

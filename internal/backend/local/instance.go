@@ -376,6 +376,16 @@ func (in *instance) waitHealthy(exited <-chan struct{}) bool {
 	return false
 }
 
+// markStopping reports the workspace as stopping before stop is called.
+func (in *instance) markStopping() {
+	in.mu.Lock()
+	in.stopping = true
+	if in.state == backend.StateRunning || in.state == backend.StateStarting {
+		in.state, in.message = backend.StateStopping, "stopping"
+	}
+	in.mu.Unlock()
+}
+
 // stop signals the process group and waits for the exit.
 func (in *instance) stop(ctx context.Context) error {
 	in.mu.Lock()
