@@ -138,10 +138,35 @@ func (b *Browser) EditorText() string {
 	return strings.ReplaceAll(s, "\u00a0", " ")
 }
 
-// TypeInEditor focuses the active editor and types text (as an input method inserts it:
-// the editor's EditContext ignores synthetic key presses).
+// TypeInEditor focuses the active editor and types text, one key press per character with
+// the text on the key-down event (as a real keyboard delivers it; the editor's EditContext
+// takes text from there, not from separate char events).
+// The cursor goes to the first visible line first (a click there, as a person would).
 func (b *Browser) TypeInEditor(text string) error {
-	return b.Do(30*time.Second, chromedp.Click(chromedp.CSS(".editor-instance .view-lines")), insertText(text))
+	if err := b.ClickEditorLine(0); err != nil {
+		return err
+	}
+	return b.Do(30*time.Second, typeKeys(text))
+}
+
+func typeKeys(text string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		for _, r := range text {
+			s := string(r)
+			down := input.DispatchKeyEventParams{Type: input.DispatchKeyEventTypeKeyDown, Key: s, Text: s, UnmodifiedText: s}
+			if r >= 'a' && r <= 'z' {
+				down.Code, down.WindowsVirtualKeyCode = "Key"+strings.ToUpper(s), int64(r-'a'+'A')
+			}
+			up := down
+			up.Type, up.Text, up.UnmodifiedText = input.DispatchKeyEventTypeKeyUp, "", ""
+			for _, ev := range []input.DispatchKeyEventParams{down, up} {
+				if _, err := cdp.Call(ctx, t, input.DispatchKeyEvent, ev); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
 }
 
 func insertText(text string) chromedp.Action[chromedp.Void] {
@@ -250,4 +275,21 @@ func (b *Browser) ClickDialogButton(label string) error {
 func (b *Browser) StatusBarItem(id string) string {
 	s, _ := b.Eval(fmt.Sprintf(`(() => { const e = document.querySelector('.part.statusbar [id*=%q]'); return e ? e.innerText : "" })()`, id))
 	return s
+}
+
+// PageURLs are the URLs of the browser's open pages (a command that opens a link opens one).
+func (b *Browser) PageURLs() []string {
+	ctx, cancel := context.WithTimeout(b.Ctx, 20*time.Second)
+	defer cancel()
+	infos, err := chromedp.Targets(ctx)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, i := range infos {
+		if i.Type == "page" {
+			out = append(out, i.URL)
+		}
+	}
+	return out
 }

@@ -304,7 +304,15 @@ func run(codehub, codeServer, chromium, out string, untouched time.Duration) err
 		run   func() error
 	}{
 		{"open-file", func() error { return b.OpenFile("hello.py") }},
-		{"typing", func() error { return every(5*time.Second, 24, func(int) error { return b.TypeInEditor("x") }) }},
+		{"typing", func() error {
+			if err := every(5*time.Second, 24, func(int) error { return b.TypeInEditor("x") }); err != nil {
+				return err
+			}
+			if !strings.Contains(b.EditorText(), strings.Repeat("x", 24)) {
+				return errors.New("the typed text is not in the editor")
+			}
+			return nil
+		}},
 		{"saving", func() error {
 			return every(15*time.Second, 4, func(int) error {
 				if err := b.TypeInEditor("y"); err != nil {
