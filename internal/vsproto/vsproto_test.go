@@ -149,8 +149,10 @@ func TestFollowMessages(t *testing.T) {
 		protoMsg(TypeRegular, 2, ipcRequest(300, "remoteterminal", "$input")),
 		// a large body (e.g. a saved file), spanning several frames
 		protoMsg(TypeRegular, 3, append(ipcRequest(301, "remoteFilesystem", "writeFile"), bytes.Repeat([]byte("abcdefghij"), 20000)...)),
+		// after it, the inflate window has slid: back-references must still resolve
+		protoMsg(TypeRegular, 4, ipcRequest(302, "remoteterminal", "$input")),
 	}
-	want := []string{"control", "control", "keep-alive", "remoteFilesystem.writeFile", "ack", "remoteterminal.$input", "remoteFilesystem.writeFile"}
+	want := []string{"control", "control", "keep-alive", "remoteFilesystem.writeFile", "ack", "remoteterminal.$input", "remoteFilesystem.writeFile", "remoteterminal.$input"}
 	for _, o := range []frameOpts{{}, {masked: true}, {masked: true, compressed: true}, {masked: true, compressed: true, fragment: 7}, {fragment: 100}} {
 		t.Run(fmt.Sprintf("%+v", o), func(t *testing.T) {
 			var got []string
@@ -217,5 +219,34 @@ func TestLostOnBadFraming(t *testing.T) {
 	}
 	if c.Lost(ServerToClient) {
 		t.Fatal("the other direction is lost too")
+	}
+}
+
+// BenchmarkFollow measures the follower's cost on a client-to-server stream of small
+// messages (keystrokes, keep-alives), masked, with and without permessage-deflate.
+func BenchmarkFollow(b *testing.B) {
+	for _, compressed := range []bool{false, true} {
+		b.Run(fmt.Sprintf("compressed=%v", compressed), func(b *testing.B) {
+			var z deflater
+			var stream []byte
+			for i := 0; i < 1000; i++ {
+				m := protoMsg(TypeRegular, uint32(i), rpcRequest("$acceptModelChanged", `[{"changes":[{"range":{"startLineNumber":1},"text":"x"}],"versionId":`+fmt.Sprint(i)+`}]`))
+				if i%5 == 0 {
+					m = protoMsg(TypeKeepAlive, 0, nil)
+				}
+				if compressed {
+					m = z.message(m)
+				}
+				stream = append(stream, wsFrames(m, frameOpts{masked: true, compressed: compressed})...)
+			}
+			b.SetBytes(int64(len(stream)))
+			b.ReportAllocs()
+			for b.Loop() {
+				c := NewConn(func(Direction, ConnType, Message) {})
+				if err := c.Feed(ClientToServer, stream); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

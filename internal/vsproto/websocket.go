@@ -225,9 +225,13 @@ var tail = []byte{0x00, 0x00, 0xff, 0xff, 0x01, 0x00, 0x00, 0xff, 0xff}
 
 func (z *inflater) inflate(msg []byte, data func([]byte)) error {
 	z.src.Reset(append(msg, tail...))
+	dict := z.window
+	if len(dict) > windowSize {
+		dict = dict[len(dict)-windowSize:]
+	}
 	if z.r == nil {
-		z.r = flate.NewReaderDict(&z.src, z.window)
-	} else if err := z.r.(flate.Resetter).Reset(&z.src, z.window); err != nil {
+		z.r = flate.NewReaderDict(&z.src, dict)
+	} else if err := z.r.(flate.Resetter).Reset(&z.src, dict); err != nil {
 		return err
 	}
 	for {
@@ -245,13 +249,16 @@ func (z *inflater) inflate(msg []byte, data func([]byte)) error {
 	}
 }
 
+// remember keeps the last windowSize bytes of output in a buffer of twice that, so the
+// window slides by one copy per windowSize bytes, not one per message.
 func (z *inflater) remember(p []byte) {
 	if len(p) >= windowSize {
 		z.window = append(z.window[:0], p[len(p)-windowSize:]...)
 		return
 	}
-	if over := len(z.window) + len(p) - windowSize; over > 0 {
-		z.window = append(z.window[:0], z.window[over:]...)
+	if len(z.window)+len(p) > 2*windowSize {
+		keep := z.window[len(z.window)-windowSize:]
+		z.window = append(z.window[:0], keep...)
 	}
 	z.window = append(z.window, p...)
 }
