@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"context"
+	"log/slog"
 	"net/http"
 
 	"github.com/codehub-dev/codehub/internal/vsproto"
@@ -37,31 +39,33 @@ var personalRPC = map[string]bool{
 	"$onDidChangeTextEditorSelection":      true,
 	"$executeCells":                        true, // running notebook cells (the kernel's CPU then counts too)
 	"$cancelCells":                         true,
+	"$onWillRunFileOperation":              true, // a file created, renamed, deleted in the Explorer
+	"$onDidRunFileOperation":               true,
 }
 
-// personalIPC are management-connection IPC calls made only because of input.
+// personalIPC are management-connection IPC calls made only because of input. File writes
+// are not among them: the workbench writes its own state too (with AI features on, a chat
+// editing session's state.json every 5 s, measured), so a save counts by
+// $acceptModelSaved instead.
 var personalIPC = map[string]bool{
-	"remoteterminal.$input":      true, // keys typed into a terminal
-	"remoteFilesystem.writeFile": true, // saving
-	"remoteFilesystem.rename":    true,
-	"remoteFilesystem.delete":    true,
-	"remoteFilesystem.mkdir":     true,
-	"remoteFilesystem.copy":      true,
+	"remoteterminal.$input": true, // keys typed into a terminal
 }
 
 // personal reports whether a client-to-server message on a workbench connection can only
-// come from a person working.
-func personal(ct vsproto.ConnType, m vsproto.Message) bool {
+// come from a person working, and names it.
+func personal(ct vsproto.ConnType, m vsproto.Message) (string, bool) {
 	if m.Type != vsproto.TypeRegular {
-		return false
+		return "", false
 	}
 	switch ct {
 	case vsproto.ConnExtensionHost:
-		return personalRPC[vsproto.Describe(ct, m)]
+		name := vsproto.Describe(ct, m)
+		return name, personalRPC[name]
 	case vsproto.ConnManagement:
-		return personalIPC[vsproto.Describe(ct, m)]
+		name := vsproto.Describe(ct, m)
+		return name, personalIPC[name]
 	}
-	return false
+	return "", false
 }
 
 // follower reads what a browser sends on one workbench connection.
@@ -72,9 +76,13 @@ type follower struct {
 
 func (g *Gateway) newFollower(rt *route) *follower {
 	f := &follower{}
+	debug := g.cfg.Logger.Enabled(context.Background(), slog.LevelDebug)
 	f.conn = vsproto.NewConn(func(_ vsproto.Direction, ct vsproto.ConnType, m vsproto.Message) {
-		if personal(ct, m) {
+		if name, ok := personal(ct, m); ok {
 			rt.activity.Touch(g.cfg.Clock.Now())
+			if debug {
+				g.cfg.Logger.Debug("activity", "workspace_user", rt.user, "message", name)
+			}
 		}
 	})
 	return f

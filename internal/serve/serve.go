@@ -163,12 +163,19 @@ func Run(ctx context.Context, o Options) (err error) {
 		cleanup = append(cleanup, func() { metricsLn.Close() })
 	}
 
+	// The URL browsers use: given, or (local backend) derived from the listener. A derived
+	// one on Kubernetes would be the pod's own address, useless to a browser: the agent API
+	// then reports none and the extension uses the operator's CODEHUB_PUBLIC_URL.
+	agentPublicURL := o.PublicURL
 	if o.PublicURL == "" {
 		scheme := "http"
 		if o.TLSCert != "" {
 			scheme = "https"
 		}
 		o.PublicURL = fmt.Sprintf("%s://%s/", scheme, displayAddr(ln.Addr()))
+		if o.Backend == "local" {
+			agentPublicURL = o.PublicURL
+		}
 	}
 	m := metrics.New()
 	be, err := newBackend(o, store, func(d time.Duration) { m.SpawnDuration.Observe(d.Seconds()) })
@@ -180,7 +187,7 @@ func Run(ctx context.Context, o Options) (err error) {
 	gw := gateway.New(gateway.Config{
 		Backend: be, Passwords: auth.Local{Users: store}, Codec: codec, Revocations: revoked, Tokens: toks,
 		RequestAuth: requestAuth, Interactive: interactive, StripCookies: o.Forward.Cookies,
-		Secure: secure, SessionTTL: o.SessionTTL, Logger: log, Metrics: m, PublicURL: o.PublicURL,
+		Secure: secure, SessionTTL: o.SessionTTL, Logger: log, Metrics: m, PublicURL: agentPublicURL,
 		WorkspaceOrigins: o.WorkspaceOrigins, AdminUsers: o.AdminUsers, AdminGroups: o.AdminGroups,
 	})
 	var agentLn net.Listener

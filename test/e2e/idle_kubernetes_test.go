@@ -103,12 +103,16 @@ func newK8sDeployment(t *testing.T, n int, idleTimeout, activityInterval time.Du
 		if err != nil {
 			t.Fatal(err)
 		}
+		logs := &syncBuffer{}
 		g := gw.New(gw.Config{Backend: be, Passwords: auth.Local{Users: store}, Codec: codec, Revocations: rev,
-			ActivityFlush: time.Second, Logger: slog.New(slog.DiscardHandler)})
+			ActivityFlush: time.Second, Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 		srv := httptest.NewServer(g.Handler())
 		t.Cleanup(func() {
 			srv.Close()
 			g.Shutdown(context.Background())
+			if t.Failed() {
+				t.Logf("gateway replica %s log:\n%s", srv.URL, logs.String())
+			}
 		})
 		d.replicas = append(d.replicas, &replica{gw: g, srv: srv, client: cc})
 	}
@@ -164,10 +168,10 @@ func TestKubernetesTwoReplicasOneStopper(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(wb.Close)
-	if err := wb.SignIn(a.srv.URL, "alice", "alice-password", 4*time.Minute); err != nil {
+	if err := os.WriteFile(filepath.Join(servedDir(t, cs), "hello.py"), []byte("print('hi')\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(servedDir(t, cs), "hello.py"), []byte("print('hi')\n"), 0o644); err != nil {
+	if err := wb.SignIn(a.srv.URL, "alice", "alice-password", 4*time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	if err := wb.OpenFile("hello.py"); err != nil {
