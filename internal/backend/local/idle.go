@@ -100,7 +100,11 @@ func (b *Backend) checkStops(ctx context.Context) {
 	now := b.cfg.Clock.Now()
 	for _, inst := range running {
 		if b.cfg.BusyCPU > 0 {
-			if cores, ok := inst.meter.Sample(inst.processes(all), time.Now()); ok && cores >= b.cfg.BusyCPU {
+			procs := inst.processes(all)
+			inst.mu.Lock()
+			cores, ok := inst.meter.Sample(procs, time.Now())
+			inst.mu.Unlock()
+			if ok && cores >= b.cfg.BusyCPU {
 				inst.activity.Touch(now)
 				b.cfg.Logger.Debug("workspace busy", "workspace", inst.name, "cpu_cores", cores)
 			}
