@@ -13,9 +13,10 @@ help: ## List the targets
 build: ## Build every binary into ./bin
 	go build -trimpath -ldflags '$(GO_LDFLAGS)' -o $(BIN)/ ./cmd/...
 
-run: ## Start the gateway with the local backend (installs code-server if missing)
+run: ## Start the gateway with the local backend (installs code-server if missing, fetches the pinned extensions once)
 	go build -trimpath -ldflags '$(GO_LDFLAGS)' -o $(BIN)/ ./cmd/codehub ./cmd/codehub-init
 	CODEHUB_CODE_SERVER=$${CODEHUB_CODE_SERVER:-$$(scripts/install-code-server.sh)} \
+	CODEHUB_BUILTIN_EXTENSIONS=$${CODEHUB_BUILTIN_EXTENSIONS:-$$(scripts/fetch-extensions.sh)} \
 	  $(BIN)/codehub serve $(ARGS)
 
 test: ## Install and cache every real component the tests use, lint, then run every test

@@ -103,8 +103,15 @@ type WorkspaceSpec struct {
 	Conda *CondaSpec `json:"conda,omitempty"`
 
 	// IdleTimeout stops the workspace after this long without activity; zero never does.
+	// Activity is what a person does in it (through any gateway replica), "Keep running",
+	// busy CPU reported from the pod, and the start itself (status.lastActivityTime).
 	// +optional
 	IdleTimeout *metav1.Duration `json:"idleTimeout,omitempty"`
+
+	// MaxRunTime stops the workspace after it has been running this long, busy or not;
+	// zero (the default) never does.
+	// +optional
+	MaxRunTime *metav1.Duration `json:"maxRunTime,omitempty"`
 
 	// ServiceAccount sets what the workspace's own ServiceAccount may do.
 	// +optional
@@ -209,7 +216,8 @@ type WorkspaceStatus struct {
 	URL string `json:"url,omitempty"`
 	// +optional
 	ReadyReplicas int32 `json:"readyReplicas,omitempty"`
-	// LastActivityTime is written by the gateway at a bounded rate.
+	// LastActivityTime is the workspace's one activity mark, written by any gateway
+	// replica at a bounded rate; the operator stops the workspace spec.idleTimeout after it.
 	// +optional
 	LastActivityTime *metav1.Time `json:"lastActivityTime,omitempty"`
 	// +optional

@@ -351,6 +351,11 @@ func (in *WorkspaceSpec) DeepCopyInto(out *WorkspaceSpec) {
 		*out = new(metav1.Duration)
 		**out = **in
 	}
+	if in.MaxRunTime != nil {
+		in, out := &in.MaxRunTime, &out.MaxRunTime
+		*out = new(metav1.Duration)
+		**out = **in
+	}
 	in.ServiceAccount.DeepCopyInto(&out.ServiceAccount)
 }
 

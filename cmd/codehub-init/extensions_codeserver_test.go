@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/codehub-dev/codehub/internal/codehubext"
 	"github.com/codehub-dev/codehub/internal/testenv"
 )
 
@@ -35,8 +36,9 @@ func writeVSIX(t *testing.T, path, publisher, name, version string) {
 	must(t, os.WriteFile(path, buf.Bytes(), 0o644))
 }
 
-// The pinned builtin set is installed by the real code-server, upgraded when a pin changes,
-// and never disturbs an extension the user installed or a version the user chose.
+// The pinned builtin set and the codehub extension (compiled into codehub-init) are
+// installed by the real code-server, upgraded when a pin changes, and never disturb an
+// extension the user installed or a version the user chose.
 func TestExtensionSyncWithCodeServer(t *testing.T) {
 	codeServer := testenv.CodeServer(t)
 	tmp := t.TempDir()
@@ -50,9 +52,12 @@ func TestExtensionSyncWithCodeServer(t *testing.T) {
 	writeVSIX(t, filepath.Join(builtin, "10-codehubtest.alpha.vsix"), "codehubtest", "alpha", "1.0.0")
 	writeVSIX(t, filepath.Join(builtin, "20-codehubtest.beta.vsix"), "codehubtest", "beta", "1.0.0")
 
-	args := localBackendArgs(tmp)
+	args := localBackendArgs(tmp)[1:] // with the codehub extension, as the local backend runs it
 	args[indexOf(args, "--code-server")+1] = codeServer
 	args = append(args, "--dry-run")
+	m, err := codehubext.Read()
+	must(t, err)
+	codehub := m.ID() + "@" + m.Version
 	initRun := func() string {
 		t.Helper()
 		var stdout, stderr bytes.Buffer
@@ -93,35 +98,35 @@ func TestExtensionSyncWithCodeServer(t *testing.T) {
 		}
 	}
 
-	if l := initRun(); !strings.Contains(l, "2 installed, 0 current") {
+	if l := initRun(); !strings.Contains(l, "3 installed, 0 current") {
 		t.Fatalf("first start: %s", l)
 	}
-	expect("codehubtest.alpha@1.0.0", "codehubtest.beta@1.0.0")
+	expect(codehub, "codehubtest.alpha@1.0.0", "codehubtest.beta@1.0.0")
 
 	// The user installs an extension of their own.
 	writeVSIX(t, filepath.Join(tmp, "user", "mine.vsix"), "someone", "mine", "0.1.0")
 	codeServerCmd("--install-extension", filepath.Join(tmp, "user", "mine.vsix"))
 
 	// Warm start: everything current, code-server is not even started for the sync.
-	if l := initRun(); !strings.Contains(l, "0 installed, 2 current") {
+	if l := initRun(); !strings.Contains(l, "0 installed, 3 current") {
 		t.Fatalf("warm start: %s", l)
 	}
 
 	// A new image pins alpha 1.1.0: upgraded; beta and the user's extension untouched.
 	must(t, os.Remove(filepath.Join(builtin, "10-codehubtest.alpha.vsix")))
 	writeVSIX(t, filepath.Join(builtin, "10-codehubtest.alpha.vsix"), "codehubtest", "alpha", "1.1.0")
-	if l := initRun(); !strings.Contains(l, "1 installed, 1 current") {
+	if l := initRun(); !strings.Contains(l, "1 installed, 2 current") {
 		t.Fatalf("after pin change: %s", l)
 	}
-	expect("codehubtest.alpha@1.1.0", "codehubtest.beta@1.0.0", "someone.mine@0.1.0")
+	expect(codehub, "codehubtest.alpha@1.1.0", "codehubtest.beta@1.0.0", "someone.mine@0.1.0")
 
 	// The user picks another beta version themselves; the pin did not change, so theirs stays.
 	writeVSIX(t, filepath.Join(tmp, "user", "beta-2.vsix"), "codehubtest", "beta", "2.0.0")
 	codeServerCmd("--install-extension", filepath.Join(tmp, "user", "beta-2.vsix"))
-	if l := initRun(); !strings.Contains(l, "0 installed, 1 current, kept user's codehubtest.beta@2.0.0") {
+	if l := initRun(); !strings.Contains(l, "0 installed, 2 current, kept user's codehubtest.beta@2.0.0") {
 		t.Fatalf("after user's own upgrade: %s", l)
 	}
-	expect("codehubtest.alpha@1.1.0", "codehubtest.beta@2.0.0", "someone.mine@0.1.0")
+	expect(codehub, "codehubtest.alpha@1.1.0", "codehubtest.beta@2.0.0", "someone.mine@0.1.0")
 
 	// A broken builtin VSIX is one warning naming the file; the workspace still starts.
 	must(t, os.WriteFile(filepath.Join(builtin, "30-broken.vsix"), []byte("not a zip"), 0o644))

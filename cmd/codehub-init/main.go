@@ -15,10 +15,16 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/codehub-dev/codehub/internal/agent"
 	"github.com/codehub-dev/codehub/internal/wsinit"
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == wsinit.BusyReporterArg {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		os.Exit(wsinit.RunBusyReporter(ctx, os.Getenv, os.Stderr))
+	}
 	os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr, wsinit.ExecCodeServer))
 }
 
@@ -53,6 +59,16 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer, ex
 		return 0
 	}
 	stop()
+	// The codehub extension and the busy reporter talk to the gateway with the
+	// workspace's agent token (derived here when the environment lacks it).
+	if wsinit.SetAgentToken(getenv) {
+		wsinit.StartBusyReporter(func(k string) string {
+			if v := os.Getenv(k); k == agent.EnvToken && v != "" {
+				return v
+			}
+			return getenv(k)
+		}, stderr)
+	}
 	if err := execFn(argv); err != nil {
 		fmt.Fprintf(stderr, "codehub-init: %v\n", err)
 		return 1

@@ -12,8 +12,11 @@ import (
 )
 
 // The local backend's exact invocation: offline, no ServiceAccount, nothing builtin.
+// localBackendArgs is the local backend's invocation, with a fake code-server path; the
+// codehub extension (installed with the builtin set by default) is left out, since that
+// install runs code-server: TestExtensionSyncWithCodeServer covers it with the real one.
 func localBackendArgs(tmp string) []string {
-	return []string{"--code-server", "/opt/cs/code-server", "--bind-addr", "127.0.0.1:41234",
+	return []string{"--codehub-extension=false", "--code-server", "/opt/cs/code-server", "--bind-addr", "127.0.0.1:41234",
 		"--home", filepath.Join(tmp, "home"), "--state-dir", filepath.Join(tmp, "state"),
 		"--folder", filepath.Join(tmp, "home", "project"), "--serviceaccount-dir", filepath.Join(tmp, "nonexistent"),
 		"--builtin-extensions-dir", filepath.Join(tmp, "builtin"), "--conda-envs-dirs", filepath.Join(tmp, "envs"),

@@ -78,9 +78,10 @@ func newServe() *cobra.Command {
 			if (o.TLSCert == "") != (o.TLSKey == "") {
 				return errors.New("--tls-cert and --tls-key go together")
 			}
-			if o.IdleTimeout < 0 || o.SessionTTL <= 0 {
-				return errors.New("--idle-timeout must be >= 0 and --session-ttl > 0")
+			if o.IdleTimeout < 0 || o.MaxRunTime < 0 || o.SessionTTL <= 0 {
+				return errors.New("--idle-timeout and --max-run-time must be >= 0 and --session-ttl > 0")
 			}
+			o.IdleTimeoutSet = cmd.Flags().Changed("idle-timeout") || os.Getenv("CODEHUB_IDLE_TIMEOUT") != ""
 			if oidcSecretFile != "" {
 				secret, err := os.ReadFile(oidcSecretFile)
 				if err != nil {
@@ -107,7 +108,9 @@ func newServe() *cobra.Command {
 	f.StringVar(&o.Profiles, "profiles", os.Getenv("CODEHUB_PROFILES"), "YAML file of workspace profiles users choose from (image, CPU/memory, GPUs, placement, idle timeout, extensions, env, groups); empty = one built-in default")
 	f.StringVar(&o.CodeServerAssets, "code-server-assets", os.Getenv("CODEHUB_CODE_SERVER_ASSETS"), "a code-server tree (or its lib/vscode) whose static files the gateway serves to every user, compressed once (default with the local backend: the --code-server tree; \"none\" = off)")
 	f.StringVar(&o.BuiltinExtensions, "builtin-extensions-dir", os.Getenv("CODEHUB_BUILTIN_EXTENSIONS"), "pinned extensions codehub-init syncs into each workspace")
-	f.DurationVar(&o.IdleTimeout, "idle-timeout", envDuration("CODEHUB_IDLE_TIMEOUT", time.Hour), "stop a workspace after this long without activity; 0 = never")
+	f.DurationVar(&o.IdleTimeout, "idle-timeout", envDuration("CODEHUB_IDLE_TIMEOUT", time.Hour), "local backend: stop a workspace after this long without activity (a person working in it, a start, busy CPU, \"Keep running\"); 0 = never. Kubernetes: the operator stops from spec.idleTimeout")
+	f.DurationVar(&o.MaxRunTime, "max-run-time", envDuration("CODEHUB_MAX_RUN_TIME", 0), "local backend: stop a workspace after this long running, even when busy; 0 = never")
+	f.Float64Var(&o.BusyCPU, "busy-cpu", 0, "local backend: CPU use (cores) of a workspace's processes that counts as activity (default 0.25; negative: CPU never counts)")
 	f.DurationVar(&o.SessionTTL, "session-ttl", 12*time.Hour, "how long a sign-in lasts")
 	f.StringVar(&o.SessionKeyFile, "session-key-file", os.Getenv("CODEHUB_SESSION_KEY_FILE"), "hex AES-256 key for session cookies (default <state-dir>/session.key, created if missing)")
 	f.DurationVar(&o.ReconnectionGrace, "reconnection-grace-time", 5*time.Minute, "how long code-server keeps a closed tab's session")

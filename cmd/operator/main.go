@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"strings"
 
@@ -48,6 +49,8 @@ func run() error {
 		defaultGID   = flag.Int64("default-gid", o.GID, "gid for users whose gid the platform does not know")
 		concurrency  = flag.Int("max-concurrent-reconciles", 4, "Workspaces reconciled in parallel")
 		defaultImage = flag.String("default-image", o.Image, "workspace image when a Workspace does not set one")
+		gatewayURL   = flag.String("gateway-url", "", "the gateway as workspace pods reach it (e.g. http://codehub-gateway.<ns>.svc:8080): pods get CODEHUB_AGENT_URL for the codehub extension and report busy CPU there; empty: none")
+		publicURL    = flag.String("public-url", "", "the gateway as users' browsers reach it (CODEHUB_PUBLIC_URL: the extension's Sign out and Open dashboard)")
 		origins      = flag.String("workspace-origins", "", "the gateway's --workspace-origins base host (e.g. vscode.example.com): workspace pods get VSCODE_PROXY_URI=//p{{port}}--<workspace>.<host>/ for VS Code's Ports view; empty: none")
 	)
 	flag.Parse()
@@ -75,6 +78,12 @@ func run() error {
 			return fmt.Errorf("-workspace-origins %q: a host name without scheme, port or path: %s", *origins, strings.Join(errs, "; "))
 		}
 	}
+	for name, v := range map[string]string{"gateway-url": *gatewayURL, "public-url": *publicURL} {
+		if u, err := url.Parse(v); v != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
+			return fmt.Errorf("-%s %q: an http(s) URL", name, v)
+		}
+	}
+	o.GatewayURL, o.PublicURL = strings.TrimSuffix(*gatewayURL, "/"), *publicURL
 
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/codehub-dev/codehub/internal/identity"
+	"github.com/codehub-dev/codehub/internal/idle"
 )
 
 // State is the lifecycle phase of a workspace, shared with the Workspace CRD's status.phase.
@@ -40,8 +41,18 @@ type Workspace struct {
 	// without it gets a byte of code-server. It never reaches a browser. "" = none.
 	Credential string
 	Message    string // human-readable detail (why it failed, what it waits for)
-	// LastActivity is the last activity the backend knows of (zero if unknown).
+	// LastActivity is the workspace's one stored activity mark: the last time a person
+	// worked in it (typed, saved, used a terminal, opened it, pressed "Keep running"), it
+	// started, or busy work ran in it. Zero if unknown. The idle stop is decided from it
+	// alone, and the API reports it.
 	LastActivity time.Time
+	// IdleTimeout is the idle timeout that applies to this workspace (0 = never idle-stopped).
+	IdleTimeout time.Duration
+	// StopsAt is when the workspace will be stopped unless activity comes first: its idle
+	// deadline, or the end of its maximum run time when that is earlier (zero = never, or
+	// not running). StopReason says which.
+	StopsAt    time.Time
+	StopReason string
 	// Steps are the steps of the current start as the cluster reports them, in order (the
 	// kubernetes backend: scheduling, creating the container, starting code-server); nil
 	// when the backend has none to tell.
@@ -56,6 +67,12 @@ type Step struct {
 	Name          string
 	Started, Done time.Time
 }
+
+// Why a running workspace will be stopped (Workspace.StopReason).
+const (
+	StopIdle       = idle.StopIdle
+	StopMaxRunTime = idle.StopMaxRunTime
+)
 
 // CodeServerCookie is the cookie code-server reads its session from (no --cookie-suffix).
 const CodeServerCookie = "code-server-session"
@@ -92,8 +109,17 @@ type PortDialer interface {
 	DialPort(ctx context.Context, user string, port int) (net.Conn, error)
 }
 
-// ActivityRecorder is implemented by backends that persist activity (the kubernetes
-// backend writes status.lastActivityTime at a bounded rate).
+// ActivityRecorder stores activity: the gateway hands it what people do in a workspace,
+// "Keep running" and busy reports from inside it. The local backend keeps it in memory and
+// stops idle workspaces itself; the kubernetes backend writes status.lastActivityTime at a
+// bounded rate, from which the operator alone stops them.
 type ActivityRecorder interface {
 	RecordActivity(ctx context.Context, user string, at time.Time) error
+}
+
+// StopNotifier is implemented by backends that stop workspaces by themselves (the local
+// backend's idle stop): fn is called with the user before the workspace goes away, so the
+// gateway drops its route and tells the open tabs at once.
+type StopNotifier interface {
+	NotifyStops(fn func(user, reason string))
 }

@@ -62,3 +62,58 @@ func TestIdleTimeoutStops(t *testing.T) {
 		t.Fatalf("idle workspace still running=%v (err %v)", ws.Spec.Running, err)
 	}
 }
+
+// TestMaxRunTimeStopsBusyWorkspace: activity keeps a workspace from its idle stop, never
+// past spec.maxRunTime after it became running.
+func TestMaxRunTimeStopsBusyWorkspace(t *testing.T) {
+	ctx := context.Background()
+	c := ctrltest.Client(t)
+	ns := ctrltest.Namespace(t, c, nil)
+	now := time.Now()
+	r := newReconciler(c)
+	r.Now = func() time.Time { return now }
+	ws := newWorkspace(ns, "maxrun", func(ws *codehubv1.Workspace) {
+		ws.Spec.IdleTimeout = &metav1.Duration{Duration: time.Hour}
+		ws.Spec.MaxRunTime = &metav1.Duration{Duration: 3 * time.Hour}
+	})
+	if err := c.Create(ctx, ws); err != nil {
+		t.Fatal(err)
+	}
+	reconcile(t, r, ws)
+	dep := &appsv1.Deployment{}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: workspacebuild.Base(ws)}, dep); err != nil {
+		t.Fatal(err)
+	}
+	if err := ctrltest.MarkAvailable(ctx, c, dep); err != nil {
+		t.Fatal(err)
+	}
+	reconcile(t, r, ws) // becomes Running
+	active := func(at time.Time) {
+		t.Helper()
+		if err := c.Get(ctx, client.ObjectKeyFromObject(ws), ws); err != nil {
+			t.Fatal(err)
+		}
+		ws.Status.LastActivityTime = &metav1.Time{Time: at}
+		if err := c.Status().Update(ctx, ws); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Busy all along: recorded activity every 50 minutes up to 2h50m.
+	for _, h := range []time.Duration{50 * time.Minute, 100 * time.Minute, 150 * time.Minute, 170 * time.Minute} {
+		now = time.Now().Add(h)
+		active(now)
+		res := reconcile(t, r, ws)
+		if err := c.Get(ctx, client.ObjectKeyFromObject(ws), ws); err != nil || !ws.Spec.Running {
+			t.Fatalf("stopped at +%s despite activity (err %v)", h, err)
+		}
+		if res.RequeueAfter <= 0 {
+			t.Fatalf("+%s: result %+v, want a RequeueAfter", h, res)
+		}
+	}
+	now = time.Now().Add(3*time.Hour + time.Minute)
+	active(now.Add(-time.Minute)) // active a minute ago: still the maximum run time's end
+	reconcile(t, r, ws)
+	if err := c.Get(ctx, client.ObjectKeyFromObject(ws), ws); err != nil || ws.Spec.Running {
+		t.Fatalf("past spec.maxRunTime: running=%v (err %v)", ws.Spec.Running, err)
+	}
+}

@@ -1,6 +1,6 @@
 // Package gateway is codehub's HTTP front door: it signs users in, finds each user's own
 // workspace from the session identity alone, wakes it on a real page visit, proxies HTTP
-// and WebSocket traffic to it, and stops it when idle.
+// and WebSocket traffic to it, and tells the backend when a person works in it (activity.go).
 package gateway
 
 import (
@@ -61,9 +61,14 @@ type Config struct {
 	Revocations  *session.Revocations
 	// Secure marks the cookie Secure and gives it the __Host- prefix; set when the
 	// gateway is reached over TLS (directly or through a TLS-terminating ingress).
-	Secure      bool
-	SessionTTL  time.Duration
-	IdleTimeout time.Duration
+	Secure     bool
+	SessionTTL time.Duration
+	// ActivityFlush is how often people's activity is handed to the backend, which stores
+	// it and stops idle workspaces (default 5 s; the gateway itself never stops one).
+	ActivityFlush time.Duration
+	// PublicURL is the gateway as browsers reach it (the agent API reports it to the codehub
+	// extension); empty = derived from each request.
+	PublicURL string
 	// TrustedProxies are the proxies whose X-Forwarded-For names the client (sign-in
 	// throttling); other peers are the client themselves.
 	TrustedProxies []netip.Prefix
@@ -101,12 +106,13 @@ type Gateway struct {
 	// strippedCookies and strippedHeaders never reach a workspace.
 	strippedCookies []string
 	strippedHeaders []string
-	stopReaper      context.CancelFunc
-	reaperDone      chan struct{}
+	stopFlush       context.CancelFunc
+	flushDone       chan struct{}
+	flushMu         sync.Mutex
 	accountsDone    chan struct{}
 }
 
-// New returns a gateway and starts its idle reaper.
+// New returns a gateway and starts handing activity to the backend.
 func New(cfg Config) *Gateway {
 	if cfg.Clock == nil {
 		cfg.Clock = idle.SystemClock{}
@@ -116,6 +122,9 @@ func New(cfg Config) *Gateway {
 	}
 	if cfg.SessionTTL <= 0 {
 		cfg.SessionTTL = 12 * time.Hour
+	}
+	if cfg.ActivityFlush <= 0 {
+		cfg.ActivityFlush = defaultActivityFlush
 	}
 	if cfg.Metrics == nil {
 		cfg.Metrics = metrics.New()
@@ -140,9 +149,12 @@ func New(cfg Config) *Gateway {
 	g.strippedHeaders = append(canonical(cfg.StripHeaders...), identityHeaders...)
 	g.sockets.init(cfg.Metrics.WebSockets)
 	g.internal = g.internalMux()
+	if n, ok := cfg.Backend.(backend.StopNotifier); ok {
+		n.NotifyStops(g.workspaceStopped)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	g.stopReaper, g.reaperDone, g.accountsDone = cancel, make(chan struct{}), make(chan struct{})
-	go g.reap(ctx)
+	g.stopFlush, g.flushDone, g.accountsDone = cancel, make(chan struct{}), make(chan struct{})
+	go g.flushLoop(ctx)
 	go g.watchAccounts(ctx)
 	return g
 }
@@ -176,11 +188,11 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	g.cfg.Metrics.CountStatus(sw.statusCode())
 }
 
-// Shutdown closes proxied WebSockets with code 1001 (going away), stops the reaper and
+// Shutdown closes proxied WebSockets with code 1001 (going away), flushes activity and
 // stops the workspaces the backend started.
 func (g *Gateway) Shutdown(ctx context.Context) error {
-	g.stopReaper()
-	<-g.reaperDone
+	g.stopFlush()
+	<-g.flushDone
 	<-g.accountsDone
 	g.sockets.closeAll(ctx)
 	return g.cfg.Backend.Shutdown(ctx)

@@ -31,6 +31,7 @@ func (g *Gateway) internalMux() http.Handler {
 	mux.HandleFunc("GET /_codehub/auth/verify", g.verify)
 	mux.HandleFunc("POST /_codehub/auth/verify", g.verify)
 	g.apiRoutes(mux)
+	g.idleRoutes(mux) // agent API, dashboard (agentapi.go, dashboard.go)
 	if g.cfg.Interactive != nil {
 		mux.Handle("/_codehub/"+g.cfg.Interactive.Name()+"/", g.cfg.Interactive.Handler(g.signedIn))
 	}
@@ -169,6 +170,10 @@ type workspaceJSON struct {
 	State        backend.State `json:"state"`
 	Message      string        `json:"message,omitempty"`
 	LastActivity *time.Time    `json:"lastActivity,omitempty"`
+	// The backend's idle timeout (seconds; 0 = none) and when it stops the workspace.
+	IdleTimeout float64    `json:"idleTimeoutSeconds,omitempty"`
+	StopsAt     *time.Time `json:"stopsAt,omitempty"`
+	StopReason  string     `json:"stopReason,omitempty"`
 }
 
 // workspaceStatus reports the signed-in user's own workspace.
@@ -193,12 +198,15 @@ func (g *Gateway) writeWorkspace(w http.ResponseWriter, r *http.Request, user st
 	writeJSON(w, http.StatusOK, g.workspaceJSON(ws))
 }
 
+// workspaceJSON reports the backend's one stored activity value (not a replica's own view).
 func (g *Gateway) workspaceJSON(ws backend.Workspace) workspaceJSON {
-	out := workspaceJSON{Name: ws.Name, User: ws.User, State: ws.State, Message: ws.Message}
-	if rt, ok := g.routes.Load(ws.User); ok {
-		if t := rt.(*route).activity.Last(); !t.IsZero() {
-			out.LastActivity = &t
-		}
+	out := workspaceJSON{Name: ws.Name, User: ws.User, State: ws.State, Message: ws.Message,
+		IdleTimeout: ws.IdleTimeout.Seconds(), StopReason: ws.StopReason}
+	if t := ws.LastActivity; !t.IsZero() {
+		out.LastActivity = &t
+	}
+	if t := ws.StopsAt; !t.IsZero() {
+		out.StopsAt = &t
 	}
 	return out
 }

@@ -232,6 +232,10 @@ func (g *Gateway) serveContentHost(w http.ResponseWriter, r *http.Request, label
 	}
 	s, ok := g.wsSession(r, label)
 	if !ok {
+		if isVSCodeSocket(r) {
+			g.tombstone(w, r, reasonSignedOut)
+			return session.Session{}, false
+		}
 		if isNavigation(r) {
 			next := safeNext(r.URL.RequestURI())
 			http.Redirect(w, r, g.mainOrigin(r)+"/_codehub/open?"+signIn+"&next="+url.QueryEscape(next), http.StatusSeeOther)

@@ -26,7 +26,9 @@ type pageData struct {
 	Next    string
 	User    string
 	Failed  bool
-	SSO     string // path that starts single sign-on, when configured
+	SSO     string      // path that starts single sign-on, when configured
+	Rows    [][2]string // label/value lines (the dashboard)
+	Running bool
 	// Steps of a workspace's start (the progress page), as the backend reports them.
 	Steps []stepView
 }

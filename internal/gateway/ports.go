@@ -52,7 +52,7 @@ func (g *Gateway) servePortHost(w http.ResponseWriter, r *http.Request, label st
 		http.Error(w, "workspace not running", http.StatusServiceUnavailable)
 		return
 	}
-	rt.activity.Touch(g.cfg.Clock.Now())
+	g.requestActivity(rt, r, true)
 	proxy := g.portProxy(rt, port)
 	if r.Header.Get("Upgrade") != "" {
 		w = g.sockets.track(w, g.socketOwner(r, rt.user))
@@ -94,11 +94,7 @@ func (g *Gateway) portProxy(rt *route, port int) *httputil.ReverseProxy {
 		user := rt.user
 		p.Transport = &http.Transport{
 			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-				c, err := dialer.DialPort(ctx, user, port)
-				if err != nil {
-					return nil, err
-				}
-				return &activityConn{Conn: c, activity: &rt.activity, clock: g.cfg.Clock}, nil
+				return dialer.DialPort(ctx, user, port)
 			},
 			MaxIdleConnsPerHost: 16,
 			DisableCompression:  true,

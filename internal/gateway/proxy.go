@@ -17,7 +17,8 @@ import (
 )
 
 // route is a running workspace as the proxy sees it: where it listens, the credential it
-// requires, and when it was last used. One per user; replaced when the workspace restarts
+// requires, and when a person last used it (activity.go; flushed to the backend, which
+// stores it, by flush.go). One per user; replaced when the workspace restarts
 // (a new endpoint or a new credential).
 type route struct {
 	user       string
@@ -27,7 +28,7 @@ type route struct {
 	proxy      *httputil.ReverseProxy
 	transport  *http.Transport
 	activity   idle.Activity
-	since      time.Time
+	flushed    time.Time // the activity last handed to the backend
 	ports      portProxies
 }
 
@@ -55,7 +56,7 @@ func canonical(keys ...string) []string {
 }
 
 func (g *Gateway) newRoute(user string, ws backend.Workspace) *route {
-	rt := &route{user: user, endpoint: ws.Endpoint, credential: ws.Credential, since: g.cfg.Clock.Now()}
+	rt := &route{user: user, endpoint: ws.Endpoint, credential: ws.Credential}
 	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
 	target := ws.Endpoint
 	if ws.Endpoint.Scheme == "unix" {
@@ -67,12 +68,7 @@ func (g *Gateway) newRoute(user string, ws backend.Workspace) *route {
 			if ws.Endpoint.Scheme == "unix" {
 				network, addr = "unix", ws.Endpoint.Path
 			}
-			c, err := dialer.DialContext(ctx, network, addr)
-			if err != nil {
-				return nil, err
-			}
-			// Every byte in either direction, WebSocket frames included, is activity.
-			return &activityConn{Conn: c, activity: &rt.activity, clock: g.cfg.Clock}, nil
+			return dialer.DialContext(ctx, network, addr)
 		},
 		MaxIdleConns:        256,
 		MaxIdleConnsPerHost: 256,
@@ -216,6 +212,14 @@ func (g *Gateway) proxyError(w http.ResponseWriter, r *http.Request, rt *route, 
 	if errors.As(err, &opErr) && opErr.Op == "dial" {
 		g.routes.CompareAndDelete(rt.user, rt)
 		rt.closeIdle()
+		if isVSCodeSocket(r) {
+			// A stale route (the workspace stopped under it): tell the tab, once the
+			// backend confirms the workspace is not running.
+			if ws, gerr := g.cfg.Backend.Get(r.Context(), rt.user); gerr != nil || ws.State != backend.StateRunning {
+				g.tombstone(w, r, reasonStopped)
+				return
+			}
+		}
 	}
 	g.cfg.Logger.Warn("proxy error", "workspace_user", rt.user, "method", r.Method, "path", r.URL.Path, "err", err)
 	if isNavigation(r) {
@@ -224,27 +228,4 @@ func (g *Gateway) proxyError(w http.ResponseWriter, r *http.Request, rt *route, 
 		return
 	}
 	http.Error(w, "workspace not reachable", http.StatusBadGateway)
-}
-
-// activityConn marks activity whenever bytes move on a connection to a workspace.
-type activityConn struct {
-	net.Conn
-	activity *idle.Activity
-	clock    idle.Clock
-}
-
-func (c *activityConn) Read(p []byte) (int, error) {
-	n, err := c.Conn.Read(p)
-	if n > 0 {
-		c.activity.Touch(c.clock.Now())
-	}
-	return n, err
-}
-
-func (c *activityConn) Write(p []byte) (int, error) {
-	n, err := c.Conn.Write(p)
-	if n > 0 {
-		c.activity.Touch(c.clock.Now())
-	}
-	return n, err
 }

@@ -33,6 +33,12 @@ func (s *socketSet) track(w http.ResponseWriter, owner socketOwner) http.Respons
 	return &hijackTracker{ResponseWriter: w, set: s, owner: owner}
 }
 
+// trackRoute is track for a WebSocket to rt's workspace: what the client sends on it is
+// fed to client (activity.go), and stopping the workspace closes it.
+func (s *socketSet) trackRoute(w http.ResponseWriter, owner socketOwner, rt *route, client *follower) http.ResponseWriter {
+	return &hijackTracker{ResponseWriter: w, set: s, owner: owner, rt: rt, client: client}
+}
+
 func (s *socketSet) add(c *wsConn) {
 	s.mu.Lock()
 	s.conns[c] = struct{}{}
@@ -90,9 +96,27 @@ func (s *socketSet) closeWhere(match func(socketOwner) bool, code uint16) int {
 	return len(hit)
 }
 
+// closeRoute sends close code on every tracked connection to rt's workspace.
+func (s *socketSet) closeRoute(ctx context.Context, rt *route, code uint16) {
+	s.mu.Lock()
+	var all []*wsConn
+	for c := range s.conns {
+		if c.rt == rt {
+			all = append(all, c)
+		}
+	}
+	s.mu.Unlock()
+	for _, c := range all {
+		go c.closeWith(ctx, code)
+	}
+}
+
 // WebSocket close codes the gateway sends.
 const (
 	closeGoingAway = 1001 // the gateway shuts down
+	// closeWorkspaceStopped: the workspace stopped. VS Code reconnects at once and is then
+	// told why (tombstone.go).
+	closeWorkspaceStopped = 4002
 	// closeSignedOut (private range): the session that opened the socket was signed
 	// out or revoked, or its account deleted or changed. Not a reconnect: sign in again.
 	closeSignedOut = 4001
@@ -102,8 +126,10 @@ const (
 // it through http.ResponseController, which finds Hijack here first.
 type hijackTracker struct {
 	http.ResponseWriter
-	set   *socketSet
-	owner socketOwner
+	set    *socketSet
+	owner  socketOwner
+	rt     *route    // nil: not a workspace's code-server (a port preview)
+	client *follower // nil: the client's messages are not followed
 }
 
 func (h *hijackTracker) Unwrap() http.ResponseWriter { return h.ResponseWriter }
@@ -113,7 +139,7 @@ func (h *hijackTracker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	wc := &wsConn{Conn: conn, set: h.set, owner: h.owner}
+	wc := &wsConn{Conn: conn, set: h.set, owner: h.owner, rt: h.rt, client: h.client}
 	h.set.add(wc)
 	if h.set.gauge != nil {
 		h.set.gauge.Inc()
@@ -128,8 +154,10 @@ func (h *hijackTracker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // close frame is never injected into the middle of another frame.
 type wsConn struct {
 	net.Conn
-	set   *socketSet
-	owner socketOwner
+	set    *socketSet
+	owner  socketOwner
+	rt     *route
+	client *follower // client-to-server messages (activity.go); nil = not followed
 
 	mu        sync.Mutex
 	closed    bool

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/codehub-dev/codehub/internal/auth"
 	"github.com/codehub-dev/codehub/internal/backend"
 	"github.com/codehub-dev/codehub/internal/identity"
 )
@@ -16,6 +17,10 @@ import (
 func (g *Gateway) serveWorkspace(w http.ResponseWriter, r *http.Request) {
 	id, err := g.identify(r)
 	if err != nil {
+		if isVSCodeSocket(r) && !errors.Is(err, auth.ErrUnavailable) {
+			g.tombstone(w, r, reasonSignedOut) // an open tab of a user who signed out
+			return
+		}
 		g.refuse(w, r, err)
 		return
 	}
@@ -50,7 +55,12 @@ func (g *Gateway) proxyWorkspace(w http.ResponseWriter, r *http.Request, id iden
 	}
 	if !isNavigation(r) {
 		// XHR and WebSocket retries from an open tab never wake a workspace, so a
-		// forgotten tab cannot keep a stopped workspace alive.
+		// forgotten tab cannot keep a stopped workspace alive. The tab's workbench is
+		// told to reload (tombstone.go) instead of retrying forever.
+		if upgrade && isVSCodeSocket(r) {
+			g.tombstone(w, r, reasonStopped)
+			return
+		}
 		w.Header().Set("Retry-After", "5")
 		http.Error(w, "workspace not running", http.StatusServiceUnavailable)
 		return
@@ -66,7 +76,6 @@ func (g *Gateway) routeFor(user string, ws backend.Workspace) *route {
 		}
 	}
 	rt := g.newRoute(user, ws)
-	rt.activity.Touch(g.cfg.Clock.Now())
 	actual, loaded := g.routes.LoadOrStore(user, rt)
 	if loaded && !actual.(*route).same(ws) {
 		g.routes.Store(user, rt)
@@ -76,12 +85,12 @@ func (g *Gateway) routeFor(user string, ws backend.Workspace) *route {
 }
 
 func (g *Gateway) proxyTo(w http.ResponseWriter, r *http.Request, rt *route, upgrade bool) {
-	rt.activity.Touch(g.cfg.Clock.Now())
+	g.requestActivity(rt, r, false)
 	if !upgrade && g.cfg.Assets != nil && g.cfg.Assets.serve(w, r) {
 		return
 	}
 	if upgrade {
-		w = g.sockets.track(w, g.socketOwner(r, rt.user))
+		w = g.sockets.trackRoute(w, g.socketOwner(r, rt.user), rt, g.newFollower(rt))
 	}
 	start := time.Now()
 	rt.proxy.ServeHTTP(w, r)

@@ -65,3 +65,32 @@ func (p Policy) CheckInterval() time.Duration {
 	}
 	return iv
 }
+
+// Why a running workspace is stopped.
+const (
+	StopIdle       = "idle"         // last activity + idle timeout
+	StopMaxRunTime = "max-run-time" // a maximum lifetime, busy or not
+)
+
+// Deadline is when a running workspace is stopped and why, from its one stored activity
+// mark (last), the time it became running, the idle timeout and the maximum run time (0 =
+// none); zero when never. Activity before the workspace became running does not count.
+func Deadline(last, running time.Time, idleTimeout, maxRunTime time.Duration) (time.Time, string) {
+	var at time.Time
+	reason := ""
+	if idleTimeout > 0 {
+		from := last
+		if from.Before(running) {
+			from = running
+		}
+		if !from.IsZero() {
+			at, reason = from.Add(idleTimeout), StopIdle
+		}
+	}
+	if maxRunTime > 0 && !running.IsZero() {
+		if end := running.Add(maxRunTime); at.IsZero() || end.Before(at) {
+			at, reason = end, StopMaxRunTime
+		}
+	}
+	return at, reason
+}

@@ -52,3 +52,29 @@ func TestCheckInterval(t *testing.T) {
 		}
 	}
 }
+
+func TestDeadline(t *testing.T) {
+	t0 := time.Unix(1_800_000_000, 0)
+	cases := []struct {
+		name          string
+		last, running time.Time
+		idle, maxRun  time.Duration
+		want          time.Time
+		reason        string
+	}{
+		{"never", t0, t0, 0, 0, time.Time{}, ""},
+		{"idle from the last activity", t0.Add(10 * time.Minute), t0, time.Hour, 0, t0.Add(70 * time.Minute), StopIdle},
+		{"activity before the start does not count", t0.Add(-time.Hour), t0, time.Hour, 0, t0.Add(time.Hour), StopIdle},
+		{"no activity: from the start", time.Time{}, t0, time.Hour, 0, t0.Add(time.Hour), StopIdle},
+		{"maximum run time first", t0.Add(5 * time.Hour), t0, time.Hour, 3 * time.Hour, t0.Add(3 * time.Hour), StopMaxRunTime},
+		{"idle first", t0.Add(time.Minute), t0, time.Hour, 3 * time.Hour, t0.Add(61 * time.Minute), StopIdle},
+		{"maximum run time only", t0.Add(time.Hour), t0, 0, 8 * time.Hour, t0.Add(8 * time.Hour), StopMaxRunTime},
+		{"not running", t0, time.Time{}, 0, 8 * time.Hour, time.Time{}, ""},
+	}
+	for _, c := range cases {
+		at, reason := Deadline(c.last, c.running, c.idle, c.maxRun)
+		if !at.Equal(c.want) || reason != c.reason {
+			t.Errorf("%s: Deadline = %v %q, want %v %q", c.name, at, reason, c.want, c.reason)
+		}
+	}
+}

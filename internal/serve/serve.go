@@ -42,7 +42,13 @@ type Options struct {
 	CodeServer        string
 	Init              string
 	BuiltinExtensions string
+	// IdleTimeout and MaxRunTime are the local backend's stops (0 = never); IdleTimeoutSet
+	// says the flag was given (refused with the kubernetes backend, where the operator stops
+	// workspaces from spec.idleTimeout). BusyCPU: cores above which a workspace is busy.
 	IdleTimeout       time.Duration
+	IdleTimeoutSet    bool
+	MaxRunTime        time.Duration
+	BusyCPU           float64
 	SessionTTL        time.Duration
 	SessionKeyFile    string
 	ReconnectionGrace time.Duration
@@ -111,6 +117,7 @@ func Run(ctx context.Context, o Options) (err error) {
 		if _, err := CheckCodeServer(o.CodeServer, filepath.Join(o.StateDir, "tmp")); err != nil {
 			return err
 		}
+		warnBuiltinExtensions(o.BuiltinExtensions, log)
 	}
 	store, err := users.Open(filepath.Join(o.StateDir, "users.json"))
 	if err != nil {
@@ -172,6 +179,20 @@ func Run(ctx context.Context, o Options) (err error) {
 	if err != nil {
 		return fmt.Errorf("--profiles: %w", err)
 	}
+	// The URL browsers use: given, or (local backend) derived from the listener. A derived
+	// one on Kubernetes would be the pod's own address, useless to a browser: the agent API
+	// then reports none and the extension uses the operator's CODEHUB_PUBLIC_URL.
+	agentPublicURL := o.PublicURL
+	if o.PublicURL == "" {
+		scheme := "http"
+		if o.TLSCert != "" {
+			scheme = "https"
+		}
+		o.PublicURL = fmt.Sprintf("%s://%s/", scheme, displayAddr(ln.Addr()))
+		if o.Backend == "local" {
+			agentPublicURL = o.PublicURL
+		}
+	}
 	m := metrics.New()
 	be, err := newBackend(o, store, func(d time.Duration) { m.SpawnDuration.Observe(d.Seconds()) })
 	if err != nil {
@@ -190,11 +211,18 @@ func Run(ctx context.Context, o Options) (err error) {
 	gw := gateway.New(gateway.Config{
 		Backend: be, Passwords: auth.Local{Users: store}, Accounts: store, Codec: codec, Revocations: revoked, Tokens: toks,
 		RequestAuth: requestAuth, Interactive: interactive, StripCookies: o.Forward.Cookies, StripHeaders: providerHeaders(o),
-		Secure: secure, SessionTTL: o.SessionTTL, IdleTimeout: o.IdleTimeout, Logger: log, Metrics: m,
+		Secure: secure, SessionTTL: o.SessionTTL, Logger: log, Metrics: m, PublicURL: agentPublicURL,
 		WorkspaceOrigins: o.WorkspaceOrigins, AdminUsers: o.AdminUsers, AdminGroups: o.AdminGroups,
 		TrustedProxies: proxies, Assets: assets, Profiles: profiles,
 	})
-	return runServers(ctx, o, gw, ln, metricsLn, m, metricsAuth)
+	var agentLn net.Listener
+	if o.Backend == "local" {
+		if agentLn, err = listenAgent(agentSocket(o.StateDir)); err != nil {
+			return err
+		}
+		cleanup = append(cleanup, func() { agentLn.Close() })
+	}
+	return runServers(ctx, o, gw, ln, metricsLn, agentLn, m, metricsAuth)
 }
 
 // assetCache is the shared static-asset cache: from --code-server-assets, else (local
@@ -264,13 +292,17 @@ func checkOptions(o Options) error {
 		// Without the __Host- prefix a workspace host could toss a cookie onto the main host.
 		return errors.New("--workspace-origins needs TLS: pass --tls-cert/--tls-key or --secure-cookies")
 	}
+	if o.Backend == "kubernetes" && (o.IdleTimeoutSet || o.MaxRunTime > 0) {
+		return errors.New("--idle-timeout and --max-run-time are for the local backend: on Kubernetes the operator alone stops workspaces, " +
+			"from each Workspace's spec.idleTimeout and spec.maxRunTime (set them in --workspace-defaults, or the chart's workspaceDefaults)")
+	}
 	if o.SharedUnixUser && (o.Backend != "local" || os.Geteuid() == 0) {
 		return errors.New("--shared-unix-user is for a local backend that does not run as root (as root every workspace gets its own unix uid)")
 	}
 	return nil
 }
 
-func runServers(ctx context.Context, o Options, gw *gateway.Gateway, ln, metricsLn net.Listener, m *metrics.Metrics, metricsAuth func(http.Handler) http.Handler) error {
+func runServers(ctx context.Context, o Options, gw *gateway.Gateway, ln, metricsLn, agentLn net.Listener, m *metrics.Metrics, metricsAuth func(http.Handler) http.Handler) error {
 	log := o.Logger
 	srv := &http.Server{
 		Handler: gw.Handler(),
@@ -295,15 +327,17 @@ func runServers(ctx context.Context, o Options, gw *gateway.Gateway, ln, metrics
 		msrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		go func() { errc <- msrv.Serve(metricsLn) }()
 	}
-	scheme := "http"
-	if o.TLSCert != "" {
-		scheme = "https"
+	var asrv *http.Server
+	if agentLn != nil {
+		asrv = &http.Server{Handler: gw.AgentHandler(), ReadHeaderTimeout: 10 * time.Second}
+		go func() { errc <- asrv.Serve(agentLn) }()
 	}
 	url := o.PublicURL
-	if url == "" {
-		url = fmt.Sprintf("%s://%s/", scheme, displayAddr(ln.Addr()))
+	stops := "operator (spec.idleTimeout)"
+	if o.Backend == "local" {
+		stops = "idle " + o.IdleTimeout.String() + ", max run time " + o.MaxRunTime.String()
 	}
-	log.Info("codehub gateway listening", "url", url, "backend", o.Backend, "state_dir", o.StateDir, "idle_timeout", o.IdleTimeout.String())
+	log.Info("codehub gateway listening", "url", url, "backend", o.Backend, "state_dir", o.StateDir, "stops", stops)
 	fmt.Fprintf(o.Stdout, "codehub is ready: open %s\n", url)
 
 	sig, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
@@ -320,6 +354,9 @@ func runServers(ctx context.Context, o Options, gw *gateway.Gateway, ln, metrics
 	_ = srv.Shutdown(shutdownCtx) // stop accepting; finish in-flight requests
 	if msrv != nil {
 		_ = msrv.Shutdown(shutdownCtx)
+	}
+	if asrv != nil {
+		_ = asrv.Shutdown(shutdownCtx)
 	}
 	if err := gw.Shutdown(shutdownCtx); err != nil {
 		log.Error("stopping workspaces", "err", err)

@@ -8,6 +8,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	codehubv1 "github.com/codehub-dev/codehub/api/v1alpha1"
+	"github.com/codehub-dev/codehub/internal/agent"
 	"github.com/codehub-dev/codehub/internal/identity"
 )
 
@@ -63,6 +64,14 @@ func PodTemplate(ws *codehubv1.Workspace, o Options, credential string) corev1.P
 	if proxyURI != "" {
 		env = append(env, corev1.EnvVar{Name: EnvProxyURI, Value: proxyURI})
 	}
+	if o.GatewayURL != "" {
+		// codehub-init derives the agent token from the credential; busy CPU in the pod is
+		// reported to the gateway, which records it as activity.
+		env = append(env, corev1.EnvVar{Name: agent.EnvURL, Value: o.GatewayURL}, corev1.EnvVar{Name: EnvReportBusy, Value: "true"})
+	}
+	if o.PublicURL != "" {
+		env = append(env, corev1.EnvVar{Name: agent.EnvPublicURL, Value: o.PublicURL})
+	}
 	env = append(env, credentialEnv(ws))
 	annotations := map[string]string{AnnotationUser: ws.Spec.User, AnnotationConfigHash: hashJSON(ConfigMap(ws).Data)}
 	if h := credentialHash(credential); h != "" {
@@ -110,6 +119,9 @@ func PodTemplate(ws *codehubv1.Workspace, o Options, credential string) corev1.P
 		},
 	}
 }
+
+// EnvReportBusy turns on codehub-init's busy reporter (wsinit.EnvReportBusy).
+const EnvReportBusy = "CODEHUB_REPORT_BUSY"
 
 // EnvProxyURI is code-server's template for the links of VS Code's Ports view.
 const EnvProxyURI = "VSCODE_PROXY_URI"

@@ -62,6 +62,7 @@ var cases = map[string]*codehubv1.Workspace{
 		ws.Spec.Home.V3IO = v3ioSpec()
 	}),
 	"workspace-origins": workspace("dave", nil), // with caseOptions below
+	"agent":             workspace("erin", nil), // with caseOptions below
 	"existing-claim-csi": workspace("carol", func(ws *codehubv1.Workspace) {
 		ws.Spec.Home.ExistingClaim = "carol-home"
 		ws.Spec.Mounts = []codehubv1.Mount{{Name: "datasets", MountPath: "/data", ReadOnly: true, CSI: &corev1.CSIVolumeSource{Driver: "nfs.csi.k8s.io", VolumeAttributes: map[string]string{"share": "/datasets"}}}}
@@ -71,6 +72,9 @@ var cases = map[string]*codehubv1.Workspace{
 // caseOptions change the operator's options for one case.
 var caseOptions = map[string]func(*Options){
 	"workspace-origins": func(o *Options) { o.WorkspaceOrigins = "vscode.example.com" },
+	"agent": func(o *Options) {
+		o.GatewayURL, o.PublicURL = "http://codehub-gateway.codehub.svc:8080", "https://vscode.example.com/"
+	},
 }
 
 // testCredential stands for the random value the controller puts in the Secret.

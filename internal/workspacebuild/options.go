@@ -36,6 +36,12 @@ type Options struct {
 	// at the gateway's per-port origin p<port>--<workspace>.<base>, which the gateway
 	// forwards to code-server's /proxy/<port>/; empty: no VSCODE_PROXY_URI.
 	WorkspaceOrigins string
+	// GatewayURL is the gateway's agent API as pods reach it (e.g.
+	// http://codehub-gateway.<ns>.svc:8080): the codehub extension and codehub-init's busy
+	// reporter use it (CODEHUB_AGENT_URL; busy reports on). PublicURL is the gateway as
+	// browsers reach it (CODEHUB_PUBLIC_URL: the extension's Sign out and Open dashboard).
+	// Empty: not set (no busy reports: only people's activity keeps a pod running).
+	GatewayURL, PublicURL string
 }
 
 // DefaultOptions are the defaults cmd/operator starts from.

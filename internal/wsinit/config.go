@@ -45,7 +45,10 @@ type Config struct {
 	// top of the builtin set: the Workspace's spec.extensions.
 	Extensions            []string
 	ReconnectionGraceTime time.Duration
-	DryRun                bool
+	// CodehubExtension installs the codehub VS Code extension (compiled in) with the
+	// builtin extensions.
+	CodehubExtension bool
+	DryRun           bool
 	// ExtraArgs follow "--" and are passed to code-server before the folder.
 	ExtraArgs []string
 }
@@ -71,6 +74,7 @@ const (
 	flagExtensions     = "extensions"
 	flagReconnectGrace = "reconnection-grace-time"
 	flagDryRun         = "dry-run"
+	flagCodehubExt     = "codehub-extension"
 )
 
 // Auth modes of code-server that codehub-init passes on.
@@ -115,6 +119,7 @@ func ParseArgs(args []string, getenv func(string) string, stderr io.Writer) (*Co
 	c.ReconnectionGraceTime = 30 * time.Second
 	fs.Var((*secondsOrDuration)(&c.ReconnectionGraceTime), flagReconnectGrace, "how long code-server keeps a disconnected window's extension host: a duration (30s) or whole seconds (30), as code-server's flag")
 	fs.BoolVar(&c.DryRun, flagDryRun, false, "prepare files and print the code-server command line instead of running it")
+	fs.BoolVar(&c.CodehubExtension, flagCodehubExt, true, "install the codehub extension (status bar, idle warning with Keep running, Stop workspace, Sign out) with the builtin extensions")
 
 	if err := fs.Parse(args); err != nil {
 		return nil, err

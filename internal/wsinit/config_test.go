@@ -26,7 +26,8 @@ func TestParseArgs(t *testing.T) {
 			StateDir: "/home/u/.local/share/codehub", UserDataDir: "/home/u/.local/share/codehub/user-data",
 			ExtensionsDir: "/home/u/.local/share/codehub/extensions", BuiltinExtensionsDir: "/opt/codehub/extensions",
 			Folder: "/home/u", ServiceAccountDir: "/var/run/secrets/kubernetes.io/serviceaccount",
-			CondaEnvsDirs: []string{"/User/.conda/envs"}, CondaBase: "/opt/conda", ReconnectionGraceTime: 30 * time.Second}
+			CondaEnvsDirs: []string{"/User/.conda/envs"}, CondaBase: "/opt/conda", ReconnectionGraceTime: 30 * time.Second,
+			CodehubExtension: true}
 		if !equalConfig(*c, want) {
 			t.Fatalf("got %+v\nwant %+v", *c, want)
 		}

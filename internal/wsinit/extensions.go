@@ -172,11 +172,22 @@ const pinsFile = "builtin-extension-pins.json"
 // SyncExtensions installs the builtin extensions that are not yet in extDir at their pinned
 // version, in one code-server run (each run costs seconds of Node start-up), and leaves
 // every other extension alone. With nothing to do it does not start code-server at all.
-func SyncExtensions(ctx context.Context, codeServer, builtinDir, extDir, userDataDir, stateDir string) (ExtensionSync, error) {
+// extra are more VSIX files to treat as builtin (the codehub extension), after builtinDir's.
+func SyncExtensions(ctx context.Context, codeServer, builtinDir, extDir, userDataDir, stateDir string, extra ...string) (ExtensionSync, error) {
 	var res ExtensionSync
 	builtin, err := BuiltinExtensions(builtinDir)
-	if err != nil || len(builtin) == 0 {
+	if err != nil {
 		return res, err
+	}
+	for _, path := range extra {
+		p, err := readVSIXManifest(path)
+		if err != nil {
+			return res, fmt.Errorf("extension %s: %w", path, err)
+		}
+		builtin = append(builtin, Extension{ID: p.id(), Version: p.Version, VSIX: path})
+	}
+	if len(builtin) == 0 {
+		return res, nil
 	}
 	installed, err := InstalledExtensions(extDir)
 	if err != nil {

@@ -36,7 +36,7 @@ func TestWorkspaceImageInputs(t *testing.T) {
 		ids = append(ids, m[1]+"."+m[2])
 	}
 	for _, want := range []string{"ms-python.python", "ms-kubernetes-tools.vscode-kubernetes-tools",
-		"yzhang.markdown-all-in-one", "njpwerner.autodocstring", "oderwat.indent-rainbow"} {
+		"yzhang.markdown-all-in-one", "njpwerner.autodocstring", "oderwat.indent-rainbow", "ms-toolsai.jupyter"} {
 		if !contains(ids, want) {
 			t.Errorf("extensions.txt lacks %s", want)
 		}

@@ -60,7 +60,15 @@ func Prepare(ctx context.Context, c *Config, getenv func(string) string, log io.
 	}
 
 	extStart := time.Now()
-	if r, err := SyncExtensions(ctx, c.CodeServer, c.BuiltinExtensionsDir, c.ExtensionsDir, c.UserDataDir, c.StateDir); err != nil {
+	var extra []string
+	if c.CodehubExtension {
+		if path, err := WriteCodehubExtension(filepath.Join(c.StateDir, "codehub-extension")); err != nil {
+			warn(fmt.Errorf("codehub extension: %w", err))
+		} else {
+			extra = append(extra, path)
+		}
+	}
+	if r, err := SyncExtensions(ctx, c.CodeServer, c.BuiltinExtensionsDir, c.ExtensionsDir, c.UserDataDir, c.StateDir, extra...); err != nil {
 		warn(fmt.Errorf("extensions: %w", err))
 	} else {
 		msg := fmt.Sprintf("extensions: %d installed, %d current", len(r.Installed), r.Current)

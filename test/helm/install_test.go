@@ -270,8 +270,10 @@ func TestInstallUpgradeUninstall(t *testing.T) {
 	if checksum(gw) == "" || checksum(gw) == checksum(gwBefore) {
 		t.Errorf("changed workspace defaults do not roll the gateway pods (checksum %q before, %q after)", checksum(gwBefore), checksum(gw))
 	}
-	if y := toYAML(t, gw.Object["spec"]); !strings.Contains(y, "--idle-timeout=2h") || !strings.Contains(y, "--secure-cookies=true") {
-		t.Errorf("gateway args not upgraded:\n%s", y)
+	// The idle timeout is the operator's alone (the Workspace defaults above): the gateway
+	// never gets --idle-timeout with the kubernetes backend (it refuses the flag).
+	if y := toYAML(t, gw.Object["spec"]); strings.Contains(y, "--idle-timeout") || !strings.Contains(y, "--secure-cookies=true") {
+		t.Errorf("gateway args not upgraded, or an --idle-timeout the gateway would refuse:\n%s", y)
 	}
 	if _, err := cl.get(ctx, "v1", "Service", namespace, release+"-codehub-gateway-nodeport"); !apierrors.IsNotFound(err) {
 		t.Errorf("the NodePort Service survived an upgrade that turned it off (err=%v)", err)

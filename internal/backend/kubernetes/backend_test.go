@@ -16,6 +16,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -110,6 +111,32 @@ func TestStartRunProxyStop(t *testing.T) {
 	if want := "http://" + workspacebuild.Base(ws) + "." + ns + ".svc:8080"; serviceURL != want {
 		t.Fatalf("status.url = %q, want %q", serviceURL, want)
 	}
+	if !w.StopsAt.IsZero() || w.IdleTimeout != 0 {
+		t.Fatalf("no idle timeout, yet StopsAt %v IdleTimeout %v", w.StopsAt, w.IdleTimeout)
+	}
+	// With an idle timeout the backend reports the operator's deadline from the stored
+	// activity (what the API and the codehub extension show).
+	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: w.Name}, ws); err != nil {
+		t.Fatal(err)
+	}
+	patch := client.MergeFrom(ws.DeepCopy())
+	ws.Spec.IdleTimeout = &metav1.Duration{Duration: time.Hour}
+	if err := c.Patch(ctx, ws, patch); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Now().Add(time.Minute).Truncate(time.Second)
+	if err := b.RecordActivity(ctx, "Alice", at); err != nil {
+		t.Fatal(err)
+	}
+	ctrltest.Eventually(t, "the deadline from lastActivityTime", func() error {
+		if w, err = b.Get(ctx, "Alice"); err != nil {
+			return err
+		}
+		if !w.LastActivity.Equal(at) || w.IdleTimeout != time.Hour || !w.StopsAt.Equal(at.Add(time.Hour)) || w.StopReason != backend.StopIdle {
+			return fmt.Errorf("LastActivity %v IdleTimeout %v StopsAt %v %q", w.LastActivity, w.IdleTimeout, w.StopsAt, w.StopReason)
+		}
+		return nil
+	})
 
 	// The gateway proxies to the endpoint presenting the credential: the workbench page
 	// comes back. Without it, code-server sends the request to its login page.

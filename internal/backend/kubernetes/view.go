@@ -9,6 +9,7 @@ import (
 
 	codehubv1 "github.com/codehub-dev/codehub/api/v1alpha1"
 	"github.com/codehub-dev/codehub/internal/backend"
+	"github.com/codehub-dev/codehub/internal/workspacebuild"
 )
 
 // view maps a Workspace to the gateway's view. A spec the operator has not observed yet
@@ -18,6 +19,9 @@ func (b *Backend) view(ctx context.Context, ws *codehubv1.Workspace) backend.Wor
 	w := backend.Workspace{Name: ws.Name, User: ws.Spec.User, State: backend.State(ws.Status.Phase), Message: ws.Status.Message}
 	if t := ws.Status.LastActivityTime; t != nil {
 		w.LastActivity = t.Time
+	}
+	if ws.Spec.IdleTimeout != nil {
+		w.IdleTimeout = ws.Spec.IdleTimeout.Duration
 	}
 	current := ws.Status.ObservedGeneration == ws.Generation && ws.Generation != 0
 	switch {
@@ -49,6 +53,8 @@ func (b *Backend) view(ctx context.Context, ws *codehubv1.Workspace) backend.Wor
 		return w
 	}
 	w.Endpoint, w.Credential = u, cred
+	// The operator's deadline, from the stored activity: what the codehub extension shows.
+	w.StopsAt, w.StopReason = workspacebuild.StopDeadline(ws)
 	return w
 }
 

@@ -17,7 +17,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/codehub-dev/codehub/internal/agent"
 	"github.com/codehub-dev/codehub/internal/backend"
+	"github.com/codehub-dev/codehub/internal/idle"
+	"github.com/codehub-dev/codehub/internal/procstat"
 )
 
 const (
@@ -50,14 +53,21 @@ type instance struct {
 	// secret is this run's credential: code-server's HASHED_PASSWORD and the session
 	// cookie the gateway presents. New on every start.
 	secret string
+	// running is when the current run became Running; activity its stored activity mark
+	// (the one value the idle stop and the API read); meter samples its CPU (idle.go).
+	running  time.Time
+	activity idle.Activity
+	meter    procstat.Meter
 }
 
 func (in *instance) snapshot() backend.Workspace {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	w := backend.Workspace{Name: in.name, User: in.user, State: in.state, Message: in.message}
+	w := backend.Workspace{Name: in.name, User: in.user, State: in.state, Message: in.message,
+		LastActivity: in.activity.Last(), IdleTimeout: in.cfg.IdleTimeout}
 	if in.state == backend.StateRunning {
 		w.Endpoint, w.Credential = in.endpoint, in.secret
+		w.StopsAt, w.StopReason = idle.Deadline(w.LastActivity, in.running, in.cfg.IdleTimeout, in.cfg.MaxRunTime)
 	}
 	return w
 }
@@ -129,10 +139,14 @@ func (in *instance) folder() string     { return filepath.Join(in.home(), "works
 func (in *instance) dataDir() string    { return filepath.Join(in.dir, "data") }
 func (in *instance) extensions() string { return filepath.Join(in.dir, "extensions") }
 
+// initState is codehub-init's state dir (applied settings defaults, extension pins, the
+// codehub extension's VSIX): the workspace's own, since codehub-init runs as its uid.
+func (in *instance) initState() string { return filepath.Join(in.dir, "state") }
+
 func (in *instance) socket() string { return filepath.Join(in.sockDir, socketName) }
 
 func (in *instance) prepareDirs() error {
-	for _, d := range []string{in.dir, in.folder(), in.dataDir(), in.extensions(), in.sockDir,
+	for _, d := range []string{in.dir, in.folder(), in.dataDir(), in.extensions(), in.initState(), in.sockDir,
 		filepath.Join(in.home(), ".config"), filepath.Join(in.home(), ".local", "share"), filepath.Join(in.home(), ".cache")} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return fmt.Errorf("workspace dir: %w", err)
@@ -156,6 +170,11 @@ func (in *instance) run() {
 			in.mu.Lock()
 			if !in.stopping {
 				in.state, in.message, in.endpoint = backend.StateRunning, "", socketURL(in.socket())
+				// A start is activity: a workspace started by the API or CLI and never
+				// visited stops one idle timeout later.
+				in.running = in.cfg.Clock.Now()
+				in.activity.Touch(in.running)
+				in.meter = procstat.Meter{}
 			}
 			in.mu.Unlock()
 			if in.cfg.OnReady != nil {
@@ -205,7 +224,7 @@ func (in *instance) chownTree() error {
 	if err := os.Chmod(in.dir, 0o711); err != nil {
 		return err
 	}
-	for _, top := range []string{in.home(), in.dataDir(), in.extensions(), in.sockDir} {
+	for _, top := range []string{in.home(), in.dataDir(), in.extensions(), in.initState(), in.sockDir} {
 		if st, err := os.Stat(top); err == nil {
 			if sys, ok := st.Sys().(*syscall.Stat_t); ok && int(sys.Uid) == uid && int(sys.Gid) == gid {
 				continue // already owned: skip walking a large tree on every start
@@ -265,7 +284,7 @@ func (in *instance) command() *exec.Cmd {
 	if in.cfg.Init != "" {
 		args := append(listen,
 			"--code-server", in.cfg.CodeServer, "--home", in.home(),
-			"--state-dir", in.dir, "--user-data-dir", in.dataDir(), "--extensions-dir", in.extensions(),
+			"--state-dir", in.initState(), "--user-data-dir", in.dataDir(), "--extensions-dir", in.extensions(),
 			"--folder", in.folder(), "--serviceaccount-dir", filepath.Join(in.dir, "no-serviceaccount"),
 			"--reconnection-grace-time", grace,
 			"--conda-envs-dirs", filepath.Join(in.home(), ".conda", "envs"),
@@ -289,10 +308,18 @@ func (in *instance) command() *exec.Cmd {
 		"PATH=" + os.Getenv("PATH"),
 		"SHELL=" + shell(),
 		"LANG=" + envOr("LANG", "C.UTF-8"),
-		"CODEHUB_USER=" + in.user,
+		agent.EnvUser + "=" + in.user,
 		// code-server reads it and removes it from its environment, so terminals and
 		// extensions never inherit it.
 		"HASHED_PASSWORD=" + in.secret,
+		// What the codehub extension talks to the gateway with: its own workspace only.
+		agent.EnvToken + "=" + agent.Token(in.user, in.secret),
+	}
+	if in.cfg.AgentURL != "" {
+		cmd.Env = append(cmd.Env, agent.EnvURL+"="+in.cfg.AgentURL)
+	}
+	if in.cfg.PublicURL != "" {
+		cmd.Env = append(cmd.Env, agent.EnvPublicURL+"="+in.cfg.PublicURL)
 	}
 	if in.cfg.PortProxyURI != nil {
 		cmd.Env = append(cmd.Env, "VSCODE_PROXY_URI="+in.cfg.PortProxyURI(in.name))
@@ -347,6 +374,16 @@ func (in *instance) waitHealthy(exited <-chan struct{}) bool {
 		}
 	}
 	return false
+}
+
+// markStopping reports the workspace as stopping before stop is called.
+func (in *instance) markStopping() {
+	in.mu.Lock()
+	in.stopping = true
+	if in.state == backend.StateRunning || in.state == backend.StateStarting {
+		in.state, in.message = backend.StateStopping, "stopping"
+	}
+	in.mu.Unlock()
 }
 
 // stop signals the process group and waits for the exit.

@@ -21,6 +21,7 @@ import (
 
 	"github.com/codehub-dev/codehub/internal/backend"
 	"github.com/codehub-dev/codehub/internal/identity"
+	"github.com/codehub-dev/codehub/internal/idle"
 )
 
 // Config says how to launch workspaces.
@@ -58,13 +59,31 @@ type Config struct {
 	// PortProxyURI returns VSCODE_PROXY_URI for a workspace (its port-preview origin with
 	// "{{port}}"), so VS Code's Ports view links there; nil = none.
 	PortProxyURI func(workspace string) string
+	// IdleTimeout stops a running workspace after this long without activity (0 = never);
+	// MaxRunTime after this long running, busy or not (0 = never). See idle.go.
+	IdleTimeout, MaxRunTime time.Duration
+	// BusyCPU is the CPU use, in cores, above which a workspace's processes count as
+	// activity (0 = CPU never counts; New defaults it to DefaultBusyCPU, <0 turns it off).
+	BusyCPU float64
+	// CheckInterval is how often deadlines are checked and CPU sampled (default: a tenth of
+	// the shorter timeout, between 1 s and 30 s).
+	CheckInterval time.Duration
+	// Clock is the idle stop's clock (default the system clock).
+	Clock idle.Clock
+	// AgentURL is the gateway's agent API as workspaces reach it (CODEHUB_AGENT_URL, e.g.
+	// unix:<state>/run/agent.sock); PublicURL the gateway as browsers reach it. Both go to
+	// the codehub extension; empty = not set.
+	AgentURL, PublicURL string
 }
 
 // Backend is the local process backend. Safe for concurrent use.
 type Backend struct {
-	cfg Config
-	mu  sync.Mutex
-	ws  map[string]*instance // by workspace name
+	cfg       Config
+	mu        sync.Mutex
+	ws        map[string]*instance // by workspace name
+	onStop    []func(user, reason string)
+	stopWatch context.CancelFunc
+	watchDone chan struct{}
 }
 
 var _ backend.Backend = (*Backend)(nil)
@@ -84,6 +103,15 @@ func New(cfg Config) (*Backend, error) {
 	if cfg.ReconnectionGrace <= 0 {
 		cfg.ReconnectionGrace = 5 * time.Minute
 	}
+	if cfg.Clock == nil {
+		cfg.Clock = idle.SystemClock{}
+	}
+	switch {
+	case cfg.BusyCPU == 0:
+		cfg.BusyCPU = DefaultBusyCPU
+	case cfg.BusyCPU < 0:
+		cfg.BusyCPU = 0
+	}
 	if cfg.Isolation == "" {
 		cfg.Isolation = IsolationSingleUser
 		if os.Geteuid() == 0 {
@@ -99,8 +127,11 @@ func New(cfg Config) (*Backend, error) {
 	if err := checkIsolation(&cfg); err != nil {
 		return nil, err
 	}
-	b := &Backend{cfg: cfg, ws: map[string]*instance{}}
+	b := &Backend{cfg: cfg, ws: map[string]*instance{}, watchDone: make(chan struct{})}
 	b.stopOrphans()
+	ctx, cancel := context.WithCancel(context.Background())
+	b.stopWatch = cancel
+	go b.watch(ctx)
 	return b, nil
 }
 
@@ -269,6 +300,8 @@ func (b *Backend) List(_ context.Context) ([]backend.Workspace, error) {
 
 // Shutdown stops every workspace this backend started, in parallel.
 func (b *Backend) Shutdown(ctx context.Context) error {
+	b.stopWatch()
+	<-b.watchDone
 	b.mu.Lock()
 	all := make([]*instance, 0, len(b.ws))
 	for _, inst := range b.ws {

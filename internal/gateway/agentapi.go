@@ -1,0 +1,204 @@
+package gateway
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/codehub-dev/codehub/internal/agent"
+	"github.com/codehub-dev/codehub/internal/backend"
+	"github.com/codehub-dev/codehub/internal/identity"
+)
+
+// The agent API is what runs inside a workspace talks to: the codehub VS Code extension
+// (status bar, "Keep running", "Stop workspace") and codehub-init's busy reporter. It is
+// authenticated by the workspace's agent token (internal/agent: an HMAC of the workspace's
+// credential naming its user), checked against the credential of that user's running
+// workspace. A token acts on that one workspace only: it cannot read or touch another
+// user's, nor sign anyone in. On Kubernetes it is served on the gateway's own port (pods
+// reach the gateway's Service); the local backend's workspaces reach it on a unix socket
+// (AgentHandler, served by internal/serve).
+
+func (g *Gateway) idleRoutes(mux *http.ServeMux) {
+	mux.Handle("/_codehub/agent/", g.AgentHandler())
+	mux.HandleFunc("GET /_codehub/{$}", g.dashboard)
+	mux.HandleFunc("POST /_codehub/stop", g.stopOwn)
+}
+
+// AgentHandler serves /_codehub/agent/v1/{status,activity,stop}.
+func (g *Gateway) AgentHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /_codehub/agent/v1/status", g.agentStatus)
+	mux.HandleFunc("POST /_codehub/agent/v1/activity", g.agentActivity)
+	mux.HandleFunc("POST /_codehub/agent/v1/stop", g.agentStop)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusNotFound, apiError{"no such agent endpoint"})
+	})
+	return mux
+}
+
+// agentStatusJSON is what the extension shows: whose workspace, and when it stops.
+type agentStatusJSON struct {
+	workspaceJSON
+	Now       time.Time `json:"now"` // the gateway's clock: remaining = stopsAt - now
+	PublicURL string    `json:"publicURL,omitempty"`
+}
+
+// agentCaller authenticates an agent request and returns its workspace (running).
+func (g *Gateway) agentCaller(w http.ResponseWriter, r *http.Request) (backend.Workspace, bool) {
+	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	user, claimed := agent.User(token)
+	if !ok || !claimed {
+		writeJSON(w, http.StatusUnauthorized, apiError{"send Authorization: Bearer $" + agent.EnvToken})
+		return backend.Workspace{}, false
+	}
+	ws, err := g.cfg.Backend.Get(r.Context(), user)
+	if err != nil && !errors.Is(err, backend.ErrNotFound) {
+		writeJSON(w, http.StatusServiceUnavailable, apiError{"backend unavailable"})
+		return ws, false
+	}
+	// Only a running workspace has a credential to check against; a stopped one's agent
+	// has nothing left to say.
+	if err != nil || !agent.Verify(token, user, ws.Credential) {
+		writeJSON(w, http.StatusUnauthorized, apiError{"not a running workspace's agent token"})
+		return ws, false
+	}
+	return ws, true
+}
+
+func (g *Gateway) agentStatus(w http.ResponseWriter, r *http.Request) {
+	ws, ok := g.agentCaller(w, r)
+	if !ok {
+		return
+	}
+	g.writeAgentStatus(w, r, ws)
+}
+
+func (g *Gateway) writeAgentStatus(w http.ResponseWriter, r *http.Request, ws backend.Workspace) {
+	out := agentStatusJSON{workspaceJSON: g.workspaceJSON(ws), Now: g.cfg.Clock.Now(), PublicURL: g.publicURL(r)}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// publicURL is the gateway's main origin as browsers reach it.
+func (g *Gateway) publicURL(r *http.Request) string {
+	if g.cfg.PublicURL != "" {
+		return strings.TrimSuffix(g.cfg.PublicURL, "/")
+	}
+	return ""
+}
+
+// agentActivity records activity: {"kind": "keep-running"} (the person pressed the
+// extension's button) or {"kind": "busy"} (work running in the workspace).
+func (g *Gateway) agentActivity(w http.ResponseWriter, r *http.Request) {
+	ws, ok := g.agentCaller(w, r)
+	if !ok {
+		return
+	}
+	var req struct {
+		Kind  string  `json:"kind"`
+		Cores float64 `json:"cores,omitempty"`
+	}
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxFormBytes)).Decode(&req); err != nil || (req.Kind != "keep-running" && req.Kind != "busy") {
+		writeJSON(w, http.StatusBadRequest, apiError{`body must be {"kind": "keep-running"} or {"kind": "busy"}`})
+		return
+	}
+	if err := g.recordNow(r.Context(), ws.User); err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, apiError{"could not record activity: " + err.Error()})
+		return
+	}
+	if req.Kind == "keep-running" {
+		g.cfg.Logger.Info("keep running", "user", ws.User)
+	} else {
+		g.cfg.Logger.Debug("busy report", "user", ws.User, "cpu_cores", req.Cores)
+	}
+	if fresh, err := g.cfg.Backend.Get(r.Context(), ws.User); err == nil {
+		ws = fresh
+	}
+	g.writeAgentStatus(w, r, ws)
+}
+
+func (g *Gateway) agentStop(w http.ResponseWriter, r *http.Request) {
+	ws, ok := g.agentCaller(w, r)
+	if !ok {
+		return
+	}
+	g.cfg.Logger.Info("stop requested from the workspace", "user", ws.User)
+	g.dropRoute(ws.User)
+	if err := g.cfg.Backend.Stop(r.Context(), ws.User); err != nil {
+		writeJSON(w, http.StatusInternalServerError, apiError{err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"state": "stopping"})
+}
+
+// dashboard is the user's own page: the workspace's state and when it stops, with Stop,
+// Open VS Code and Sign out.
+func (g *Gateway) dashboard(w http.ResponseWriter, r *http.Request) {
+	id, err := g.identify(r)
+	if err != nil {
+		g.refuse(w, r, err)
+		return
+	}
+	ws, err := g.cfg.Backend.Get(r.Context(), id.User)
+	if errors.Is(err, backend.ErrNotFound) {
+		ws, err = backend.Workspace{Name: identity.WorkspaceName(id.User), User: id.User, State: backend.StatePending}, nil
+	}
+	if err != nil {
+		g.unavailable(w, r, "The workspace service is unavailable; please try again shortly.")
+		return
+	}
+	now := g.cfg.Clock.Now()
+	rows := [][2]string{{"State", string(ws.State)}}
+	if !ws.LastActivity.IsZero() {
+		rows = append(rows, [2]string{"Last activity", ago(now.Sub(ws.LastActivity)) + " (" + ws.LastActivity.UTC().Format("15:04:05 UTC") + ")"})
+	}
+	if ws.IdleTimeout > 0 {
+		rows = append(rows, [2]string{"Stops when idle for", ws.IdleTimeout.String()})
+	}
+	if !ws.StopsAt.IsZero() {
+		what := "Stops in"
+		if ws.StopReason == backend.StopMaxRunTime {
+			what = "Stops (maximum run time) in"
+		}
+		rows = append(rows, [2]string{what, ago(ws.StopsAt.Sub(now))})
+	}
+	data := pageData{Title: "Your workspace", User: id.User, Rows: rows, Running: ws.State == backend.StateRunning}
+	if r.URL.Query().Get("stopped") != "" {
+		data.Notice = "Your workspace is stopping."
+	}
+	render(w, http.StatusOK, "dashboard.html", data)
+}
+
+// stopOwn is the dashboard's Stop button (same-origin form: CrossOriginProtection).
+func (g *Gateway) stopOwn(w http.ResponseWriter, r *http.Request) {
+	id, err := g.identify(r)
+	if err != nil {
+		g.refuse(w, r, err)
+		return
+	}
+	g.dropRoute(id.User)
+	if err := g.cfg.Backend.Stop(r.Context(), id.User); err != nil {
+		g.cfg.Logger.Error("stop workspace", "user", id.User, "err", err)
+		render(w, http.StatusInternalServerError, "error.html", pageData{Title: "Error", Message: "Could not stop the workspace; please try again."})
+		return
+	}
+	g.cfg.Logger.Info("workspace stopped from the dashboard", "user", id.User)
+	http.Redirect(w, r, "/_codehub/?stopped=1", http.StatusSeeOther)
+}
+
+// ago renders a duration for people: "42 s", "5 min", "2 h 10 min".
+func ago(d time.Duration) string {
+	if d < 0 {
+		d = 0
+	}
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%d s", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%d min", int(d.Minutes()))
+	}
+	return fmt.Sprintf("%d h %d min", int(d.Hours()), int(d.Minutes())%60)
+}

@@ -1,0 +1,97 @@
+package gateway
+
+import (
+	"context"
+	"time"
+
+	"github.com/codehub-dev/codehub/internal/backend"
+)
+
+// The gateway never stops a workspace for being idle: the backend does (local: the backend
+// itself; Kubernetes: the operator, from status.lastActivityTime), from the one activity
+// mark it stores. The gateway hands it what people do, off the hot path: each route's
+// activity (an atomic word the proxy touches) is flushed every ActivityFlush.
+
+const defaultActivityFlush = 5 * time.Second
+
+// flushLoop flushes activity until ctx ends.
+func (g *Gateway) flushLoop(ctx context.Context) {
+	defer close(g.flushDone)
+	if _, ok := g.cfg.Backend.(backend.ActivityRecorder); !ok {
+		<-ctx.Done()
+		return
+	}
+	tick := time.NewTicker(g.cfg.ActivityFlush)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			g.FlushActivity(context.WithoutCancel(ctx))
+			return
+		case <-tick.C:
+			g.FlushActivity(ctx)
+		}
+	}
+}
+
+// FlushActivity hands the backend every route's activity newer than what it last handed
+// over. The flush loop calls it; tests call it directly.
+func (g *Gateway) FlushActivity(ctx context.Context) {
+	rec, ok := g.cfg.Backend.(backend.ActivityRecorder)
+	if !ok {
+		return
+	}
+	g.flushMu.Lock()
+	defer g.flushMu.Unlock()
+	g.routes.Range(func(_, v any) bool {
+		rt := v.(*route)
+		last := rt.activity.Last()
+		if last.IsZero() || !last.After(rt.flushed) {
+			return true
+		}
+		if err := rec.RecordActivity(ctx, rt.user, last); err != nil {
+			g.cfg.Logger.Warn("record activity", "user", rt.user, "err", err)
+			return true
+		}
+		rt.flushed = last
+		return true
+	})
+}
+
+// recordNow stores activity of user's workspace at once (the extension's "Keep running",
+// a busy report from inside the workspace): on any replica, with or without a route.
+func (g *Gateway) recordNow(ctx context.Context, user string) error {
+	now := g.cfg.Clock.Now()
+	if v, ok := g.routes.Load(user); ok {
+		v.(*route).activity.Touch(now)
+	}
+	if rec, ok := g.cfg.Backend.(backend.ActivityRecorder); ok {
+		return rec.RecordActivity(ctx, user, now)
+	}
+	return nil
+}
+
+// workspaceStopped is the backend's notice that it is stopping user's workspace by itself
+// (idle, maximum run time): the route goes, and the open tabs' connections are closed, so
+// their workbenches reconnect, are told the workspace stopped, and offer a reload.
+func (g *Gateway) workspaceStopped(user, reason string) {
+	if reason == backend.StopIdle {
+		g.cfg.Metrics.IdleStops.Inc()
+	}
+	g.dropRoute(user)
+}
+
+// dropRoute removes user's route and closes its connections.
+func (g *Gateway) dropRoute(user string) {
+	v, ok := g.routes.LoadAndDelete(user)
+	if !ok {
+		return
+	}
+	rt := v.(*route)
+	rt.closeIdle()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	go func() {
+		defer cancel()
+		g.sockets.closeRoute(ctx, rt, closeWorkspaceStopped)
+	}()
+}
