@@ -60,6 +60,10 @@ type Workspace struct {
 	// Notice tells how the run before this start ended, when that matters to the user
 	// (e.g. code-server ran out of memory); "" otherwise.
 	Notice string
+	// Profile is the name of the profile the workspace runs with ("" = the catalog's default).
+	Profile string
+	// Created is when the workspace was first created (zero if unknown).
+	Created time.Time
 }
 
 // Step is one step of a workspace's start. Started and Done are zero until they happen.
@@ -115,6 +119,19 @@ type PortDialer interface {
 // bounded rate, from which the operator alone stops them.
 type ActivityRecorder interface {
 	RecordActivity(ctx context.Context, user string, at time.Time) error
+}
+
+// ProfileSetter is implemented by backends that apply profiles: SetProfile records the
+// profile the user's workspace runs with from its next start (ErrNotFound-free: it may be
+// called before the first start). The caller has checked that the user may use it.
+type ProfileSetter interface {
+	SetProfile(ctx context.Context, user, profile string) error
+}
+
+// Deleter is implemented by backends that can delete a workspace: it is stopped and its
+// record removed, and so are its files (home volume) — callers must tell the user so first.
+type Deleter interface {
+	Delete(ctx context.Context, user string) error
 }
 
 // StopNotifier is implemented by backends that stop workspaces by themselves (the local
