@@ -126,8 +126,7 @@ func (g *Gateway) agentStop(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	g.cfg.Logger.Info("stop requested from the workspace", "user", ws.User)
-	g.dropRoute(ws.User)
-	if err := g.cfg.Backend.Stop(r.Context(), ws.User); err != nil {
+	if err := g.stopWorkspace(r.Context(), ws.User); err != nil {
 		writeJSON(w, http.StatusInternalServerError, apiError{err.Error()})
 		return
 	}
@@ -179,8 +178,7 @@ func (g *Gateway) stopOwn(w http.ResponseWriter, r *http.Request) {
 		g.refuse(w, r, err)
 		return
 	}
-	g.dropRoute(id.User)
-	if err := g.cfg.Backend.Stop(r.Context(), id.User); err != nil {
+	if err := g.stopWorkspace(r.Context(), id.User); err != nil {
 		g.cfg.Logger.Error("stop workspace", "user", id.User, "err", err)
 		render(w, http.StatusInternalServerError, "error.html", pageData{Title: "Error", Message: "Could not stop the workspace; please try again."})
 		return

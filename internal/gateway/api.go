@@ -127,10 +127,7 @@ func (g *Gateway) apiStartStop(start bool) http.HandlerFunc {
 				return
 			}
 		} else {
-			if v, ok := g.routes.LoadAndDelete(target); ok {
-				v.(*route).closeIdle()
-			}
-			if err := g.cfg.Backend.Stop(r.Context(), target); err != nil {
+			if err := g.stopWorkspace(r.Context(), target); err != nil {
 				writeJSON(w, http.StatusInternalServerError, apiError{err.Error()})
 				return
 			}

@@ -43,8 +43,7 @@ func (g *Gateway) FlushActivity(ctx context.Context) {
 	}
 	g.flushMu.Lock()
 	defer g.flushMu.Unlock()
-	g.routes.Range(func(_, v any) bool {
-		rt := v.(*route)
+	g.routes.each(func(rt *route) bool {
 		last := rt.activity.Last()
 		if last.IsZero() || !last.After(rt.flushed) {
 			return true
@@ -62,8 +61,8 @@ func (g *Gateway) FlushActivity(ctx context.Context) {
 // a busy report from inside the workspace): on any replica, with or without a route.
 func (g *Gateway) recordNow(ctx context.Context, user string) error {
 	now := g.cfg.Clock.Now()
-	if v, ok := g.routes.Load(user); ok {
-		v.(*route).activity.Touch(now)
+	if rt, ok := g.routes.get(user); ok {
+		rt.activity.Touch(now)
 	}
 	if rec, ok := g.cfg.Backend.(backend.ActivityRecorder); ok {
 		return rec.RecordActivity(ctx, user, now)
@@ -79,19 +78,4 @@ func (g *Gateway) workspaceStopped(user, reason string) {
 		g.cfg.Metrics.IdleStops.Inc()
 	}
 	g.dropRoute(user)
-}
-
-// dropRoute removes user's route and closes its connections.
-func (g *Gateway) dropRoute(user string) {
-	v, ok := g.routes.LoadAndDelete(user)
-	if !ok {
-		return
-	}
-	rt := v.(*route)
-	rt.closeIdle()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	go func() {
-		defer cancel()
-		g.sockets.closeRoute(ctx, rt, closeWorkspaceStopped)
-	}()
 }

@@ -97,7 +97,7 @@ type Gateway struct {
 	cfg        Config
 	cookieName string
 	internal   http.Handler
-	routes     sync.Map // user → *route; lock-free reads on the hot path
+	routes     routeTable
 	throttle   loginThrottle
 	hashing    hashSlots
 	sockets    socketSet

@@ -102,11 +102,11 @@ func newHotPath(b *testing.B, loopback bool) *hotPath {
 		b.Fatalf("warm-up request: status %d", w.code)
 	}
 	if !loopback {
-		v, ok := gw.routes.Load("alice")
+		rt, ok := gw.routes.get("alice")
 		if !ok {
 			b.Fatal("no route after the first request")
 		}
-		v.(*route).proxy.Transport = memTransport{}
+		rt.proxy.Transport = memTransport{}
 	}
 	return hp
 }
@@ -184,8 +184,8 @@ func (b *bufferPool) Put(v []byte) { b.p.Put(&v) }
 // route's ReverseProxy given a BufferPool: the recommended fix, measured before it lands.
 func BenchmarkHotPathGatewayBufferPool(b *testing.B) {
 	hp := newHotPath(b, false)
-	v, _ := hp.gw.routes.Load("alice")
-	v.(*route).proxy.BufferPool = newBufferPool()
+	rt, _ := hp.gw.routes.get("alice")
+	rt.proxy.BufferPool = newBufferPool()
 	runHandler(b, hp.handler, hp.request("/small", "_ga=GA1.1.1234567890.1700000000; "+hp.cookie+"; vscode-tkn=abcdef"))
 }
 
@@ -235,8 +235,8 @@ func BenchmarkHotPathGatewayParallel(b *testing.B) {
 // and writes fixed-length responses through the server's buffer.
 func BenchmarkHotPathGatewayFlushIntervalZero(b *testing.B) {
 	hp := newHotPath(b, false)
-	v, _ := hp.gw.routes.Load("alice")
-	v.(*route).proxy.FlushInterval = 0
+	rt, _ := hp.gw.routes.get("alice")
+	rt.proxy.FlushInterval = 0
 	runHandler(b, hp.handler, hp.request("/small", "_ga=GA1.1.1234567890.1700000000; "+hp.cookie+"; vscode-tkn=abcdef"))
 }
 

@@ -256,7 +256,7 @@ func TestBackendStopClosesTheTabsConnections(t *testing.T) {
 	if code := websocket.CloseStatus(err); code != closeWorkspaceStopped {
 		t.Fatalf("open connection after the stop: %v (close %d), want close %d", err, code, closeWorkspaceStopped)
 	}
-	if _, ok := f.gw.routes.Load("alice"); ok {
+	if _, ok := f.gw.routes.get("alice"); ok {
 		t.Fatal("route kept after the stop notice")
 	}
 }

@@ -62,8 +62,8 @@ func (g *Gateway) servePortHost(w http.ResponseWriter, r *http.Request, label st
 
 // runningRoute is the route of user's running workspace, without waking it.
 func (g *Gateway) runningRoute(ctx context.Context, user string) (*route, bool) {
-	if v, ok := g.routes.Load(user); ok {
-		return v.(*route), true
+	if rt, ok := g.routes.get(user); ok {
+		return rt, true
 	}
 	ws, err := g.cfg.Backend.Get(ctx, user)
 	if err != nil || ws.State != backend.StateRunning || ws.Endpoint == nil {

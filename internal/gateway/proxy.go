@@ -196,8 +196,7 @@ func (g *Gateway) proxyError(w http.ResponseWriter, r *http.Request, rt *route, 
 	if errors.Is(err, errCredentialRefused) {
 		// Drop the stale route: the next request asks the backend for the current
 		// endpoint and credential.
-		g.routes.CompareAndDelete(rt.user, rt)
-		rt.closeIdle()
+		g.routes.dropStale(rt)
 		g.cfg.Logger.Warn("workspace refused the route's credential; re-reading it", "workspace_user", rt.user)
 		w.Header().Set("Retry-After", "1")
 		if isNavigation(r) {
@@ -210,8 +209,7 @@ func (g *Gateway) proxyError(w http.ResponseWriter, r *http.Request, rt *route, 
 	}
 	var opErr *net.OpError
 	if errors.As(err, &opErr) && opErr.Op == "dial" {
-		g.routes.CompareAndDelete(rt.user, rt)
-		rt.closeIdle()
+		g.routes.dropStale(rt)
 		if isVSCodeSocket(r) {
 			// A stale route (the workspace stopped under it): tell the tab, once the
 			// backend confirms the workspace is not running.

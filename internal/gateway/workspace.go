@@ -38,8 +38,8 @@ func (g *Gateway) proxyWorkspace(w http.ResponseWriter, r *http.Request, id iden
 		http.Error(w, "cross-origin WebSocket refused", http.StatusForbidden)
 		return
 	}
-	if v, ok := g.routes.Load(id.User); ok {
-		g.proxyTo(w, r, v.(*route), upgrade)
+	if rt, ok := g.routes.get(id.User); ok {
+		g.proxyTo(w, r, rt, upgrade)
 		return
 	}
 	ws, err := g.cfg.Backend.Get(r.Context(), id.User)
@@ -70,18 +70,7 @@ func (g *Gateway) proxyWorkspace(w http.ResponseWriter, r *http.Request, id iden
 
 // routeFor returns the route for user's running workspace ws, creating it once.
 func (g *Gateway) routeFor(user string, ws backend.Workspace) *route {
-	if v, ok := g.routes.Load(user); ok {
-		if rt := v.(*route); rt.same(ws) {
-			return rt
-		}
-	}
-	rt := g.newRoute(user, ws)
-	actual, loaded := g.routes.LoadOrStore(user, rt)
-	if loaded && !actual.(*route).same(ws) {
-		g.routes.Store(user, rt)
-		return rt
-	}
-	return actual.(*route)
+	return g.routes.put(user, ws, func() *route { return g.newRoute(user, ws) })
 }
 
 func (g *Gateway) proxyTo(w http.ResponseWriter, r *http.Request, rt *route, upgrade bool) {
