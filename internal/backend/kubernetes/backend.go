@@ -44,6 +44,10 @@ type Backend struct {
 	lastActivity map[string]time.Time // workspace name → activity time last written
 
 	creds credentialCache
+
+	watchOnce sync.Once
+	stopWatch context.CancelFunc // nil until NotifyStops starts the watch
+	watchDone chan struct{}
 }
 
 var (
@@ -165,8 +169,14 @@ func (b *Backend) List(ctx context.Context) ([]backend.Workspace, error) {
 	return out, nil
 }
 
-// Shutdown has nothing to release: workspaces keep running without the gateway.
-func (b *Backend) Shutdown(context.Context) error { return nil }
+// Shutdown ends the stop watch; workspaces keep running without the gateway.
+func (b *Backend) Shutdown(context.Context) error {
+	if b.stopWatch != nil {
+		b.stopWatch()
+		<-b.watchDone
+	}
+	return nil
+}
 
 // RecordActivity writes status.lastActivityTime at most once per ActivityInterval per
 // workspace, so a busy editor does not turn into apiserver load.

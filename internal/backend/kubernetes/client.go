@@ -12,8 +12,9 @@ import (
 // NewClient returns a client for Workspaces and their credential Secrets from a rest config
 // (in-cluster or kubeconfig, e.g. from controller-runtime's config.GetConfig). It reads
 // straight from the apiserver: the gateway caches routes, so it only asks while a workspace
-// is not yet running, and the backend caches credentials.
-func NewClient(cfg *rest.Config) (client.Client, error) {
+// is not yet running, and the backend caches credentials. It can watch: the backend follows
+// Workspaces being stopped (NotifyStops).
+func NewClient(cfg *rest.Config) (client.WithWatch, error) {
 	scheme := runtime.NewScheme()
 	if err := codehubv1.AddToScheme(scheme); err != nil {
 		return nil, err
@@ -21,5 +22,5 @@ func NewClient(cfg *rest.Config) (client.Client, error) {
 	if err := corev1.AddToScheme(scheme); err != nil {
 		return nil, err
 	}
-	return client.New(cfg, client.Options{Scheme: scheme})
+	return client.NewWithWatch(cfg, client.Options{Scheme: scheme})
 }
