@@ -5,14 +5,17 @@
 # test. Each install script checks every file it produces, so a damaged cache is rebuilt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export CODEHUB_CODE_SERVER=${CODEHUB_CODE_SERVER:-$(scripts/install-code-server.sh)}
-export CODEHUB_CHROMIUM=${CODEHUB_CHROMIUM:-$(scripts/install-chromium.sh)}
-export KUBEBUILDER_ASSETS=${KUBEBUILDER_ASSETS:-$(scripts/install-control-plane.sh)}
-export CODEHUB_HELM=${CODEHUB_HELM:-$(scripts/install-helm.sh)}
+CODEHUB_CODE_SERVER=${CODEHUB_CODE_SERVER:-$(scripts/install-code-server.sh)}
+CODEHUB_CHROMIUM=${CODEHUB_CHROMIUM:-$(scripts/install-chromium.sh)}
+KUBEBUILDER_ASSETS=${KUBEBUILDER_ASSETS:-$(scripts/install-control-plane.sh)}
+CODEHUB_HELM=${CODEHUB_HELM:-$(scripts/install-helm.sh)}
 # buildah, podman, containerd, runc, CNI plugins, iptables (Debian packages), then the three
 # images built for real (each rebuilt only when its inputs changed).
 scripts/install-container-tools.sh >/dev/null
-export CODEHUB_IMAGES=${CODEHUB_IMAGES:-$(scripts/build-images.sh)}
+CODEHUB_IMAGES=${CODEHUB_IMAGES:-$(scripts/build-images.sh)}
+# Assigned, then exported: `export X=$(cmd)` would hide cmd's failure from set -e, and the
+# tests would run without the part it failed to build.
+export CODEHUB_CODE_SERVER CODEHUB_CHROMIUM KUBEBUILDER_ASSETS CODEHUB_HELM CODEHUB_IMAGES
 for check in scripts/check-*.sh; do [ -x "$check" ] && "$check"; done
 scripts/lint.sh
 # -p 1 on 2 cores: suites that start code-server, Chromium or an apiserver must not starve each other.

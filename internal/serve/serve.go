@@ -117,7 +117,6 @@ func Run(ctx context.Context, o Options) (err error) {
 		if _, err := CheckCodeServer(o.CodeServer, filepath.Join(o.StateDir, "tmp")); err != nil {
 			return err
 		}
-		warnBuiltinExtensions(o.BuiltinExtensions, log)
 	}
 	store, err := users.Open(filepath.Join(o.StateDir, "users.json"))
 	if err != nil {
@@ -207,6 +206,9 @@ func Run(ctx context.Context, o Options) (err error) {
 	// Only once everything else is known to work: a refused start leaves no new state.
 	if err := firstAdmin(store, o.StateDir, o.Stdout, log); err != nil {
 		return err
+	}
+	if o.Backend == "local" {
+		warnBuiltinExtensions(o.BuiltinExtensions, log) // after the checks: a refused start says one line
 	}
 	gw := gateway.New(gateway.Config{
 		Backend: be, Passwords: auth.Local{Users: store}, Accounts: store, Codec: codec, Revocations: revoked, Tokens: toks,
