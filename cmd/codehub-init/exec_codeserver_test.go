@@ -12,17 +12,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/codehub-dev/codehub/internal/testenv"
+	"github.com/codehub-dev/codehub/internal/testkit"
 )
 
 // The built binary execs the real code-server in its own process, so the process the local
 // backend started *is* code-server: it answers /healthz and a SIGTERM to it stops code-server.
 func TestExecsCodeServer(t *testing.T) {
-	codeServer := testenv.CodeServer(t)
+	codeServer := testkit.CodeServer(t)
 	tmp := t.TempDir()
 	bin := filepath.Join(tmp, "codehub-init")
 	build := exec.Command("go", "build", "-o", bin, "./cmd/codehub-init")
-	build.Dir = testenv.RepoRoot(t)
+	build.Dir = testkit.RepoRoot(t)
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}

@@ -19,7 +19,7 @@ import (
 
 	codehubv1 "github.com/codehub-dev/codehub/api/v1alpha1"
 	"github.com/codehub-dev/codehub/internal/identity"
-	"github.com/codehub-dev/codehub/internal/testenv"
+	"github.com/codehub-dev/codehub/internal/testkit"
 	"github.com/codehub-dev/codehub/internal/workspacebuild"
 )
 
@@ -50,11 +50,11 @@ func randomHex(t *testing.T) string {
 // --bind-addr 127.0.0.1:<free port> is appended (flags win over the config file).
 func startPodCodeServer(t *testing.T, o workspacebuild.Options) *podCodeServer {
 	t.Helper()
-	codeServer := testenv.CodeServer(t)
+	codeServer := testkit.CodeServer(t)
 	tmp := t.TempDir()
 	binDir := filepath.Join(tmp, "bin")
 	build := exec.Command("go", "build", "-o", filepath.Join(binDir, "codehub-init"), "./cmd/codehub-init")
-	build.Dir = testenv.RepoRoot(t)
+	build.Dir = testkit.RepoRoot(t)
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}

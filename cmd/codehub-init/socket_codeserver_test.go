@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/codehub-dev/codehub/internal/backend"
-	"github.com/codehub-dev/codehub/internal/testenv"
+	"github.com/codehub-dev/codehub/internal/testkit"
 )
 
 // TestLocalSocketCodeServer runs the real codehub-init and code-server with the local
@@ -24,11 +24,11 @@ import (
 // only (mode 0600, no TCP listener in its whole process tree), requires the credential as
 // its cookie, and has no /proxy/<port>/ route.
 func TestLocalSocketCodeServer(t *testing.T) {
-	codeServer := testenv.CodeServer(t)
+	codeServer := testkit.CodeServer(t)
 	tmp := t.TempDir()
 	bin := filepath.Join(tmp, "codehub-init")
 	build := exec.Command("go", "build", "-o", bin, "./cmd/codehub-init")
-	build.Dir = testenv.RepoRoot(t)
+	build.Dir = testkit.RepoRoot(t)
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}

@@ -11,13 +11,13 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/codehub-dev/codehub/internal/controller/ctrltest"
-	"github.com/codehub-dev/codehub/internal/testenv"
+	"github.com/codehub-dev/codehub/internal/testkit"
 )
 
 // TestKustomizeDefaultApplies runs `kubectl apply -k config/default` against the apiserver.
 func TestKustomizeDefaultApplies(t *testing.T) {
-	kubectl := filepath.Join(testenv.KubebuilderAssets(t), "kubectl")
-	cmd := exec.Command(kubectl, "--kubeconfig", ctrltest.Kubeconfig(t), "apply", "-k", filepath.Join(testenv.RepoRoot(t), "config", "default"))
+	kubectl := filepath.Join(testkit.KubebuilderAssets(t), "kubectl")
+	cmd := exec.Command(kubectl, "--kubeconfig", ctrltest.Kubeconfig(t), "apply", "-k", filepath.Join(testkit.RepoRoot(t), "config", "default"))
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("kubectl apply -k config/default: %v\n%s", err, out)

@@ -24,7 +24,7 @@ import (
 	"time"
 
 	"github.com/codehub-dev/codehub/internal/identity"
-	"github.com/codehub-dev/codehub/internal/testenv"
+	"github.com/codehub-dev/codehub/internal/testkit"
 )
 
 var (
@@ -45,7 +45,7 @@ func codehubBinary(t *testing.T) string {
 		binPath = filepath.Join(dir, "codehub")
 		// codehub-init beside codehub: the gateway starts every workspace through it.
 		cmd := exec.Command("go", "build", "-o", dir+"/", "./cmd/codehub", "./cmd/codehub-init")
-		cmd.Dir = testenv.RepoRoot(t)
+		cmd.Dir = testkit.RepoRoot(t)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}
@@ -136,7 +136,7 @@ func startGatewayWith(t *testing.T, o gatewayOptions, extra ...string) *gateway 
 	}
 	cs, bin := o.codeServer, o.binary
 	if cs == "" {
-		cs = testenv.CodeServer(t)
+		cs = testkit.CodeServer(t)
 	}
 	if bin == "" {
 		bin = codehubBinary(t)

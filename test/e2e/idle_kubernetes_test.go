@@ -29,7 +29,7 @@ import (
 	gw "github.com/codehub-dev/codehub/internal/gateway"
 	"github.com/codehub-dev/codehub/internal/identity"
 	"github.com/codehub-dev/codehub/internal/session"
-	"github.com/codehub-dev/codehub/internal/testenv"
+	"github.com/codehub-dev/codehub/internal/testkit"
 	"github.com/codehub-dev/codehub/internal/users"
 	"github.com/codehub-dev/codehub/internal/workbench"
 	"github.com/codehub-dev/codehub/internal/workspacebuild"
@@ -156,7 +156,7 @@ func (d *k8sDeployment) workspace(t *testing.T) *codehubv1.Workspace {
 // bounded rate and the second never touches; the second replica has no way to stop it.
 // When she stops typing, the operator stops it one idle timeout after her last keystroke.
 func TestKubernetesTwoReplicasOneStopper(t *testing.T) {
-	chromiumPath := testenv.Chromium(t)
+	chromiumPath := testkit.Chromium(t)
 	const timeout, interval = time.Minute, 10 * time.Second
 	cs := runCodeServer(t)
 	d := newK8sDeployment(t, 2, timeout, interval, cs)
@@ -267,7 +267,7 @@ func TestKubernetesBusyPodKeepsWorkspace(t *testing.T) {
 	credential := string(secret.Data[workspacebuild.CredentialKey])
 
 	// The pod's filesystem: codehub-init and code-server the pod's uid can run, its home.
-	dir := testenv.TraversableTempDir(t)
+	dir := testkit.TraversableTempDir(t)
 	for _, p := range []string{"bin", "home"} {
 		if err := os.MkdirAll(filepath.Join(dir, p), 0o755); err != nil {
 			t.Fatal(err)
@@ -276,7 +276,7 @@ func TestKubernetesBusyPodKeepsWorkspace(t *testing.T) {
 	if out, err := exec.Command("cp", filepath.Join(filepath.Dir(codehubBinary(t)), "codehub-init"), filepath.Join(dir, "bin")).CombinedOutput(); err != nil {
 		t.Fatalf("cp codehub-init: %v %s", err, out)
 	}
-	csTree := filepath.Dir(testenv.CodeServer(t))
+	csTree := filepath.Dir(testkit.CodeServer(t))
 	if out, err := exec.Command("cp", "-al", csTree, filepath.Join(dir, "code-server")).CombinedOutput(); err != nil {
 		t.Fatalf("cp -al code-server: %v %s", err, out)
 	}
@@ -287,7 +287,7 @@ func TestKubernetesBusyPodKeepsWorkspace(t *testing.T) {
 		t.Fatal(err)
 	}
 	port := freePort(t)
-	cmd := exec.Command(filepath.Join(dir, "bin", "codehub-init"), "--code-server", filepath.Join(dir, "code-server", filepath.Base(testenv.CodeServer(t))),
+	cmd := exec.Command(filepath.Join(dir, "bin", "codehub-init"), "--code-server", filepath.Join(dir, "code-server", filepath.Base(testkit.CodeServer(t))),
 		"--bind-addr", fmt.Sprintf("127.0.0.1:%d", port), "--auth", "password", "--home", filepath.Join(dir, "home"),
 		"--serviceaccount-dir", filepath.Join(dir, "none"), "--builtin-extensions-dir", filepath.Join(dir, "none"),
 		"--codehub-extension=false", "--conda-base", filepath.Join(dir, "none"))

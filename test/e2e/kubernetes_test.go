@@ -27,7 +27,7 @@ import (
 	gw "github.com/codehub-dev/codehub/internal/gateway"
 	"github.com/codehub-dev/codehub/internal/identity"
 	"github.com/codehub-dev/codehub/internal/session"
-	"github.com/codehub-dev/codehub/internal/testenv"
+	"github.com/codehub-dev/codehub/internal/testkit"
 	"github.com/codehub-dev/codehub/internal/users"
 )
 
@@ -53,7 +53,7 @@ func runCodeServer(t *testing.T) *url.URL {
 	t.Helper()
 	port := freePort(t)
 	dir := t.TempDir()
-	cmd := exec.Command(testenv.CodeServer(t), "--bind-addr", fmt.Sprintf("127.0.0.1:%d", port), "--auth", "none",
+	cmd := exec.Command(testkit.CodeServer(t), "--bind-addr", fmt.Sprintf("127.0.0.1:%d", port), "--auth", "none",
 		"--disable-telemetry", "--disable-update-check", "--disable-workspace-trust",
 		"--user-data-dir", filepath.Join(dir, "data"), "--extensions-dir", filepath.Join(dir, "ext"), dir)
 	cmd.Env = []string{"HOME=" + dir, "PATH=/usr/bin:/bin"}

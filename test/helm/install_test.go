@@ -25,7 +25,7 @@ import (
 
 	codehubv1 "github.com/codehub-dev/codehub/api/v1alpha1"
 	"github.com/codehub-dev/codehub/internal/backend/kubernetes"
-	"github.com/codehub-dev/codehub/internal/testenv"
+	"github.com/codehub-dev/codehub/internal/testkit"
 	"github.com/codehub-dev/codehub/internal/workspacebuild"
 )
 
@@ -38,7 +38,7 @@ type cluster struct {
 func startCluster(t *testing.T) *cluster {
 	t.Helper()
 	ctrllog.SetLogger(logr.Discard())
-	env := &envtest.Environment{BinaryAssetsDirectory: testenv.KubebuilderAssets(t)}
+	env := &envtest.Environment{BinaryAssetsDirectory: testkit.KubebuilderAssets(t)}
 	start := time.Now()
 	cfg, err := env.Start()
 	if err != nil {

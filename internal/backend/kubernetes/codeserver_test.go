@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/codehub-dev/codehub/internal/controller/ctrltest"
-	"github.com/codehub-dev/codehub/internal/testenv"
+	"github.com/codehub-dev/codehub/internal/testkit"
 )
 
 // startCodeServer runs a real code-server on a free local port, standing in for the
@@ -28,7 +28,7 @@ func startCodeServer(t *testing.T, credential string) *url.URL {
 	addr := ln.Addr().String()
 	ln.Close()
 	dir := t.TempDir()
-	cmd := exec.Command(testenv.CodeServer(t), "--bind-addr", addr, "--auth", "password",
+	cmd := exec.Command(testkit.CodeServer(t), "--bind-addr", addr, "--auth", "password",
 		"--disable-telemetry", "--disable-update-check", "--disable-workspace-trust",
 		"--user-data-dir", filepath.Join(dir, "data"), "--extensions-dir", filepath.Join(dir, "ext"), dir)
 	cmd.Env = append(cmd.Environ(), "HOME="+dir, "HASHED_PASSWORD="+credential)
