@@ -18,6 +18,7 @@ import (
 	"github.com/oauth2-proxy/mockoidc"
 
 	"github.com/codehub-dev/codehub/internal/identity"
+	"github.com/codehub-dev/codehub/internal/testkit"
 )
 
 // testUser is a mockoidc user whose ID token claims a test can bend (audience,
@@ -55,7 +56,7 @@ type oidcHarness struct {
 	m    *mockoidc.MockOIDC
 	app  *httptest.Server
 	o    *OIDC
-	logs *syncBuffer
+	logs *testkit.Buffer
 
 	mu        sync.Mutex
 	authQuery []url.Values // authorization requests seen by the provider
@@ -282,7 +283,7 @@ func TestOIDCRefusals(t *testing.T) {
 			start := time.Now()
 			calls := 0
 			var mu sync.Mutex
-			c.Now = func() time.Time { // login at start, callback 11 minutes later
+			c.Clock = testkit.ClockFunc(func() time.Time { // login at start, callback 11 minutes later
 				mu.Lock()
 				defer mu.Unlock()
 				calls++
@@ -290,7 +291,7 @@ func TestOIDCRefusals(t *testing.T) {
 					return start
 				}
 				return start.Add(11 * time.Minute)
-			}
+			})
 		}, status: 400},
 		{name: "wrong audience", user: testUser{MockUser: mockoidc.DefaultUser(), mutate: func(c *mockoidc.IDTokenClaims) {
 			c.Audience = jwt.ClaimStrings{"another-client"}

@@ -36,3 +36,10 @@ func (c *Clock) Set(t time.Time) {
 	defer c.mu.Unlock()
 	c.t = t
 }
+
+// ClockFunc makes a function an idle.Clock, for a test whose time depends on the call
+// (e.g. one time for the first call and another for the rest).
+type ClockFunc func() time.Time
+
+// Now returns f().
+func (f ClockFunc) Now() time.Time { return f() }
