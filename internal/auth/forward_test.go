@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/codehub-dev/codehub/internal/testkit"
 )
 
 // Secret values used across the tests; none may ever appear in a log.
@@ -25,26 +27,8 @@ const (
 	v3ioKey     = "v3io-session-key-2718281828"
 )
 
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func testLogger() (*slog.Logger, *syncBuffer) {
-	buf := &syncBuffer{}
+func testLogger() (*slog.Logger, *testkit.Buffer) {
+	buf := &testkit.Buffer{}
 	return slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug})), buf
 }
 
@@ -403,27 +387,10 @@ func TestForwardMalformedAnswers(t *testing.T) {
 	assertNoSecrets(t, logs.String(), aliceCookie)
 }
 
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 func TestForwardRevocationWithinTTL(t *testing.T) {
 	v := newVerifier(t)
-	clk := &fakeClock{t: time.Unix(1_800_000_000, 0)}
-	f := mustForward(t, ForwardConfig{URL: v.srv.URL, Cache: CacheConfig{TTL: 30 * time.Second, Now: clk.Now}})
+	clk := testkit.NewClock(time.Unix(1_800_000_000, 0))
+	f := mustForward(t, ForwardConfig{URL: v.srv.URL, Cache: CacheConfig{TTL: 30 * time.Second, Clock: clk}})
 	steps := []struct {
 		advance time.Duration
 		revoke  bool
@@ -455,8 +422,8 @@ func TestForwardRevocationWithinTTL(t *testing.T) {
 
 func TestForwardNegativeTTLAndUnavailableNotCached(t *testing.T) {
 	v := newVerifier(t)
-	clk := &fakeClock{t: time.Unix(1_800_000_000, 0)}
-	f := mustForward(t, ForwardConfig{URL: v.srv.URL, Cache: CacheConfig{NegativeTTL: 5 * time.Second, Now: clk.Now}})
+	clk := testkit.NewClock(time.Unix(1_800_000_000, 0))
+	f := mustForward(t, ForwardConfig{URL: v.srv.URL, Cache: CacheConfig{NegativeTTL: 5 * time.Second, Clock: clk}})
 	for range 3 {
 		if _, err := f.Verify(sessionRequest("bad")); !errors.Is(err, ErrBadCredentials) {
 			t.Fatal(err)

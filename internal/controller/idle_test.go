@@ -1,7 +1,6 @@
 package controller_test
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -9,21 +8,18 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	codehubv1 "github.com/codehub-dev/codehub/api/v1alpha1"
-	"github.com/codehub-dev/codehub/internal/controller/ctrltest"
+	"github.com/codehub-dev/codehub/internal/testkit/kubetest"
 	"github.com/codehub-dev/codehub/internal/workspacebuild"
 )
 
 // TestIdleTimeoutStops drives the reconciler's clock: before the timeout it asks to be
 // called back; after it, running becomes false. Activity pushes the deadline out.
 func TestIdleTimeoutStops(t *testing.T) {
-	ctx := context.Background()
-	c := ctrltest.Client(t)
-	ns := ctrltest.Namespace(t, c, nil)
+	ctx, c, ns := kubetest.Setup(t)
 	now := time.Now()
 	r := newReconciler(c)
 	r.Now = func() time.Time { return now }
-	ws := newWorkspace(ns, "idle", func(ws *codehubv1.Workspace) { ws.Spec.IdleTimeout = &metav1.Duration{Duration: time.Hour} })
+	ws := kubetest.Workspace("idle", kubetest.InNamespace(ns), kubetest.WithIdleTimeout(time.Hour))
 	if err := c.Create(ctx, ws); err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +28,7 @@ func TestIdleTimeoutStops(t *testing.T) {
 	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: workspacebuild.Base(ws)}, dep); err != nil {
 		t.Fatal(err)
 	}
-	if err := ctrltest.MarkAvailable(ctx, c, dep); err != nil {
+	if err := kubetest.MarkAvailable(ctx, c, dep); err != nil {
 		t.Fatal(err)
 	}
 	reconcile(t, r, ws) // becomes Running
@@ -66,16 +62,11 @@ func TestIdleTimeoutStops(t *testing.T) {
 // TestMaxRunTimeStopsBusyWorkspace: activity keeps a workspace from its idle stop, never
 // past spec.maxRunTime after it became running.
 func TestMaxRunTimeStopsBusyWorkspace(t *testing.T) {
-	ctx := context.Background()
-	c := ctrltest.Client(t)
-	ns := ctrltest.Namespace(t, c, nil)
+	ctx, c, ns := kubetest.Setup(t)
 	now := time.Now()
 	r := newReconciler(c)
 	r.Now = func() time.Time { return now }
-	ws := newWorkspace(ns, "maxrun", func(ws *codehubv1.Workspace) {
-		ws.Spec.IdleTimeout = &metav1.Duration{Duration: time.Hour}
-		ws.Spec.MaxRunTime = &metav1.Duration{Duration: 3 * time.Hour}
-	})
+	ws := kubetest.Workspace("maxrun", kubetest.InNamespace(ns), kubetest.WithIdleTimeout(time.Hour), kubetest.WithMaxRunTime(3*time.Hour))
 	if err := c.Create(ctx, ws); err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +75,7 @@ func TestMaxRunTimeStopsBusyWorkspace(t *testing.T) {
 	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: workspacebuild.Base(ws)}, dep); err != nil {
 		t.Fatal(err)
 	}
-	if err := ctrltest.MarkAvailable(ctx, c, dep); err != nil {
+	if err := kubetest.MarkAvailable(ctx, c, dep); err != nil {
 		t.Fatal(err)
 	}
 	reconcile(t, r, ws) // becomes Running

@@ -2,7 +2,6 @@ package controller_test
 
 import (
 	"context"
-	"os"
 	"sync"
 	"testing"
 
@@ -13,16 +12,11 @@ import (
 
 	codehubv1 "github.com/codehub-dev/codehub/api/v1alpha1"
 	"github.com/codehub-dev/codehub/internal/controller"
-	"github.com/codehub-dev/codehub/internal/controller/ctrltest"
-	"github.com/codehub-dev/codehub/internal/identity"
+	"github.com/codehub-dev/codehub/internal/testkit/kubetest"
 	"github.com/codehub-dev/codehub/internal/workspacebuild"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	ctrltest.Stop()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { kubetest.Main(m) }
 
 // writeCounter wraps a real client and records every request that could change state.
 type writeCounter struct {
@@ -49,7 +43,7 @@ type named string
 func (n named) GetName() string { return string(n) }
 
 func countingClient(t *testing.T) (client.Client, *writeCounter) {
-	base, err := client.NewWithWatch(ctrltest.Config(t), client.Options{Scheme: ctrltest.Scheme()})
+	base, err := client.NewWithWatch(kubetest.Config(t), client.Options{Scheme: kubetest.Scheme()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,14 +96,4 @@ func reconcile(t *testing.T, r *controller.Reconciler, ws *codehubv1.Workspace) 
 
 func newReconciler(c client.Client) *controller.Reconciler {
 	return &controller.Reconciler{Client: c, Options: workspacebuild.DefaultOptions()}
-}
-
-func newWorkspace(ns, user string, mutate func(*codehubv1.Workspace)) *codehubv1.Workspace {
-	ws := &codehubv1.Workspace{}
-	ws.Namespace, ws.Name = ns, identity.WorkspaceName(user)
-	ws.Spec.User, ws.Spec.Running = user, true
-	if mutate != nil {
-		mutate(ws)
-	}
-	return ws
 }

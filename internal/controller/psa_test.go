@@ -11,7 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	codehubv1 "github.com/codehub-dev/codehub/api/v1alpha1"
-	"github.com/codehub-dev/codehub/internal/controller/ctrltest"
+	"github.com/codehub-dev/codehub/internal/testkit/kubetest"
 	"github.com/codehub-dev/codehub/internal/workspacebuild"
 )
 
@@ -22,8 +22,8 @@ var metav1CreateOptions = metav1.CreateOptions{}
 // The v3io form needs a flexVolume, which restricted forbids: that one must be refused.
 func TestPodTemplatePassesRestrictedPSA(t *testing.T) {
 	ctx := context.Background()
-	c := ctrltest.Client(t)
-	ns := ctrltest.Namespace(t, c, map[string]string{"pod-security.kubernetes.io/enforce": "restricted"})
+	c := kubetest.Client(t)
+	ns := kubetest.Namespace(t, c, map[string]string{"pod-security.kubernetes.io/enforce": "restricted"})
 	r := newReconciler(c)
 	v3io := &codehubv1.V3IOVolume{SecretRef: corev1.LocalObjectReference{Name: "v3io-key"}}
 	for _, tc := range []struct {
@@ -37,7 +37,7 @@ func TestPodTemplatePassesRestrictedPSA(t *testing.T) {
 		}, true},
 		{"fuse", func(ws *codehubv1.Workspace) { ws.Spec.Mounts = []codehubv1.Mount{{Name: "v3io", V3IO: v3io}} }, false},
 	} {
-		ws := newWorkspace(ns, tc.user, tc.mutate)
+		ws := kubetest.Workspace(tc.user, kubetest.InNamespace(ns), kubetest.With(tc.mutate))
 		if err := c.Create(ctx, ws); err != nil {
 			t.Fatal(err)
 		}

@@ -18,27 +18,10 @@ import (
 	"github.com/codehub-dev/codehub/internal/backend"
 	"github.com/codehub-dev/codehub/internal/identity"
 	"github.com/codehub-dev/codehub/internal/session"
+	"github.com/codehub-dev/codehub/internal/testkit"
 	"github.com/codehub-dev/codehub/internal/tokens"
 	"github.com/codehub-dev/codehub/internal/users"
 )
-
-// fakeClock is an injected clock that only moves when told.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // upstream is a stand-in workspace for routing unit tests: an HTTP server that
 // reports which workspace answered and what headers it received. (The integration
@@ -127,7 +110,7 @@ type fixture struct {
 	gw      *Gateway
 	srv     *httptest.Server
 	be      *mapBackend
-	clock   *fakeClock
+	clock   *testkit.Clock
 	alice   *upstream
 	bob     *upstream
 	cookies map[string]string
@@ -159,7 +142,7 @@ func newFixtureWith(t *testing.T, idleTimeout time.Duration, adjust func(c *Conf
 	key, _ := session.LoadOrCreateKey(filepath.Join(dir, "key"))
 	codec, _ := session.NewCodec(key, CookieName(false))
 	rev, _ := session.LoadRevocations(filepath.Join(dir, "revoked.json"))
-	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
+	clock := testkit.NewClock(time.Unix(1_800_000_000, 0))
 	store.Clock = clock
 	f := &fixture{
 		store: store,

@@ -101,20 +101,10 @@ func (cl *cluster) get(ctx context.Context, apiVersion, kind, ns, name string) (
 	return u, err
 }
 
-// eventually polls cond until it returns nil or the deadline passes.
+// eventually is testkit.Eventually with the argument order this package's tests read in.
 func eventually(t *testing.T, what string, timeout time.Duration, cond func() error) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s: %v", what, timeout, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	testkit.Eventually(t, timeout, what, cond)
 }
 
 // checkManifest asserts every object of the release's manifest exists in the apiserver.

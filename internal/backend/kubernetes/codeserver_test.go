@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/codehub-dev/codehub/internal/controller/ctrltest"
 	"github.com/codehub-dev/codehub/internal/testkit"
 )
 
@@ -41,7 +40,7 @@ func startCodeServer(t *testing.T, credential string) *url.URL {
 		_ = cmd.Wait()
 	})
 	u := &url.URL{Scheme: "http", Host: addr}
-	ctrltest.EventuallyWithin(t, 3*time.Minute, "code-server answers /healthz", func() error {
+	testkit.Eventually(t, 3*time.Minute, "code-server answers /healthz", func() error {
 		req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, u.String()+"/healthz", nil)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
