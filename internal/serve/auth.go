@@ -52,11 +52,10 @@ func checkAuthMode(mode string) error {
 // newAuthenticators builds the configured provider. Local users (the sign-in form)
 // always work besides it, so an admin can get in when the platform is down.
 func newAuthenticators(o Options) (auth.RequestAuthenticator, auth.InteractiveAuthenticator, error) {
+	o.Forward.Logger, o.OIDC.Logger = o.Logger, o.Logger // o is this call's copy
 	switch o.Auth {
 	case "forward":
-		cfg := o.Forward
-		cfg.Logger = o.Logger
-		f, err := auth.NewForward(cfg)
+		f, err := auth.NewForward(o.Forward)
 		if err != nil {
 			return nil, nil, fmt.Errorf("--auth forward: %w", err)
 		}
@@ -75,9 +74,7 @@ func newAuthenticators(o Options) (auth.RequestAuthenticator, auth.InteractiveAu
 		}
 		return h, nil, nil
 	case "oidc":
-		cfg := o.OIDC
-		cfg.Logger = o.Logger
-		p, err := auth.NewOIDC(cfg)
+		p, err := auth.NewOIDC(o.OIDC)
 		if err != nil {
 			return nil, nil, fmt.Errorf("--auth oidc: %w", err)
 		}

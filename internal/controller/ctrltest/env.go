@@ -13,15 +13,9 @@ import (
 
 // Deprecated: each is kubetest's function of the same name; use kubetest.
 var (
-	Scheme         = kubetest.Scheme
-	Config         = kubetest.Config
-	Stop           = kubetest.Stop
-	Client         = kubetest.Client
-	Namespace      = kubetest.Namespace
-	Eventually     = kubetest.Eventually
-	MarkAvailable  = kubetest.MarkAvailable
-	MarkScaledDown = kubetest.MarkScaledDown
-	Kubeconfig     = kubetest.Kubeconfig
+	Scheme, Config, Stop, Client, Namespace   = kubetest.Scheme, kubetest.Config, kubetest.Stop, kubetest.Client, kubetest.Namespace
+	Eventually, MarkAvailable, MarkScaledDown = kubetest.Eventually, kubetest.MarkAvailable, kubetest.MarkScaledDown
+	Kubeconfig                                = kubetest.Kubeconfig
 )
 
 // EventuallyWithin is testkit.Eventually with its old argument order.
