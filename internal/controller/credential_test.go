@@ -61,10 +61,7 @@ func TestCredentialSecretLifecycle(t *testing.T) {
 	r := newReconciler(cc)
 
 	ws := kubetest.Workspace("grace", kubetest.InNamespace(ns))
-	if err := c.Create(ctx, ws); err != nil {
-		t.Fatal(err)
-	}
-	reconcile(t, r, ws)
+	createReconciled(t, c, r, ws)
 	if got := writes.take(); len(got) == 0 || !contains(got, "create "+workspacebuild.CredentialSecretName(ws)) {
 		t.Fatalf("first pass writes %v: want the Secret created", got)
 	}
@@ -195,10 +192,7 @@ func TestNetworkPolicyAdmitsOnlyGateway(t *testing.T) {
 	ctx, c, ns := kubetest.Setup(t)
 	r := newReconciler(c)
 	ws := kubetest.Workspace("ivan", kubetest.InNamespace(ns))
-	if err := c.Create(ctx, ws); err != nil {
-		t.Fatal(err)
-	}
-	reconcile(t, r, ws)
+	createReconciled(t, c, r, ws)
 	np := &networkingv1.NetworkPolicy{}
 	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: workspacebuild.Base(ws)}, np); err != nil {
 		t.Fatal(err)

@@ -166,10 +166,7 @@ func TestDeleteReclaimPolicyOwnsPVC(t *testing.T) {
 	ws := kubetest.Workspace("dora", kubetest.InNamespace(ns), kubetest.With(func(ws *codehubv1.Workspace) {
 		ws.Spec.Home.PVC = &codehubv1.HomePVC{ReclaimPolicy: codehubv1.ReclaimDelete}
 	}))
-	if err := c.Create(ctx, ws); err != nil {
-		t.Fatal(err)
-	}
-	reconcile(t, r, ws)
+	createReconciled(t, c, r, ws)
 	pvc := &corev1.PersistentVolumeClaim{}
 	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: workspacebuild.HomeClaimName(ws)}, pvc); err != nil {
 		t.Fatal(err)

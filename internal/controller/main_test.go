@@ -5,6 +5,7 @@ import (
 	"sync"
 	"testing"
 
+	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -96,4 +97,37 @@ func reconcile(t *testing.T, r *controller.Reconciler, ws *codehubv1.Workspace) 
 
 func newReconciler(c client.Client) *controller.Reconciler {
 	return &controller.Reconciler{Client: c, Options: workspacebuild.DefaultOptions()}
+}
+
+// createReconciled creates ws and reconciles it once, as the controller would on its create
+// event.
+func createReconciled(t *testing.T, c client.Client, r *controller.Reconciler, ws *codehubv1.Workspace) {
+	t.Helper()
+	if err := c.Create(context.Background(), ws); err != nil {
+		t.Fatal(err)
+	}
+	reconcile(t, r, ws)
+}
+
+// deployment reads the Deployment the controller built for ws.
+func deployment(t *testing.T, c client.Client, ws *codehubv1.Workspace) *appsv1.Deployment {
+	t.Helper()
+	dep := &appsv1.Deployment{}
+	if err := c.Get(context.Background(), client.ObjectKey{Namespace: ws.Namespace, Name: workspacebuild.Base(ws)}, dep); err != nil {
+		t.Fatal(err)
+	}
+	return dep
+}
+
+// createRunning creates ws and brings it to Running: reconcile, play the kubelet (the
+// Deployment rolled out), reconcile again. It returns the Deployment.
+func createRunning(t *testing.T, c client.Client, r *controller.Reconciler, ws *codehubv1.Workspace) *appsv1.Deployment {
+	t.Helper()
+	createReconciled(t, c, r, ws)
+	dep := deployment(t, c, ws)
+	if err := kubetest.MarkAvailable(context.Background(), c, dep); err != nil {
+		t.Fatal(err)
+	}
+	reconcile(t, r, ws)
+	return dep
 }

@@ -5,14 +5,12 @@ import (
 	"strings"
 	"testing"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	codehubv1 "github.com/codehub-dev/codehub/api/v1alpha1"
 	"github.com/codehub-dev/codehub/internal/testkit/kubetest"
-	"github.com/codehub-dev/codehub/internal/workspacebuild"
 )
 
 var metav1CreateOptions = metav1.CreateOptions{}
@@ -38,14 +36,8 @@ func TestPodTemplatePassesRestrictedPSA(t *testing.T) {
 		{"fuse", func(ws *codehubv1.Workspace) { ws.Spec.Mounts = []codehubv1.Mount{{Name: "v3io", V3IO: v3io}} }, false},
 	} {
 		ws := kubetest.Workspace(tc.user, kubetest.InNamespace(ns), kubetest.With(tc.mutate))
-		if err := c.Create(ctx, ws); err != nil {
-			t.Fatal(err)
-		}
-		reconcile(t, r, ws)
-		dep := &appsv1.Deployment{}
-		if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: workspacebuild.Base(ws)}, dep); err != nil {
-			t.Fatal(err)
-		}
+		createReconciled(t, c, r, ws)
+		dep := deployment(t, c, ws)
 		pod := &corev1.Pod{
 			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: dep.Name + "-dryrun", Labels: dep.Spec.Template.Labels},
 			Spec:       dep.Spec.Template.Spec,
