@@ -124,24 +124,7 @@ func startPodCodeServer(t *testing.T, o workspacebuild.Options) *podCodeServer {
 	})
 
 	client := &http.Client{Timeout: 2 * time.Second}
-	for deadline := time.Now().Add(90 * time.Second); ; {
-		resp, err := client.Get(p.base + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		select {
-		case err := <-p.exited:
-			t.Fatalf("the pod's process exited before /healthz answered: %v\n%s", err, p.logs.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("/healthz did not answer within 90s\n%s", p.logs.String())
-		}
-		time.Sleep(100 * time.Millisecond) // polling a server start, bounded by the deadline
-	}
+	waitHealthz(t, "the pod's /healthz answers", func() bool { return healthy(client, p.base+"/healthz") }, p.exited, p.logs)
 	cmdline, err := os.ReadFile("/proc/" + strconv.Itoa(p.pid) + "/cmdline")
 	must(t, err)
 	if !strings.Contains(string(cmdline), "code-server") {

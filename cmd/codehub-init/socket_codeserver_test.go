@@ -79,20 +79,7 @@ func TestLocalSocketCodeServer(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, resp.Header.Get("Location"), string(b)
 	}
-	for deadline := time.Now().Add(90 * time.Second); ; {
-		if code, _, _ := get("/healthz", ""); code == http.StatusOK {
-			break
-		}
-		select {
-		case err := <-exited:
-			t.Fatalf("exited before /healthz answered on the socket: %v\n%s", err, logs.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("/healthz did not answer on %s within 90s\n%s", sock, logs.String())
-		}
-		time.Sleep(100 * time.Millisecond) // polling a server start, bounded by the deadline
-	}
+	waitHealthz(t, "/healthz answers on "+sock, func() bool { code, _, _ := get("/healthz", ""); return code == http.StatusOK }, exited, logs)
 
 	st, err := os.Stat(sock)
 	must(t, err)
