@@ -234,6 +234,50 @@ func (f *fixture) doBody(t *testing.T, method, path string, hdr map[string]strin
 
 func (f *fixture) cookie(user string) string { return CookieName(false) + "=" + f.cookies[user] }
 
+func TestHeadersStrippedBeforeWorkspace(t *testing.T) {
+	f := newFixture(t, 0)
+	f.be.running["alice"] = true
+	resp, _ := f.do(t, "GET", "/x", map[string]string{
+		"Cookie":             "theme=dark; " + f.cookie("alice") + "; vscode-tkn=abc",
+		"Authorization":      "Bearer secret-token",
+		"X-Remote-User":      "bob",
+		"X-Forwarded-For":    "6.6.6.6",
+		"X-Forwarded-Host":   "evil.example",
+		"X-Forwarded-Proto":  "https",
+		"Forwarded":          "for=6.6.6.6;host=evil.example",
+		"X-V3io-Session-Key": "stolen",
+		"X-Real-Ip":          "6.6.6.6",
+	})
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	h := *f.alice.last.Load()
+	if strings.Contains(h.Get("Cookie"), f.cookies["alice"]) || strings.Contains(h.Get("Cookie"), "codehub_session") {
+		t.Errorf("session cookie reached the workspace: %q", h.Get("Cookie"))
+	}
+	if h.Get("Cookie") != "theme=dark; vscode-tkn=abc" {
+		t.Errorf("other cookies not kept: %q", h.Get("Cookie"))
+	}
+	for _, k := range []string{"Authorization", "X-Remote-User", "Forwarded", "X-V3io-Session-Key", "X-Real-Ip"} {
+		if v := h.Get(k); v != "" {
+			t.Errorf("%s reached the workspace: %q", k, v)
+		}
+	}
+	srvHost := mustURL(f.srv.URL).Host
+	if got := h.Get("X-Forwarded-Host"); got != srvHost {
+		t.Errorf("X-Forwarded-Host = %q, want the real host %q", got, srvHost)
+	}
+	if got := h.Get("X-Seen-Host"); got != srvHost {
+		t.Errorf("Host = %q, want the gateway's host %q (code-server's origin check needs it)", got, srvHost)
+	}
+	if got := h.Get("X-Forwarded-For"); got != "127.0.0.1" {
+		t.Errorf("X-Forwarded-For = %q, want only the real peer", got)
+	}
+	if got := h.Get("X-Forwarded-Proto"); got != "http" {
+		t.Errorf("X-Forwarded-Proto = %q", got)
+	}
+}
+
 func TestLogoutRevokesCopiedCookie(t *testing.T) {
 	f := newFixture(t, 0)
 	f.be.running["alice"] = true
@@ -259,6 +303,46 @@ func TestLoginFailures(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusUnauthorized || len(resp.Cookies()) != 0 || !strings.Contains(string(body), "Wrong user name or password") {
 			t.Errorf("login %q/%q: status %d, cookies %d", tt.user, tt.pw, resp.StatusCode, len(resp.Cookies()))
+		}
+	}
+}
+
+func TestNavigationDetection(t *testing.T) {
+	for _, tt := range []struct {
+		method string
+		hdr    map[string]string
+		want   bool
+	}{
+		{"GET", map[string]string{"Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document"}, true},
+		{"GET", map[string]string{"Sec-Fetch-Mode": "navigate"}, true},
+		{"GET", map[string]string{"Accept": "text/html,application/xhtml+xml"}, true},
+		{"POST", map[string]string{"Sec-Fetch-Mode": "navigate"}, false},
+		{"GET", map[string]string{"Sec-Fetch-Mode": "cors", "Accept": "text/html"}, false},
+		{"GET", map[string]string{"Sec-Fetch-Mode": "websocket"}, false},
+		{"GET", map[string]string{"Accept": "text/html", "Upgrade": "websocket"}, false},
+		{"GET", map[string]string{"Accept": "*/*"}, false},
+	} {
+		r := httptest.NewRequest(tt.method, "/", nil)
+		for k, v := range tt.hdr {
+			r.Header.Set(k, v)
+		}
+		if got := isNavigation(r); got != tt.want {
+			t.Errorf("isNavigation(%s %v) = %v", tt.method, tt.hdr, got)
+		}
+	}
+}
+
+func TestStripCookie(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"codehub_session=x", ""},
+		{"a=1; codehub_session=x; b=2", "a=1; b=2"},
+		{"codehub_session_other=1; codehub_session=x", "codehub_session_other=1"},
+		{"a=1", "a=1"},
+	} {
+		h := http.Header{"Cookie": {tt.in}}
+		stripCookie(h, "codehub_session")
+		if got := h.Get("Cookie"); got != tt.want {
+			t.Errorf("stripCookie(%q) = %q, want %q", tt.in, got, tt.want)
 		}
 	}
 }
