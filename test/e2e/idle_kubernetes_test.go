@@ -105,7 +105,7 @@ func newK8sDeployment(t *testing.T, n int, idleTimeout, activityInterval time.Du
 			t.Fatal(err)
 		}
 		logs := &testkit.Buffer{}
-		g := gw.New(gw.Config{Backend: be, Passwords: auth.Local{Users: store}, Codec: codec, Revocations: rev,
+		g := gw.New(gw.Config{Backend: be, Passwords: auth.Local{Users: store}, Accounts: store, Codec: codec, Revocations: rev,
 			ActivityFlush: time.Second, Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 		srv := httptest.NewServer(g.Handler())
 		t.Cleanup(func() {
