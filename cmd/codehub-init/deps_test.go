@@ -8,14 +8,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/codehub-dev/codehub/internal/testenv"
+	"github.com/codehub-dev/codehub/internal/testkit"
 )
 
 // codehub-init runs before every workspace start: it must stay a small, fast binary that
 // only writes files. A Kubernetes client (or any other heavy module) sneaking in fails here.
 func TestNoHeavyDependencies(t *testing.T) {
 	cmd := exec.Command("go", "list", "-deps", ".")
-	cmd.Dir = testenv.RepoRoot(t) + "/cmd/codehub-init"
+	cmd.Dir = testkit.RepoRoot(t) + "/cmd/codehub-init"
 	out, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("go list -deps: %v", err)
@@ -34,7 +34,7 @@ func TestNoHeavyDependencies(t *testing.T) {
 // (images/workspace/Dockerfile, stage "init"); a new package it imports must be copied too,
 // or the image build fails with "no required module provides package".
 func TestDockerfileCopiesEveryPackage(t *testing.T) {
-	root := testenv.RepoRoot(t)
+	root := testkit.RepoRoot(t)
 	cmd := exec.Command("go", "list", "-deps", ".")
 	cmd.Dir = root + "/cmd/codehub-init"
 	out, err := cmd.Output()

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -12,17 +13,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/codehub-dev/codehub/internal/testenv"
+	"github.com/codehub-dev/codehub/internal/testkit"
 )
 
 // The built binary execs the real code-server in its own process, so the process the local
 // backend started *is* code-server: it answers /healthz and a SIGTERM to it stops code-server.
 func TestExecsCodeServer(t *testing.T) {
-	codeServer := testenv.CodeServer(t)
+	codeServer := testkit.CodeServer(t)
 	tmp := t.TempDir()
 	bin := filepath.Join(tmp, "codehub-init")
 	build := exec.Command("go", "build", "-o", bin, "./cmd/codehub-init")
-	build.Dir = testenv.RepoRoot(t)
+	build.Dir = testkit.RepoRoot(t)
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
@@ -60,24 +61,7 @@ func TestExecsCodeServer(t *testing.T) {
 	logs := logReader(filepath.Join(tmp, "init.log"))
 
 	client := &http.Client{Timeout: 2 * time.Second}
-	for deadline := time.Now().Add(90 * time.Second); ; {
-		resp, err := client.Get("http://127.0.0.1:" + strconv.Itoa(port) + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		select {
-		case err := <-exited:
-			t.Fatalf("exited before /healthz answered: %v\n%s", err, logs.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("/healthz did not answer within 90s\n%s", logs.String())
-		}
-		time.Sleep(100 * time.Millisecond) // polling a server start, bounded by the deadline
-	}
+	waitHealthz(t, "/healthz answers", func() bool { return healthy(client, "http://127.0.0.1:"+strconv.Itoa(port)+"/healthz") }, exited, logs)
 
 	// Same PID, now running code-server's Node entry point: nothing wraps it.
 	cmdline, err := os.ReadFile("/proc/" + strconv.Itoa(cmd.Process.Pid) + "/cmdline")
@@ -95,6 +79,38 @@ func TestExecsCodeServer(t *testing.T) {
 	case <-time.After(60 * time.Second):
 		t.Fatalf("code-server did not stop on SIGTERM within 60s\n%s", logs.String())
 	}
+}
+
+// waitHealthz polls healthy until it is true, as a started code-server's /healthz is
+// within 90 s. It fails at once when the process exits first; either failure shows logs.
+func waitHealthz(t *testing.T, what string, healthy func() bool, exited <-chan error, logs fmt.Stringer) {
+	t.Helper()
+	testkit.Eventually(t, 90*time.Second, what, func() error {
+		select {
+		case err := <-exited:
+			t.Fatalf("exited before %s: %v\n%s", what, err, logs.String())
+		default:
+		}
+		if healthy() {
+			return nil
+		}
+		return notYet{logs}
+	})
+}
+
+// notYet is waitHealthz's error; it reads the logs only when the wait has failed.
+type notYet struct{ logs fmt.Stringer }
+
+func (e notYet) Error() string { return "no answer yet; logs:\n" + e.logs.String() }
+
+// healthy says whether a GET of url answers 200.
+func healthy(c *http.Client, url string) bool {
+	resp, err := c.Get(url)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
 }
 
 type logReader string

@@ -12,7 +12,7 @@ import (
 	"testing"
 
 	"github.com/codehub-dev/codehub/internal/codehubext"
-	"github.com/codehub-dev/codehub/internal/testenv"
+	"github.com/codehub-dev/codehub/internal/testkit"
 )
 
 // writeVSIX builds the smallest VSIX code-server installs offline.
@@ -40,7 +40,7 @@ func writeVSIX(t *testing.T, path, publisher, name, version string) {
 // installed by the real code-server, upgraded when a pin changes, and never disturb an
 // extension the user installed or a version the user chose.
 func TestExtensionSyncWithCodeServer(t *testing.T) {
-	codeServer := testenv.CodeServer(t)
+	codeServer := testkit.CodeServer(t)
 	tmp := t.TempDir()
 	home := filepath.Join(tmp, "home")
 	t.Setenv("HOME", home)

@@ -17,13 +17,13 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
-	"github.com/codehub-dev/codehub/internal/testenv"
+	"github.com/codehub-dev/codehub/internal/testkit"
 )
 
 // The generated kubeconfig against a real kube-apiserver: a ServiceAccount bound to a Role
 // that may list pods in its namespace, its token laid out as the kubelet does, then kubectl.
 func TestKubeconfigAgainstAPIServer(t *testing.T) {
-	assets := testenv.KubebuilderAssets(t)
+	assets := testkit.KubebuilderAssets(t)
 	kubectl := filepath.Join(assets, "kubectl")
 	env := &envtest.Environment{BinaryAssetsDirectory: assets}
 	cfg, err := env.Start()

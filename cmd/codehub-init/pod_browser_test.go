@@ -18,7 +18,7 @@ import (
 	"github.com/chromedp/chromedp/kb"
 
 	"github.com/codehub-dev/codehub/internal/backend"
-	"github.com/codehub-dev/codehub/internal/testenv"
+	"github.com/codehub-dev/codehub/internal/testkit"
 	"github.com/codehub-dev/codehub/internal/workspacebuild"
 )
 
@@ -29,7 +29,7 @@ import (
 // shell): none holds the credential. The workbench connecting over its WebSocket also
 // shows the credential-bearing hop works end to end.
 func TestPodCodeServerChildrenEnv(t *testing.T) {
-	chromium := testenv.Chromium(t)
+	chromium := testkit.Chromium(t)
 	p := startPodCodeServer(t, workspacebuild.DefaultOptions())
 
 	target, err := url.Parse(p.base)
@@ -51,7 +51,7 @@ func TestPodCodeServerChildrenEnv(t *testing.T) {
 	defer cancelAlloc()
 	ctx, cancel := chromedp.NewContext(allocCtx)
 	defer cancel()
-	outDir := filepath.Join(testenv.RepoRoot(t), "out", "pod-browser")
+	outDir := filepath.Join(testkit.RepoRoot(t), "out", "pod-browser")
 	defer func() {
 		if !t.Failed() {
 			return

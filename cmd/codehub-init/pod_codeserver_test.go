@@ -19,7 +19,7 @@ import (
 
 	codehubv1 "github.com/codehub-dev/codehub/api/v1alpha1"
 	"github.com/codehub-dev/codehub/internal/identity"
-	"github.com/codehub-dev/codehub/internal/testenv"
+	"github.com/codehub-dev/codehub/internal/testkit"
 	"github.com/codehub-dev/codehub/internal/workspacebuild"
 )
 
@@ -50,11 +50,11 @@ func randomHex(t *testing.T) string {
 // --bind-addr 127.0.0.1:<free port> is appended (flags win over the config file).
 func startPodCodeServer(t *testing.T, o workspacebuild.Options) *podCodeServer {
 	t.Helper()
-	codeServer := testenv.CodeServer(t)
+	codeServer := testkit.CodeServer(t)
 	tmp := t.TempDir()
 	binDir := filepath.Join(tmp, "bin")
 	build := exec.Command("go", "build", "-o", filepath.Join(binDir, "codehub-init"), "./cmd/codehub-init")
-	build.Dir = testenv.RepoRoot(t)
+	build.Dir = testkit.RepoRoot(t)
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
@@ -124,24 +124,7 @@ func startPodCodeServer(t *testing.T, o workspacebuild.Options) *podCodeServer {
 	})
 
 	client := &http.Client{Timeout: 2 * time.Second}
-	for deadline := time.Now().Add(90 * time.Second); ; {
-		resp, err := client.Get(p.base + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		select {
-		case err := <-p.exited:
-			t.Fatalf("the pod's process exited before /healthz answered: %v\n%s", err, p.logs.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("/healthz did not answer within 90s\n%s", p.logs.String())
-		}
-		time.Sleep(100 * time.Millisecond) // polling a server start, bounded by the deadline
-	}
+	waitHealthz(t, "the pod's /healthz answers", func() bool { return healthy(client, p.base+"/healthz") }, p.exited, p.logs)
 	cmdline, err := os.ReadFile("/proc/" + strconv.Itoa(p.pid) + "/cmdline")
 	must(t, err)
 	if !strings.Contains(string(cmdline), "code-server") {

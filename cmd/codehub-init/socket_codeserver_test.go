@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/codehub-dev/codehub/internal/backend"
-	"github.com/codehub-dev/codehub/internal/testenv"
+	"github.com/codehub-dev/codehub/internal/testkit"
 )
 
 // TestLocalSocketCodeServer runs the real codehub-init and code-server with the local
@@ -24,11 +24,11 @@ import (
 // only (mode 0600, no TCP listener in its whole process tree), requires the credential as
 // its cookie, and has no /proxy/<port>/ route.
 func TestLocalSocketCodeServer(t *testing.T) {
-	codeServer := testenv.CodeServer(t)
+	codeServer := testkit.CodeServer(t)
 	tmp := t.TempDir()
 	bin := filepath.Join(tmp, "codehub-init")
 	build := exec.Command("go", "build", "-o", bin, "./cmd/codehub-init")
-	build.Dir = testenv.RepoRoot(t)
+	build.Dir = testkit.RepoRoot(t)
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
@@ -79,20 +79,7 @@ func TestLocalSocketCodeServer(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, resp.Header.Get("Location"), string(b)
 	}
-	for deadline := time.Now().Add(90 * time.Second); ; {
-		if code, _, _ := get("/healthz", ""); code == http.StatusOK {
-			break
-		}
-		select {
-		case err := <-exited:
-			t.Fatalf("exited before /healthz answered on the socket: %v\n%s", err, logs.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("/healthz did not answer on %s within 90s\n%s", sock, logs.String())
-		}
-		time.Sleep(100 * time.Millisecond) // polling a server start, bounded by the deadline
-	}
+	waitHealthz(t, "/healthz answers on "+sock, func() bool { code, _, _ := get("/healthz", ""); return code == http.StatusOK }, exited, logs)
 
 	st, err := os.Stat(sock)
 	must(t, err)

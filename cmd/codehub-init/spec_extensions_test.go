@@ -7,14 +7,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/codehub-dev/codehub/internal/testenv"
+	"github.com/codehub-dev/codehub/internal/testkit"
 )
 
 // TestSpecExtensions: ids a Workspace asks for (spec.extensions → --extensions) are
 // satisfied by the builtin set without any install; an id that must come from the
 // gallery (unreachable here) is one warning naming it, and the workspace still starts.
 func TestSpecExtensions(t *testing.T) {
-	codeServer := testenv.CodeServer(t)
+	codeServer := testkit.CodeServer(t)
 	tmp := t.TempDir()
 	home := filepath.Join(tmp, "home")
 	t.Setenv("HOME", home)

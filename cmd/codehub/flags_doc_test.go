@@ -51,3 +51,19 @@ func TestServeFlagsDocumented(t *testing.T) {
 var otherCommandFlag = map[string]bool{
 	"password-stdin": true, "admin": true, "token-file": true, "server": true, "check": true,
 }
+
+// TestServeHelpDescribesBothBackends keeps `codehub serve --help` true: its description has
+// a paragraph for each --backend value, and every flag it names exists.
+func TestServeHelpDescribesBothBackends(t *testing.T) {
+	cmd := newServe()
+	for _, backend := range []string{"local", "kubernetes"} {
+		if !regexp.MustCompile(`(?m)^  ` + backend + ` +\S`).MatchString(cmd.Long) {
+			t.Errorf("serve --help has no paragraph for the %s backend:\n%s", backend, cmd.Long)
+		}
+	}
+	for _, m := range regexp.MustCompile(`--([a-z0-9-]+)`).FindAllStringSubmatch(cmd.Long, -1) {
+		if cmd.Flags().Lookup(m[1]) == nil {
+			t.Errorf("serve --help names --%s, which serve does not have", m[1])
+		}
+	}
+}

@@ -63,12 +63,35 @@ func newRoot() *cobra.Command {
 	return root
 }
 
+// serveLong is `codehub serve --help`'s description: what the gateway does with each of
+// the two backends, and which flags belong to which.
+const serveLong = `Run the gateway: people sign in (local users, or --auth forward, header or oidc), and each
+one's requests go to their own workspace, which the gateway starts on the first visit.
+
+Where workspaces run (--backend):
+
+  local       code-server processes on this machine, one per user, with files under
+              <state-dir>/workspaces. As root each runs under its own unix uid; otherwise the
+              gateway serves one person (or, with --shared-unix-user, a trusted team). The
+              gateway starts and stops them itself: --idle-timeout, --max-run-time and
+              --busy-cpu decide when an unused one stops. Flags marked "local backend" apply.
+
+  kubernetes  one Workspace resource per user in --namespace (the cluster from in-cluster
+              config or KUBECONFIG); the codehub operator turns it into a pod, a home volume
+              and a Service. The gateway creates Workspaces (defaults from
+              --workspace-defaults), starts and stops them through spec.running, and proxies to
+              their Services; the operator alone stops idle ones, from spec.idleTimeout and
+              spec.maxRunTime. Flags marked "kubernetes backend" apply.
+
+Flags marked with an auth mode (forward, header, oidc) apply to that --auth only.`
+
 func newServe() *cobra.Command {
 	o := serve.Options{}
 	var logLevel, oidcSecretFile string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the gateway: sign-in, per-user routing and proxying to workspaces (local processes or Kubernetes Workspaces)",
+		Long:  serveLong,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var lvl slog.Level
@@ -103,18 +126,18 @@ func newServe() *cobra.Command {
 	f.StringVar(&o.Listen, "listen", envOr("CODEHUB_LISTEN", "127.0.0.1:8080"), "address the gateway listens on (env CODEHUB_LISTEN)")
 	f.StringVar(&o.MetricsListen, "metrics-listen", envOr("CODEHUB_METRICS_LISTEN", "127.0.0.1:9090"), "address for Prometheus /metrics; empty disables (env CODEHUB_METRICS_LISTEN)")
 	f.StringVar(&o.StateDir, "state-dir", defaultStateDir(), "directory for users, keys and workspaces (env CODEHUB_STATE_DIR)")
-	f.StringVar(&o.CodeServer, "code-server", envOr("CODEHUB_CODE_SERVER", "code-server"), "code-server launcher to run (env CODEHUB_CODE_SERVER)")
-	f.StringVar(&o.Init, "init", envOr("CODEHUB_INIT", siblingInit()), "codehub-init binary that prepares each start (env CODEHUB_INIT; default: codehub-init next to this binary); \"none\" runs code-server directly")
+	f.StringVar(&o.CodeServer, "code-server", envOr("CODEHUB_CODE_SERVER", "code-server"), "local backend: code-server launcher to run (env CODEHUB_CODE_SERVER)")
+	f.StringVar(&o.Init, "init", envOr("CODEHUB_INIT", siblingInit()), "local backend: codehub-init binary that prepares each start (env CODEHUB_INIT; default: codehub-init next to this binary); \"none\" runs code-server directly")
 	f.StringVar(&o.Profiles, "profiles", os.Getenv("CODEHUB_PROFILES"), "YAML file of workspace profiles users choose from (image, CPU/memory, GPUs, placement, idle timeout, extensions, env, groups); empty = one built-in default")
 	f.StringVar(&o.CodeServerAssets, "code-server-assets", os.Getenv("CODEHUB_CODE_SERVER_ASSETS"), "a code-server tree (or its lib/vscode) whose static files the gateway serves to every user, compressed once (default with the local backend: the --code-server tree; \"none\" = off)")
-	f.StringVar(&o.BuiltinExtensions, "builtin-extensions-dir", os.Getenv("CODEHUB_BUILTIN_EXTENSIONS"), "pinned extensions codehub-init syncs into each workspace")
+	f.StringVar(&o.BuiltinExtensions, "builtin-extensions-dir", os.Getenv("CODEHUB_BUILTIN_EXTENSIONS"), "local backend: pinned extensions codehub-init syncs into each workspace")
 	f.DurationVar(&o.IdleTimeout, "idle-timeout", envDuration("CODEHUB_IDLE_TIMEOUT", time.Hour), "local backend: stop a workspace after this long without activity (a person working in it, a start, busy CPU, \"Keep running\"); 0 = never. Kubernetes: the operator stops from spec.idleTimeout")
 	f.DurationVar(&o.MaxRunTime, "max-run-time", envDuration("CODEHUB_MAX_RUN_TIME", 0), "local backend: stop a workspace after this long running, even when busy; 0 = never")
 	f.Float64Var(&o.BusyCPU, "busy-cpu", 0, "local backend: CPU use (cores) of a workspace's processes that counts as activity (default 0.25; negative: CPU never counts)")
 	f.DurationVar(&o.SessionTTL, "session-ttl", 12*time.Hour, "how long a sign-in lasts")
 	f.StringVar(&o.SessionKeyFile, "session-key-file", os.Getenv("CODEHUB_SESSION_KEY_FILE"), "hex AES-256 key for session cookies (default <state-dir>/session.key, created if missing)")
-	f.DurationVar(&o.ReconnectionGrace, "reconnection-grace-time", 5*time.Minute, "how long code-server keeps a closed tab's session")
-	f.DurationVar(&o.StopGrace, "stop-grace", 10*time.Second, "time between SIGTERM and SIGKILL when stopping a workspace")
+	f.DurationVar(&o.ReconnectionGrace, "reconnection-grace-time", 5*time.Minute, "local backend: how long code-server keeps a closed tab's session")
+	f.DurationVar(&o.StopGrace, "stop-grace", 10*time.Second, "local backend: time between SIGTERM and SIGKILL when stopping a workspace")
 	f.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "bound on draining at SIGTERM")
 	f.StringVar(&o.TLSCert, "tls-cert", "", "serve HTTPS with this certificate (PEM)")
 	f.StringVar(&o.TLSKey, "tls-key", "", "private key for --tls-cert (PEM)")

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -11,36 +10,18 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	codehubv1 "github.com/codehub-dev/codehub/api/v1alpha1"
-	"github.com/codehub-dev/codehub/internal/controller/ctrltest"
-	"github.com/codehub-dev/codehub/internal/identity"
+	"github.com/codehub-dev/codehub/internal/testkit"
+	"github.com/codehub-dev/codehub/internal/testkit/kubetest"
 	"github.com/codehub-dev/codehub/internal/workspacebuild"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	ctrltest.Stop()
-	os.Exit(code)
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+func TestMain(m *testing.M) { kubetest.Main(m) }
 
 func freeAddr(t *testing.T) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -59,8 +40,8 @@ func TestOperatorBinary(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	c := ctrltest.Client(t)
-	ns := ctrltest.Namespace(t, c, nil)
+	c := kubetest.Client(t)
+	ns := kubetest.Namespace(t, c, nil)
 	metrics, probes := freeAddr(t), freeAddr(t)
 	// A host that is not one is refused before the operator starts.
 	if out, err := exec.Command(bin, "--workspace-origins", "https://vscode.example.com/").CombinedOutput(); err == nil || !strings.Contains(string(out), "-workspace-origins") {
@@ -68,8 +49,8 @@ func TestOperatorBinary(t *testing.T) {
 	}
 	cmd := exec.Command(bin, "--leader-elect", "--leader-election-namespace", ns, "--watch-namespaces", ns,
 		"--metrics-bind-address", metrics, "--health-probe-bind-address", probes, "--workspace-origins", "VSCode.Example.com")
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+ctrltest.Kubeconfig(t))
-	logs := &syncBuffer{}
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubetest.Kubeconfig(t))
+	logs := &testkit.Buffer{}
 	cmd.Stderr = logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -83,14 +64,12 @@ func TestOperatorBinary(t *testing.T) {
 		}
 	})
 
-	ws := &codehubv1.Workspace{}
-	ws.Namespace, ws.Name = ns, identity.WorkspaceName("frank")
-	ws.Spec.User, ws.Spec.Running = "frank", true
+	ws := kubetest.Workspace("frank", kubetest.InNamespace(ns))
 	if err := c.Create(ctx, ws); err != nil {
 		t.Fatal(err)
 	}
 	dep := &appsv1.Deployment{}
-	ctrltest.Eventually(t, "operator binary reconciles", func() error {
+	kubetest.Eventually(t, "operator binary reconciles", func() error {
 		select {
 		case err := <-exited:
 			t.Fatalf("operator exited: %v\n%s", err, logs.String())
@@ -119,7 +98,7 @@ func TestOperatorBinary(t *testing.T) {
 		}
 		return string(b), nil
 	}
-	ctrltest.Eventually(t, "metrics count reconciles", func() error {
+	kubetest.Eventually(t, "metrics count reconciles", func() error {
 		body, err := get("http://" + metrics + "/metrics")
 		if err != nil {
 			return err

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/codehub-dev/codehub/internal/identity"
+	"github.com/codehub-dev/codehub/internal/idle"
 )
 
 // Cache defaults.
@@ -33,8 +34,8 @@ type CacheConfig struct {
 	NegativeTTL time.Duration
 	// MaxEntries bounds the cache (default 10000); when full the oldest entry goes.
 	MaxEntries int
-	// Now is the clock (tests inject one); default time.Now.
-	Now func() time.Time
+	// Clock is the clock (tests inject one); default the system clock.
+	Clock idle.Clock
 }
 
 // CacheKey is the cache's key: an HMAC-SHA-256 of the credential material under a
@@ -96,7 +97,7 @@ func NewVerifyCache(cfg CacheConfig) *VerifyCache {
 		ttl:      cfg.TTL,
 		negTTL:   cfg.NegativeTTL,
 		max:      cfg.MaxEntries,
-		now:      cfg.Now,
+		now:      time.Now,
 		entries:  map[CacheKey]*list.Element{},
 		order:    list.New(),
 		inflight: map[CacheKey]*flight{},
@@ -107,8 +108,8 @@ func NewVerifyCache(cfg CacheConfig) *VerifyCache {
 	if c.max <= 0 {
 		c.max = DefaultCacheMaxEntries
 	}
-	if c.now == nil {
-		c.now = time.Now
+	if cfg.Clock != nil {
+		c.now = cfg.Clock.Now
 	}
 	if _, err := rand.Read(c.hmacKey[:]); err != nil {
 		panic(err)

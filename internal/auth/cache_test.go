@@ -8,10 +8,11 @@ import (
 	"time"
 
 	"github.com/codehub-dev/codehub/internal/identity"
+	"github.com/codehub-dev/codehub/internal/testkit"
 )
 
 func TestVerifyCacheOutcomes(t *testing.T) {
-	clk := &fakeClock{t: time.Unix(1_800_000_000, 0)}
+	clk := testkit.NewClock(time.Unix(1_800_000_000, 0))
 	ok := func(context.Context) (Verified, error) {
 		return Verified{Identity: identity.Identity{User: "alice"}}, nil
 	}
@@ -37,7 +38,7 @@ func TestVerifyCacheOutcomes(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			tc.cfg.Now = clk.Now
+			tc.cfg.Clock = clk
 			c := NewVerifyCache(tc.cfg)
 			var runs atomic.Int32
 			verify := func(ctx context.Context) (Verified, error) { runs.Add(1); return tc.verify(ctx) }

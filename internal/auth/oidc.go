@@ -19,6 +19,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/codehub-dev/codehub/internal/identity"
+	"github.com/codehub-dev/codehub/internal/idle"
 	"github.com/codehub-dev/codehub/internal/session"
 )
 
@@ -67,8 +68,9 @@ type OIDCConfig struct {
 	// HTTPClient talks to the provider (discovery, JWKS, token endpoint); default a
 	// client with a 10s timeout.
 	HTTPClient *http.Client
-	// Now is the clock for ID token expiry and the state cookie (tests); default time.Now.
-	Now func() time.Time
+	// Clock is the clock for ID token expiry and the state cookie (tests); default the
+	// system clock.
+	Clock idle.Clock
 	// Logger receives refusals and provider failures (never codes, tokens or cookies).
 	Logger *slog.Logger
 }
@@ -139,14 +141,14 @@ func NewOIDC(cfg OIDCConfig) (*OIDC, error) {
 	}
 	cfg.Scopes = scopes
 	o := &OIDC{
-		cfg: cfg, now: cfg.Now, log: cfg.Logger, client: cfg.HTTPClient, state: state,
+		cfg: cfg, now: time.Now, log: cfg.Logger, client: cfg.HTTPClient, state: state,
 		secure:  ru.Scheme == "https",
 		allowed: Members{Users: cfg.AllowedUsers, Groups: cfg.AllowedGroups},
 		used:    map[[32]byte]time.Time{},
 		claims:  claimNames{User: cfg.UserClaim, UID: cfg.UIDClaim, GID: cfg.GIDClaim, Groups: cfg.GroupsClaim},
 	}
-	if o.now == nil {
-		o.now = time.Now
+	if cfg.Clock != nil {
+		o.now = cfg.Clock.Now
 	}
 	if o.log == nil {
 		o.log = slog.Default()

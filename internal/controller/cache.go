@@ -1,10 +1,7 @@
 package controller
 
 import (
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	networkingv1 "k8s.io/api/networking/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -19,11 +16,8 @@ import (
 func CacheOptions(namespaces []string) cache.Options {
 	mine := labels.SelectorFromSet(labels.Set{workspacebuild.LabelManagedBy: workspacebuild.FieldOwner})
 	byObject := map[client.Object]cache.ByObject{}
-	for _, obj := range []client.Object{
-		&appsv1.Deployment{}, &corev1.Service{}, &corev1.ServiceAccount{}, &corev1.ConfigMap{}, &corev1.Secret{},
-		&corev1.PersistentVolumeClaim{}, &rbacv1.Role{}, &rbacv1.RoleBinding{},
-		&networkingv1.NetworkPolicy{}, &corev1.Pod{},
-	} {
+	// The workspace pods too: the controller watches them for start progress.
+	for _, obj := range append(workspacebuild.OwnedKinds(), &corev1.Pod{}) {
 		byObject[obj] = cache.ByObject{Label: mine}
 	}
 	o := cache.Options{ByObject: byObject}

@@ -17,6 +17,7 @@ import (
 
 	codehubv1 "github.com/codehub-dev/codehub/api/v1alpha1"
 	"github.com/codehub-dev/codehub/internal/controller/ctrltest"
+	"github.com/codehub-dev/codehub/internal/testkit/kubetest"
 	"github.com/codehub-dev/codehub/internal/workspacebuild"
 )
 
@@ -55,17 +56,12 @@ func deploymentOf(t *testing.T, c client.Client, ws *codehubv1.Workspace) *appsv
 // nothing and keeps the value; the value appears in no other object; a deleted and
 // re-created Workspace gets a new value (and a new pod template), never the old one.
 func TestCredentialSecretLifecycle(t *testing.T) {
-	ctx := context.Background()
-	c := ctrltest.Client(t)
-	ns := ctrltest.Namespace(t, c, nil)
+	ctx, c, ns := kubetest.Setup(t)
 	cc, writes := countingClient(t)
 	r := newReconciler(cc)
 
-	ws := newWorkspace(ns, "grace", nil)
-	if err := c.Create(ctx, ws); err != nil {
-		t.Fatal(err)
-	}
-	reconcile(t, r, ws)
+	ws := kubetest.Workspace("grace", kubetest.InNamespace(ns))
+	createReconciled(t, c, r, ws)
 	if got := writes.take(); len(got) == 0 || !contains(got, "create "+workspacebuild.CredentialSecretName(ws)) {
 		t.Fatalf("first pass writes %v: want the Secret created", got)
 	}
@@ -118,13 +114,13 @@ func TestCredentialSecretLifecycle(t *testing.T) {
 	if err := c.Delete(ctx, ws); err != nil {
 		t.Fatal(err)
 	}
-	ctrltest.Eventually(t, "workspace gone", func() error {
+	kubetest.Eventually(t, "workspace gone", func() error {
 		if err := c.Get(ctx, client.ObjectKeyFromObject(ws), &codehubv1.Workspace{}); !apierrors.IsNotFound(err) {
 			return fmt.Errorf("get: %v", err)
 		}
 		return nil
 	})
-	again := newWorkspace(ns, "grace", nil)
+	again := kubetest.Workspace("grace", kubetest.InNamespace(ns))
 	if err := c.Create(ctx, again); err != nil {
 		t.Fatal(err)
 	}
@@ -149,20 +145,18 @@ func TestCredentialSecretLifecycle(t *testing.T) {
 // TestCredentialSecretRestoredByWatch: with the real manager (Owns Secrets), a deleted
 // Secret comes back with a new value, and the pod template follows it.
 func TestCredentialSecretRestoredByWatch(t *testing.T) {
-	ctx := context.Background()
-	c := ctrltest.Client(t)
-	ns := ctrltest.Namespace(t, c, nil)
+	ctx, c, ns := kubetest.Setup(t)
 	ctrltest.RunManager(t, ns)
-	ws := newWorkspace(ns, "heidi", nil)
+	ws := kubetest.Workspace("heidi", kubetest.InNamespace(ns))
 	if err := c.Create(ctx, ws); err != nil {
 		t.Fatal(err)
 	}
 	key := client.ObjectKey{Namespace: ns, Name: workspacebuild.CredentialSecretName(ws)}
 	sec := &corev1.Secret{}
-	ctrltest.Eventually(t, "credential Secret created", func() error { return c.Get(ctx, key, sec) })
+	kubetest.Eventually(t, "credential Secret created", func() error { return c.Get(ctx, key, sec) })
 	old := string(sec.Data[workspacebuild.CredentialKey])
 	var hash string
-	ctrltest.Eventually(t, "deployment created", func() error {
+	kubetest.Eventually(t, "deployment created", func() error {
 		dep := &appsv1.Deployment{}
 		if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: workspacebuild.Base(ws)}, dep); err != nil {
 			return err
@@ -173,7 +167,7 @@ func TestCredentialSecretRestoredByWatch(t *testing.T) {
 	if err := c.Delete(ctx, sec); err != nil {
 		t.Fatal(err)
 	}
-	ctrltest.Eventually(t, "secret back with a new value, pod template rolled", func() error {
+	kubetest.Eventually(t, "secret back with a new value, pod template rolled", func() error {
 		fresh := &corev1.Secret{}
 		if err := c.Get(ctx, key, fresh); err != nil {
 			return err
@@ -195,15 +189,10 @@ func TestCredentialSecretRestoredByWatch(t *testing.T) {
 // TestNetworkPolicyAdmitsOnlyGateway: the stored policy selects the workspace pod and has
 // exactly one ingress rule: port 8080 from the gateway selector, nothing else.
 func TestNetworkPolicyAdmitsOnlyGateway(t *testing.T) {
-	ctx := context.Background()
-	c := ctrltest.Client(t)
-	ns := ctrltest.Namespace(t, c, nil)
+	ctx, c, ns := kubetest.Setup(t)
 	r := newReconciler(c)
-	ws := newWorkspace(ns, "ivan", nil)
-	if err := c.Create(ctx, ws); err != nil {
-		t.Fatal(err)
-	}
-	reconcile(t, r, ws)
+	ws := kubetest.Workspace("ivan", kubetest.InNamespace(ns))
+	createReconciled(t, c, r, ws)
 	np := &networkingv1.NetworkPolicy{}
 	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: workspacebuild.Base(ws)}, np); err != nil {
 		t.Fatal(err)

@@ -1,25 +1,22 @@
 package controller_test
 
 import (
-	"context"
 	"strings"
 	"testing"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	codehubv1 "github.com/codehub-dev/codehub/api/v1alpha1"
-	"github.com/codehub-dev/codehub/internal/controller/ctrltest"
+	"github.com/codehub-dev/codehub/internal/testkit/kubetest"
 )
 
 // TestSecondWorkspaceForUserFails: object names derive from the user, so a second
 // Workspace for the same user must not take over the first one's objects.
 func TestSecondWorkspaceForUserFails(t *testing.T) {
-	ctx := context.Background()
-	c := ctrltest.Client(t)
-	ns := ctrltest.Namespace(t, c, nil)
+	ctx, c, ns := kubetest.Setup(t)
 	r := newReconciler(c)
-	first := newWorkspace(ns, "zed", nil)
-	second := newWorkspace(ns, "zed", nil)
+	first := kubetest.Workspace("zed", kubetest.InNamespace(ns))
+	second := kubetest.Workspace("zed", kubetest.InNamespace(ns))
 	second.Name = "zed-again"
 	for _, ws := range []*codehubv1.Workspace{first, second} {
 		if err := c.Create(ctx, ws); err != nil {

@@ -1,41 +1,25 @@
 package controller_test
 
 import (
-	"context"
 	"testing"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	codehubv1 "github.com/codehub-dev/codehub/api/v1alpha1"
-	"github.com/codehub-dev/codehub/internal/controller/ctrltest"
-	"github.com/codehub-dev/codehub/internal/workspacebuild"
+	"github.com/codehub-dev/codehub/internal/testkit"
+	"github.com/codehub-dev/codehub/internal/testkit/kubetest"
 )
 
 // TestIdleTimeoutStops drives the reconciler's clock: before the timeout it asks to be
 // called back; after it, running becomes false. Activity pushes the deadline out.
 func TestIdleTimeoutStops(t *testing.T) {
-	ctx := context.Background()
-	c := ctrltest.Client(t)
-	ns := ctrltest.Namespace(t, c, nil)
-	now := time.Now()
+	ctx, c, ns := kubetest.Setup(t)
+	clk := testkit.NewClock(time.Now())
 	r := newReconciler(c)
-	r.Now = func() time.Time { return now }
-	ws := newWorkspace(ns, "idle", func(ws *codehubv1.Workspace) { ws.Spec.IdleTimeout = &metav1.Duration{Duration: time.Hour} })
-	if err := c.Create(ctx, ws); err != nil {
-		t.Fatal(err)
-	}
-	reconcile(t, r, ws)
-	dep := &appsv1.Deployment{}
-	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: workspacebuild.Base(ws)}, dep); err != nil {
-		t.Fatal(err)
-	}
-	if err := ctrltest.MarkAvailable(ctx, c, dep); err != nil {
-		t.Fatal(err)
-	}
-	reconcile(t, r, ws) // becomes Running
+	r.Now = clk.Now
+	ws := kubetest.Workspace("idle", kubetest.InNamespace(ns), kubetest.WithIdleTimeout(time.Hour))
+	createRunning(t, c, r, ws)
 	if res := reconcile(t, r, ws); res.RequeueAfter <= 0 {
 		t.Fatalf("running workspace with an idle timeout: result %+v, want a RequeueAfter", res)
 	}
@@ -44,8 +28,8 @@ func TestIdleTimeoutStops(t *testing.T) {
 	if err := c.Get(ctx, client.ObjectKeyFromObject(ws), ws); err != nil {
 		t.Fatal(err)
 	}
-	now = now.Add(2 * time.Hour)
-	ws.Status.LastActivityTime = &metav1.Time{Time: now.Add(-time.Minute)}
+	clk.Advance(2 * time.Hour)
+	ws.Status.LastActivityTime = &metav1.Time{Time: clk.Now().Add(-time.Minute)}
 	if err := c.Status().Update(ctx, ws); err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +40,7 @@ func TestIdleTimeoutStops(t *testing.T) {
 		t.Fatalf("recently active workspace stopped (err %v)", err)
 	}
 
-	now = now.Add(2 * time.Hour)
+	clk.Advance(2 * time.Hour)
 	reconcile(t, r, ws)
 	if err := c.Get(ctx, client.ObjectKeyFromObject(ws), ws); err != nil || ws.Spec.Running {
 		t.Fatalf("idle workspace still running=%v (err %v)", ws.Spec.Running, err)
@@ -66,28 +50,12 @@ func TestIdleTimeoutStops(t *testing.T) {
 // TestMaxRunTimeStopsBusyWorkspace: activity keeps a workspace from its idle stop, never
 // past spec.maxRunTime after it became running.
 func TestMaxRunTimeStopsBusyWorkspace(t *testing.T) {
-	ctx := context.Background()
-	c := ctrltest.Client(t)
-	ns := ctrltest.Namespace(t, c, nil)
-	now := time.Now()
+	ctx, c, ns := kubetest.Setup(t)
+	clk := testkit.NewClock(time.Now())
 	r := newReconciler(c)
-	r.Now = func() time.Time { return now }
-	ws := newWorkspace(ns, "maxrun", func(ws *codehubv1.Workspace) {
-		ws.Spec.IdleTimeout = &metav1.Duration{Duration: time.Hour}
-		ws.Spec.MaxRunTime = &metav1.Duration{Duration: 3 * time.Hour}
-	})
-	if err := c.Create(ctx, ws); err != nil {
-		t.Fatal(err)
-	}
-	reconcile(t, r, ws)
-	dep := &appsv1.Deployment{}
-	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: workspacebuild.Base(ws)}, dep); err != nil {
-		t.Fatal(err)
-	}
-	if err := ctrltest.MarkAvailable(ctx, c, dep); err != nil {
-		t.Fatal(err)
-	}
-	reconcile(t, r, ws) // becomes Running
+	r.Now = clk.Now
+	ws := kubetest.Workspace("maxrun", kubetest.InNamespace(ns), kubetest.WithIdleTimeout(time.Hour), kubetest.WithMaxRunTime(3*time.Hour))
+	createRunning(t, c, r, ws)
 	active := func(at time.Time) {
 		t.Helper()
 		if err := c.Get(ctx, client.ObjectKeyFromObject(ws), ws); err != nil {
@@ -100,8 +68,8 @@ func TestMaxRunTimeStopsBusyWorkspace(t *testing.T) {
 	}
 	// Busy all along: recorded activity every 50 minutes up to 2h50m.
 	for _, h := range []time.Duration{50 * time.Minute, 100 * time.Minute, 150 * time.Minute, 170 * time.Minute} {
-		now = time.Now().Add(h)
-		active(now)
+		clk.Set(time.Now().Add(h))
+		active(clk.Now())
 		res := reconcile(t, r, ws)
 		if err := c.Get(ctx, client.ObjectKeyFromObject(ws), ws); err != nil || !ws.Spec.Running {
 			t.Fatalf("stopped at +%s despite activity (err %v)", h, err)
@@ -110,8 +78,8 @@ func TestMaxRunTimeStopsBusyWorkspace(t *testing.T) {
 			t.Fatalf("+%s: result %+v, want a RequeueAfter", h, res)
 		}
 	}
-	now = time.Now().Add(3*time.Hour + time.Minute)
-	active(now.Add(-time.Minute)) // active a minute ago: still the maximum run time's end
+	clk.Set(time.Now().Add(3*time.Hour + time.Minute))
+	active(clk.Now().Add(-time.Minute)) // active a minute ago: still the maximum run time's end
 	reconcile(t, r, ws)
 	if err := c.Get(ctx, client.ObjectKeyFromObject(ws), ws); err != nil || ws.Spec.Running {
 		t.Fatalf("past spec.maxRunTime: running=%v (err %v)", ws.Spec.Running, err)

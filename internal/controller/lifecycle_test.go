@@ -15,32 +15,31 @@ import (
 
 	codehubv1 "github.com/codehub-dev/codehub/api/v1alpha1"
 	"github.com/codehub-dev/codehub/internal/controller/ctrltest"
+	"github.com/codehub-dev/codehub/internal/testkit/kubetest"
 	"github.com/codehub-dev/codehub/internal/workspacebuild"
 )
 
 // TestLifecycleWithWatches runs the real manager: a deleted child comes back through the
 // Owns() watch, a spec change rolls the pod template, stop scales to zero and keeps the PVC.
 func TestLifecycleWithWatches(t *testing.T) {
-	ctx := context.Background()
-	c := ctrltest.Client(t)
-	ns := ctrltest.Namespace(t, c, nil)
+	ctx, c, ns := kubetest.Setup(t)
 	ctrltest.RunManager(t, ns)
 
-	ws := newWorkspace(ns, "Alice", nil)
+	ws := kubetest.Workspace("Alice", kubetest.InNamespace(ns))
 	if err := c.Create(ctx, ws); err != nil {
 		t.Fatal(err)
 	}
 	key := client.ObjectKey{Namespace: ns, Name: workspacebuild.Base(ws)}
 	dep := &appsv1.Deployment{}
-	ctrltest.Eventually(t, "deployment created", func() error { return c.Get(ctx, key, dep) })
+	kubetest.Eventually(t, "deployment created", func() error { return c.Get(ctx, key, dep) })
 
 	svc := &corev1.Service{}
-	ctrltest.Eventually(t, "service created", func() error { return c.Get(ctx, key, svc) })
+	kubetest.Eventually(t, "service created", func() error { return c.Get(ctx, key, svc) })
 	oldUID := svc.UID
 	if err := c.Delete(ctx, svc); err != nil {
 		t.Fatal(err)
 	}
-	ctrltest.Eventually(t, "deleted service recreated", func() error {
+	kubetest.Eventually(t, "deleted service recreated", func() error {
 		if err := c.Get(ctx, key, svc); err != nil {
 			return err
 		}
@@ -51,14 +50,14 @@ func TestLifecycleWithWatches(t *testing.T) {
 	})
 
 	// kubectl scale is reverted: spec.running is the only switch.
-	ctrltest.Eventually(t, "scale the deployment by hand", func() error {
+	kubetest.Eventually(t, "scale the deployment by hand", func() error {
 		if err := c.Get(ctx, key, dep); err != nil {
 			return err
 		}
 		dep.Spec.Replicas = ptr.To[int32](3)
 		return c.Update(ctx, dep)
 	})
-	ctrltest.Eventually(t, "replicas back to 1", func() error {
+	kubetest.Eventually(t, "replicas back to 1", func() error {
 		if err := c.Get(ctx, key, dep); err != nil {
 			return err
 		}
@@ -70,22 +69,22 @@ func TestLifecycleWithWatches(t *testing.T) {
 
 	pvc := &corev1.PersistentVolumeClaim{}
 	pvcKey := client.ObjectKey{Namespace: ns, Name: workspacebuild.HomeClaimName(ws)}
-	ctrltest.Eventually(t, "home pvc created", func() error { return c.Get(ctx, pvcKey, pvc) })
+	kubetest.Eventually(t, "home pvc created", func() error { return c.Get(ctx, pvcKey, pvc) })
 	pvcUID := pvc.UID
 
 	// The pod comes up.
-	ctrltest.Eventually(t, "deployment marked available", func() error {
+	kubetest.Eventually(t, "deployment marked available", func() error {
 		if err := c.Get(ctx, key, dep); err != nil {
 			return err
 		}
-		return ctrltest.MarkAvailable(ctx, c, dep)
+		return kubetest.MarkAvailable(ctx, c, dep)
 	})
 	waitPhase(t, c, ws, codehubv1.PhaseRunning)
 
 	// A changed spec rolls the Deployment: new template, new generation.
 	gen := dep.Generation
 	update(t, c, ws, func(ws *codehubv1.Workspace) { ws.Spec.Image = "codehub-workspace:2" })
-	ctrltest.Eventually(t, "deployment rolled to the new image", func() error {
+	kubetest.Eventually(t, "deployment rolled to the new image", func() error {
 		if err := c.Get(ctx, key, dep); err != nil {
 			return err
 		}
@@ -101,7 +100,7 @@ func TestLifecycleWithWatches(t *testing.T) {
 	update(t, c, ws, func(ws *codehubv1.Workspace) {
 		ws.Spec.Conda = &codehubv1.CondaSpec{EnvsDirs: []string{"/shared/conda/envs"}}
 	})
-	ctrltest.Eventually(t, "config change rolls the pod", func() error {
+	kubetest.Eventually(t, "config change rolls the pod", func() error {
 		if err := c.Get(ctx, key, dep); err != nil {
 			return err
 		}
@@ -113,7 +112,7 @@ func TestLifecycleWithWatches(t *testing.T) {
 
 	// Stop: zero replicas, PVC untouched.
 	update(t, c, ws, func(ws *codehubv1.Workspace) { ws.Spec.Running = false })
-	ctrltest.Eventually(t, "deployment scaled to 0", func() error {
+	kubetest.Eventually(t, "deployment scaled to 0", func() error {
 		if err := c.Get(ctx, key, dep); err != nil {
 			return err
 		}
@@ -123,11 +122,11 @@ func TestLifecycleWithWatches(t *testing.T) {
 		return nil
 	})
 	waitPhase(t, c, ws, codehubv1.PhaseStopping)
-	ctrltest.Eventually(t, "pods gone", func() error {
+	kubetest.Eventually(t, "pods gone", func() error {
 		if err := c.Get(ctx, key, dep); err != nil {
 			return err
 		}
-		return ctrltest.MarkScaledDown(ctx, c, dep)
+		return kubetest.MarkScaledDown(ctx, c, dep)
 	})
 	waitPhase(t, c, ws, codehubv1.PhaseStopped)
 	if err := c.Get(ctx, pvcKey, pvc); err != nil || pvc.UID != pvcUID {
@@ -142,13 +141,13 @@ func TestLifecycleWithWatches(t *testing.T) {
 	if err := c.Delete(ctx, ws); err != nil {
 		t.Fatal(err)
 	}
-	ctrltest.Eventually(t, "workspace deleted", func() error {
+	kubetest.Eventually(t, "workspace deleted", func() error {
 		if err := c.Get(ctx, client.ObjectKeyFromObject(ws), &codehubv1.Workspace{}); !apierrors.IsNotFound(err) {
 			return fmt.Errorf("get: %v", err)
 		}
 		return nil
 	})
-	again := newWorkspace(ns, "Alice", nil)
+	again := kubetest.Workspace("Alice", kubetest.InNamespace(ns))
 	if err := c.Create(ctx, again); err != nil {
 		t.Fatal(err)
 	}
@@ -161,18 +160,13 @@ func TestLifecycleWithWatches(t *testing.T) {
 // TestDeleteReclaimPolicyOwnsPVC: with reclaimPolicy Delete the PVC is owned, so garbage
 // collection removes it with the Workspace.
 func TestDeleteReclaimPolicyOwnsPVC(t *testing.T) {
-	ctx := context.Background()
-	c := ctrltest.Client(t)
-	ns := ctrltest.Namespace(t, c, nil)
+	ctx, c, ns := kubetest.Setup(t)
 	cc, _ := countingClient(t)
 	r := newReconciler(cc)
-	ws := newWorkspace(ns, "dora", func(ws *codehubv1.Workspace) {
+	ws := kubetest.Workspace("dora", kubetest.InNamespace(ns), kubetest.With(func(ws *codehubv1.Workspace) {
 		ws.Spec.Home.PVC = &codehubv1.HomePVC{ReclaimPolicy: codehubv1.ReclaimDelete}
-	})
-	if err := c.Create(ctx, ws); err != nil {
-		t.Fatal(err)
-	}
-	reconcile(t, r, ws)
+	}))
+	createReconciled(t, c, r, ws)
 	pvc := &corev1.PersistentVolumeClaim{}
 	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: workspacebuild.HomeClaimName(ws)}, pvc); err != nil {
 		t.Fatal(err)
@@ -184,7 +178,7 @@ func TestDeleteReclaimPolicyOwnsPVC(t *testing.T) {
 
 func waitPhase(t *testing.T, c client.Client, ws *codehubv1.Workspace, phase codehubv1.Phase) {
 	t.Helper()
-	ctrltest.Eventually(t, "phase "+string(phase), func() error {
+	kubetest.Eventually(t, "phase "+string(phase), func() error {
 		got := &codehubv1.Workspace{}
 		if err := c.Get(context.Background(), client.ObjectKeyFromObject(ws), got); err != nil {
 			return err
@@ -199,7 +193,7 @@ func waitPhase(t *testing.T, c client.Client, ws *codehubv1.Workspace, phase cod
 // update applies mutate to the latest Workspace, retrying on conflicts with the controller.
 func update(t *testing.T, c client.Client, ws *codehubv1.Workspace, mutate func(*codehubv1.Workspace)) {
 	t.Helper()
-	ctrltest.Eventually(t, "update workspace", func() error {
+	kubetest.Eventually(t, "update workspace", func() error {
 		if err := c.Get(context.Background(), types.NamespacedName{Namespace: ws.Namespace, Name: ws.Name}, ws); err != nil {
 			return err
 		}

@@ -2,10 +2,10 @@ package controller_test
 
 import (
 	"context"
-	"os"
 	"sync"
 	"testing"
 
+	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -13,16 +13,11 @@ import (
 
 	codehubv1 "github.com/codehub-dev/codehub/api/v1alpha1"
 	"github.com/codehub-dev/codehub/internal/controller"
-	"github.com/codehub-dev/codehub/internal/controller/ctrltest"
-	"github.com/codehub-dev/codehub/internal/identity"
+	"github.com/codehub-dev/codehub/internal/testkit/kubetest"
 	"github.com/codehub-dev/codehub/internal/workspacebuild"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	ctrltest.Stop()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { kubetest.Main(m) }
 
 // writeCounter wraps a real client and records every request that could change state.
 type writeCounter struct {
@@ -49,7 +44,7 @@ type named string
 func (n named) GetName() string { return string(n) }
 
 func countingClient(t *testing.T) (client.Client, *writeCounter) {
-	base, err := client.NewWithWatch(ctrltest.Config(t), client.Options{Scheme: ctrltest.Scheme()})
+	base, err := client.NewWithWatch(kubetest.Config(t), client.Options{Scheme: kubetest.Scheme()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,12 +99,35 @@ func newReconciler(c client.Client) *controller.Reconciler {
 	return &controller.Reconciler{Client: c, Options: workspacebuild.DefaultOptions()}
 }
 
-func newWorkspace(ns, user string, mutate func(*codehubv1.Workspace)) *codehubv1.Workspace {
-	ws := &codehubv1.Workspace{}
-	ws.Namespace, ws.Name = ns, identity.WorkspaceName(user)
-	ws.Spec.User, ws.Spec.Running = user, true
-	if mutate != nil {
-		mutate(ws)
+// createReconciled creates ws and reconciles it once, as the controller would on its create
+// event.
+func createReconciled(t *testing.T, c client.Client, r *controller.Reconciler, ws *codehubv1.Workspace) {
+	t.Helper()
+	if err := c.Create(context.Background(), ws); err != nil {
+		t.Fatal(err)
 	}
-	return ws
+	reconcile(t, r, ws)
+}
+
+// deployment reads the Deployment the controller built for ws.
+func deployment(t *testing.T, c client.Client, ws *codehubv1.Workspace) *appsv1.Deployment {
+	t.Helper()
+	dep := &appsv1.Deployment{}
+	if err := c.Get(context.Background(), client.ObjectKey{Namespace: ws.Namespace, Name: workspacebuild.Base(ws)}, dep); err != nil {
+		t.Fatal(err)
+	}
+	return dep
+}
+
+// createRunning creates ws and brings it to Running: reconcile, play the kubelet (the
+// Deployment rolled out), reconcile again. It returns the Deployment.
+func createRunning(t *testing.T, c client.Client, r *controller.Reconciler, ws *codehubv1.Workspace) *appsv1.Deployment {
+	t.Helper()
+	createReconciled(t, c, r, ws)
+	dep := deployment(t, c, ws)
+	if err := kubetest.MarkAvailable(context.Background(), c, dep); err != nil {
+		t.Fatal(err)
+	}
+	reconcile(t, r, ws)
+	return dep
 }

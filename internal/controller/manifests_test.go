@@ -10,19 +10,19 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/codehub-dev/codehub/internal/controller/ctrltest"
-	"github.com/codehub-dev/codehub/internal/testenv"
+	"github.com/codehub-dev/codehub/internal/testkit"
+	"github.com/codehub-dev/codehub/internal/testkit/kubetest"
 )
 
 // TestKustomizeDefaultApplies runs `kubectl apply -k config/default` against the apiserver.
 func TestKustomizeDefaultApplies(t *testing.T) {
-	kubectl := filepath.Join(testenv.KubebuilderAssets(t), "kubectl")
-	cmd := exec.Command(kubectl, "--kubeconfig", ctrltest.Kubeconfig(t), "apply", "-k", filepath.Join(testenv.RepoRoot(t), "config", "default"))
+	kubectl := filepath.Join(testkit.KubebuilderAssets(t), "kubectl")
+	cmd := exec.Command(kubectl, "--kubeconfig", kubetest.Kubeconfig(t), "apply", "-k", filepath.Join(testkit.RepoRoot(t), "config", "default"))
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("kubectl apply -k config/default: %v\n%s", err, out)
 	}
-	c := ctrltest.Client(t)
+	c := kubetest.Client(t)
 	ctx := context.Background()
 	if err := c.Get(ctx, client.ObjectKey{Namespace: "codehub-system", Name: "codehub-operator"}, &appsv1.Deployment{}); err != nil {
 		t.Fatalf("operator deployment: %v\n%s", err, out)

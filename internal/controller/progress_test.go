@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	codehubv1 "github.com/codehub-dev/codehub/api/v1alpha1"
+	"github.com/codehub-dev/codehub/internal/testkit/kubetest"
 )
 
 // The pod shapes below are what the kubelet and scheduler reported on the test node for each
@@ -22,8 +23,8 @@ var t0 = time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
 func at(s int) metav1.Time { return metav1.NewTime(t0.Add(time.Duration(s) * time.Second)) }
 
 func wsRunning() *codehubv1.Workspace {
-	return &codehubv1.Workspace{ObjectMeta: metav1.ObjectMeta{Name: "ws", Namespace: "ns", Generation: 1},
-		Spec: codehubv1.WorkspaceSpec{User: "alice", Running: true}}
+	return kubetest.Workspace("alice", kubetest.Named("ws"), kubetest.InNamespace("ns"),
+		kubetest.With(func(ws *codehubv1.Workspace) { ws.Generation = 1 }))
 }
 
 func pod(mutate func(*corev1.Pod)) *corev1.Pod {

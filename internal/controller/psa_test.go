@@ -5,14 +5,12 @@ import (
 	"strings"
 	"testing"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	codehubv1 "github.com/codehub-dev/codehub/api/v1alpha1"
-	"github.com/codehub-dev/codehub/internal/controller/ctrltest"
-	"github.com/codehub-dev/codehub/internal/workspacebuild"
+	"github.com/codehub-dev/codehub/internal/testkit/kubetest"
 )
 
 var metav1CreateOptions = metav1.CreateOptions{}
@@ -22,8 +20,8 @@ var metav1CreateOptions = metav1.CreateOptions{}
 // The v3io form needs a flexVolume, which restricted forbids: that one must be refused.
 func TestPodTemplatePassesRestrictedPSA(t *testing.T) {
 	ctx := context.Background()
-	c := ctrltest.Client(t)
-	ns := ctrltest.Namespace(t, c, map[string]string{"pod-security.kubernetes.io/enforce": "restricted"})
+	c := kubetest.Client(t)
+	ns := kubetest.Namespace(t, c, map[string]string{"pod-security.kubernetes.io/enforce": "restricted"})
 	r := newReconciler(c)
 	v3io := &codehubv1.V3IOVolume{SecretRef: corev1.LocalObjectReference{Name: "v3io-key"}}
 	for _, tc := range []struct {
@@ -37,15 +35,9 @@ func TestPodTemplatePassesRestrictedPSA(t *testing.T) {
 		}, true},
 		{"fuse", func(ws *codehubv1.Workspace) { ws.Spec.Mounts = []codehubv1.Mount{{Name: "v3io", V3IO: v3io}} }, false},
 	} {
-		ws := newWorkspace(ns, tc.user, tc.mutate)
-		if err := c.Create(ctx, ws); err != nil {
-			t.Fatal(err)
-		}
-		reconcile(t, r, ws)
-		dep := &appsv1.Deployment{}
-		if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: workspacebuild.Base(ws)}, dep); err != nil {
-			t.Fatal(err)
-		}
+		ws := kubetest.Workspace(tc.user, kubetest.InNamespace(ns), kubetest.With(tc.mutate))
+		createReconciled(t, c, r, ws)
+		dep := deployment(t, c, ws)
 		pod := &corev1.Pod{
 			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: dep.Name + "-dryrun", Labels: dep.Spec.Template.Labels},
 			Spec:       dep.Spec.Template.Spec,

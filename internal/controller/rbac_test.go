@@ -1,7 +1,6 @@
 package controller_test
 
 import (
-	"context"
 	"testing"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
@@ -13,21 +12,19 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	codehubv1 "github.com/codehub-dev/codehub/api/v1alpha1"
-	"github.com/codehub-dev/codehub/internal/controller/ctrltest"
+	"github.com/codehub-dev/codehub/internal/testkit/kubetest"
 	"github.com/codehub-dev/codehub/internal/workspacebuild"
 )
 
 // TestTwoUsersCannotReadEachOther: users differing only in case get distinct objects, and
 // each workspace's ServiceAccount can read its own Workspace but not the other's.
 func TestTwoUsersCannotReadEachOther(t *testing.T) {
-	ctx := context.Background()
-	c := ctrltest.Client(t)
-	ns := ctrltest.Namespace(t, c, nil)
+	ctx, c, ns := kubetest.Setup(t)
 	r := newReconciler(c)
-	a := newWorkspace(ns, "Alice", func(ws *codehubv1.Workspace) {
+	a := kubetest.Workspace("Alice", kubetest.InNamespace(ns), kubetest.With(func(ws *codehubv1.Workspace) {
 		ws.Spec.ServiceAccount.ExtraRules = []rbacv1.PolicyRule{{APIGroups: []string{"batch"}, Resources: []string{"jobs"}, Verbs: []string{"create"}}}
-	})
-	b := newWorkspace(ns, "alice", nil)
+	}))
+	b := kubetest.Workspace("alice", kubetest.InNamespace(ns))
 	for _, ws := range []*codehubv1.Workspace{a, b} {
 		if err := c.Create(ctx, ws); err != nil {
 			t.Fatal(err)
@@ -38,7 +35,7 @@ func TestTwoUsersCannotReadEachOther(t *testing.T) {
 		t.Fatalf("Alice and alice share names: %s %s", a.Name, workspacebuild.Base(a))
 	}
 
-	cs := kubernetes.NewForConfigOrDie(ctrltest.Config(t))
+	cs := kubernetes.NewForConfigOrDie(kubetest.Config(t))
 	can := func(ws *codehubv1.Workspace, attr authorizationv1.ResourceAttributes) bool {
 		t.Helper()
 		attr.Namespace = ns
@@ -89,10 +86,10 @@ func TestTwoUsersCannotReadEachOther(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := ctrltest.Config(t)
+	cfg := kubetest.Config(t)
 	cfg.TLSClientConfig = rest.TLSClientConfig{CAData: cfg.CAData}
 	cfg.BearerToken = tok.Status.Token
-	asAlice, err := client.New(cfg, client.Options{Scheme: ctrltest.Scheme()})
+	asAlice, err := client.New(cfg, client.Options{Scheme: kubetest.Scheme()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package controller_test
 
 import (
-	"context"
 	"reflect"
 	"testing"
 
@@ -15,23 +14,21 @@ import (
 
 	codehubv1 "github.com/codehub-dev/codehub/api/v1alpha1"
 	"github.com/codehub-dev/codehub/internal/controller"
-	"github.com/codehub-dev/codehub/internal/controller/ctrltest"
+	"github.com/codehub-dev/codehub/internal/testkit/kubetest"
 	"github.com/codehub-dev/codehub/internal/workspacebuild"
 )
 
 // TestReconcileCreatesEveryObjectThenWritesNothing checks each owned object against the
 // builder's output as the apiserver stored it, then that a converged pass makes no writes.
 func TestReconcileCreatesEveryObjectThenWritesNothing(t *testing.T) {
-	ctx := context.Background()
-	c := ctrltest.Client(t)
-	ns := ctrltest.Namespace(t, c, nil)
+	ctx, c, ns := kubetest.Setup(t)
 	cc, writes := countingClient(t)
 	r := &controller.Reconciler{Client: cc, Options: workspacebuild.DefaultOptions()}
 
-	ws := newWorkspace(ns, "alice", func(ws *codehubv1.Workspace) {
+	ws := kubetest.Workspace("alice", kubetest.InNamespace(ns), kubetest.With(func(ws *codehubv1.Workspace) {
 		ws.Spec.Conda = &codehubv1.CondaSpec{EnvsDirs: []string{"/User/.conda/envs"}}
 		ws.Spec.ServiceAccount.ExtraRules = []rbacv1.PolicyRule{{APIGroups: []string{"batch"}, Resources: []string{"jobs"}, Verbs: []string{"get"}}}
-	})
+	}))
 	if err := c.Create(ctx, ws); err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +69,7 @@ func TestReconcileCreatesEveryObjectThenWritesNothing(t *testing.T) {
 	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: workspacebuild.Base(ws)}, dep); err != nil {
 		t.Fatal(err)
 	}
-	if err := ctrltest.MarkAvailable(ctx, c, dep); err != nil {
+	if err := kubetest.MarkAvailable(ctx, c, dep); err != nil {
 		t.Fatal(err)
 	}
 	reconcile(t, r, ws)

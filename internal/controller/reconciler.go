@@ -7,8 +7,6 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	networkingv1 "k8s.io/api/networking/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
@@ -62,20 +60,14 @@ func (r *Reconciler) now() time.Time {
 
 // SetupWithManager registers the controller and its Owns() watches.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		For(&codehubv1.Workspace{}).
-		WithOptions(controller.Options{MaxConcurrentReconciles: max(1, r.MaxConcurrentReconciles)}).
-		Owns(&appsv1.Deployment{}).
-		Owns(&corev1.Service{}).
-		Owns(&corev1.ServiceAccount{}).
-		Owns(&corev1.ConfigMap{}).
-		Owns(&corev1.Secret{}).
-		Owns(&corev1.PersistentVolumeClaim{}).
-		Owns(&rbacv1.Role{}).
-		Owns(&rbacv1.RoleBinding{}).
-		Owns(&networkingv1.NetworkPolicy{}).
-		// The workspace pod (owned by the Deployment's ReplicaSet) says how its start goes.
-		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(r.podWorkspace)).
+		WithOptions(controller.Options{MaxConcurrentReconciles: max(1, r.MaxConcurrentReconciles)})
+	for _, obj := range workspacebuild.OwnedKinds() {
+		b = b.Owns(obj)
+	}
+	// The workspace pod (owned by the Deployment's ReplicaSet) says how its start goes.
+	return b.Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(r.podWorkspace)).
 		Complete(r)
 }
 

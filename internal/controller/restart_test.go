@@ -1,7 +1,6 @@
 package controller_test
 
 import (
-	"context"
 	"fmt"
 	"testing"
 
@@ -13,26 +12,25 @@ import (
 
 	codehubv1 "github.com/codehub-dev/codehub/api/v1alpha1"
 	"github.com/codehub-dev/codehub/internal/controller/ctrltest"
+	"github.com/codehub-dev/codehub/internal/testkit/kubetest"
 	"github.com/codehub-dev/codehub/internal/workspacebuild"
 )
 
 // TestOperatorRestartConverges stops the operator part-way through a batch of Workspaces and
 // starts a new one: every Workspace ends up with exactly one of each object.
 func TestOperatorRestartConverges(t *testing.T) {
-	ctx := context.Background()
-	c := ctrltest.Client(t)
-	ns := ctrltest.Namespace(t, c, nil)
+	ctx, c, ns := kubetest.Setup(t)
 	const n = 12
 	stop := ctrltest.RunManager(t, ns)
 	var all []*codehubv1.Workspace
 	for i := range n {
-		ws := newWorkspace(ns, fmt.Sprintf("user%02d", i), nil)
+		ws := kubetest.Workspace(fmt.Sprintf("user%02d", i), kubetest.InNamespace(ns))
 		if err := c.Create(ctx, ws); err != nil {
 			t.Fatal(err)
 		}
 		all = append(all, ws)
 	}
-	ctrltest.Eventually(t, "first operator made some deployments", func() error {
+	kubetest.Eventually(t, "first operator made some deployments", func() error {
 		deps := &appsv1.DeploymentList{}
 		if err := c.List(ctx, deps, client.InNamespace(ns)); err != nil {
 			return err

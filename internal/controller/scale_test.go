@@ -10,6 +10,7 @@ import (
 
 	codehubv1 "github.com/codehub-dev/codehub/api/v1alpha1"
 	"github.com/codehub-dev/codehub/internal/controller/ctrltest"
+	"github.com/codehub-dev/codehub/internal/testkit/kubetest"
 )
 
 // BenchmarkReconcile200 measures how long the operator takes from 200 new Workspaces to all
@@ -21,11 +22,11 @@ func BenchmarkReconcile1000(b *testing.B) { benchmarkReconcile(b, 1000) }
 // every one has all its objects and its status written.
 func benchmarkReconcile(b *testing.B, n int) {
 	ctx := context.Background()
-	c := ctrltest.Client(b)
+	c := kubetest.Client(b)
 	for range b.N {
-		ns := ctrltest.Namespace(b, c, nil)
+		ns := kubetest.Namespace(b, c, nil)
 		for i := range n {
-			if err := c.Create(ctx, newWorkspace(ns, fmt.Sprintf("bench-user-%04d", i), nil)); err != nil {
+			if err := c.Create(ctx, kubetest.Workspace(fmt.Sprintf("bench-user-%04d", i), kubetest.InNamespace(ns))); err != nil {
 				b.Fatal(err)
 			}
 		}

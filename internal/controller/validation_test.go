@@ -1,7 +1,6 @@
 package controller_test
 
 import (
-	"context"
 	"strings"
 	"testing"
 
@@ -10,16 +9,14 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	codehubv1 "github.com/codehub-dev/codehub/api/v1alpha1"
-	"github.com/codehub-dev/codehub/internal/controller/ctrltest"
+	"github.com/codehub-dev/codehub/internal/testkit/kubetest"
 )
 
 // TestCRDValidation: the apiserver itself enforces what the CRD's CEL rules promise.
 func TestCRDValidation(t *testing.T) {
-	ctx := context.Background()
-	c := ctrltest.Client(t)
-	ns := ctrltest.Namespace(t, c, nil)
+	ctx, c, ns := kubetest.Setup(t)
 
-	ws := newWorkspace(ns, "erin", nil)
+	ws := kubetest.Workspace("erin", kubetest.InNamespace(ns))
 	if err := c.Create(ctx, ws); err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +38,7 @@ func TestCRDValidation(t *testing.T) {
 		},
 		"empty user": func(ws *codehubv1.Workspace) { ws.Spec.User = "" },
 	} {
-		bad := newWorkspace(ns, "invalid-"+strings.ReplaceAll(name, " ", "-"), mutate)
+		bad := kubetest.Workspace("invalid-"+strings.ReplaceAll(name, " ", "-"), kubetest.InNamespace(ns), kubetest.With(mutate))
 		if err := c.Create(ctx, bad); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
@@ -52,9 +49,7 @@ func TestCRDValidation(t *testing.T) {
 // bypass the gateway) are gone from the API: strict field validation (kubectl's default)
 // refuses them, and a lax client's copy is pruned, so nothing stored can ask for them.
 func TestCRDHasNoExposureFields(t *testing.T) {
-	ctx := context.Background()
-	c := ctrltest.Client(t)
-	ns := ctrltest.Namespace(t, c, nil)
+	ctx, c, ns := kubetest.Setup(t)
 	legacy := func(name string) *unstructured.Unstructured {
 		return &unstructured.Unstructured{Object: map[string]any{
 			"apiVersion": "codehub.io/v1alpha1", "kind": "Workspace",

@@ -1,36 +1,19 @@
 package gateway
 
 import (
-	"bytes"
 	"encoding/json"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
+
+	"github.com/codehub-dev/codehub/internal/testkit"
 )
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestLogsNeverContainSecrets forces 4xx and 5xx answers with cookies, tokens,
 // passwords and code-server's reconnectionToken in the requests and checks that none of
 // their values reaches the log, at debug level.
 func TestLogsNeverContainSecrets(t *testing.T) {
-	var logs lockedBuffer
+	var logs testkit.Buffer
 	f := newFixtureWith(t, 0, func(c *Config, _ string) {
 		c.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	})

@@ -6,7 +6,10 @@ import (
 	"time"
 )
 
-// Clock is injected so idle decisions are testable without waiting.
+// Clock is injected so idle decisions are testable without waiting. It is the product's one
+// clock convention: a component that reads the time holds a Clock (SystemClock when none is
+// given; tests pass a testkit.Clock), and pure functions it calls take the time as a now
+// parameter.
 type Clock interface{ Now() time.Time }
 
 // SystemClock is the real wall clock.

@@ -52,36 +52,36 @@ func checkAuthMode(mode string) error {
 // newAuthenticators builds the configured provider. Local users (the sign-in form)
 // always work besides it, so an admin can get in when the platform is down.
 func newAuthenticators(o Options) (auth.RequestAuthenticator, auth.InteractiveAuthenticator, error) {
+	req, inter, err := newProvider(o)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--auth %s: %w", o.Auth, err)
+	}
+	return req, inter, nil
+}
+
+// newProvider is newAuthenticators without the "--auth <mode>:" on its errors.
+func newProvider(o Options) (auth.RequestAuthenticator, auth.InteractiveAuthenticator, error) {
+	o.Forward.Logger, o.OIDC.Logger = o.Logger, o.Logger // o is this call's copy
 	switch o.Auth {
 	case "forward":
-		cfg := o.Forward
-		cfg.Logger = o.Logger
-		f, err := auth.NewForward(cfg)
-		if err != nil {
-			return nil, nil, fmt.Errorf("--auth forward: %w", err)
-		}
-		return f, nil, nil
+		f, err := auth.NewForward(o.Forward)
+		return f, nil, err
 	case "header":
 		h, err := auth.NewHeader(o.Header)
 		if err != nil {
-			return nil, nil, fmt.Errorf("--auth header: %w", err)
+			return nil, nil, err
 		}
 		if o.Backend == "local" {
 			// Every workspace runs on this host: a trusted address of this host would let
 			// any workspace terminal claim to be anyone.
 			if a, ok := h.TrustedAmong(hostAddrs()); ok {
-				return nil, nil, fmt.Errorf("--auth header: --header-trusted-cidrs contains %s, an address of this host, where the local backend runs every workspace: any workspace could send the header. Trust only the proxy's address on another host, or use --auth forward", a)
+				return nil, nil, fmt.Errorf("--header-trusted-cidrs contains %s, an address of this host, where the local backend runs every workspace: any workspace could send the header. Trust only the proxy's address on another host, or use --auth forward", a)
 			}
 		}
 		return h, nil, nil
 	case "oidc":
-		cfg := o.OIDC
-		cfg.Logger = o.Logger
-		p, err := auth.NewOIDC(cfg)
-		if err != nil {
-			return nil, nil, fmt.Errorf("--auth oidc: %w", err)
-		}
-		return nil, p, nil
+		p, err := auth.NewOIDC(o.OIDC)
+		return nil, p, err
 	}
 	return nil, nil, nil
 }

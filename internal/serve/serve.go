@@ -10,20 +10,11 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"net/netip"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
-	"regexp"
-	"strconv"
-	"strings"
-	"syscall"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"golang.org/x/term"
 
 	"github.com/codehub-dev/codehub/internal/auth"
 	"github.com/codehub-dev/codehub/internal/gateway"
@@ -87,10 +78,6 @@ type Options struct {
 	Stdout         io.Writer // where the first admin's password is printed, once
 	Logger         *slog.Logger
 }
-
-// MinCodeServer is the oldest code-server release the local backend supports (it needs
-// --reconnection-grace-time).
-var MinCodeServer = [3]int{4, 103, 0}
 
 // Run serves until ctx is done or SIGINT/SIGTERM, then drains. Every resource it opened is
 // closed on every error path.
@@ -302,166 +289,4 @@ func checkOptions(o Options) error {
 		return errors.New("--shared-unix-user is for a local backend that does not run as root (as root every workspace gets its own unix uid)")
 	}
 	return nil
-}
-
-func runServers(ctx context.Context, o Options, gw *gateway.Gateway, ln, metricsLn, agentLn net.Listener, m *metrics.Metrics, metricsAuth func(http.Handler) http.Handler) error {
-	log := o.Logger
-	srv := &http.Server{
-		Handler: gw.Handler(),
-		// No read/write timeouts: they would cut live WebSockets and long downloads.
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-	errc := make(chan error, 2)
-	go func() {
-		if o.TLSCert != "" {
-			errc <- srv.ServeTLS(ln, o.TLSCert, o.TLSKey)
-		} else {
-			errc <- srv.Serve(ln)
-		}
-	}()
-	var msrv *http.Server
-	if metricsLn != nil {
-		mux := http.NewServeMux()
-		mux.Handle("/metrics", metricsAuth(promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{})))
-		msrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-		go func() { errc <- msrv.Serve(metricsLn) }()
-	}
-	var asrv *http.Server
-	if agentLn != nil {
-		asrv = &http.Server{Handler: gw.AgentHandler(), ReadHeaderTimeout: 10 * time.Second}
-		go func() { errc <- asrv.Serve(agentLn) }()
-	}
-	url := o.PublicURL
-	stops := "operator (spec.idleTimeout)"
-	if o.Backend == "local" {
-		stops = "idle " + o.IdleTimeout.String() + ", max run time " + o.MaxRunTime.String()
-	}
-	log.Info("codehub gateway listening", "url", url, "backend", o.Backend, "state_dir", o.StateDir, "stops", stops)
-	fmt.Fprintf(o.Stdout, "codehub is ready: open %s\n", url)
-
-	sig, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	var serveErr error
-	select {
-	case <-sig.Done():
-		log.Info("shutting down")
-	case serveErr = <-errc:
-		log.Error("server failed", "err", serveErr)
-	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), o.ShutdownTimeout)
-	defer cancel()
-	_ = srv.Shutdown(shutdownCtx) // stop accepting; finish in-flight requests
-	if msrv != nil {
-		_ = msrv.Shutdown(shutdownCtx)
-	}
-	if asrv != nil {
-		_ = asrv.Shutdown(shutdownCtx)
-	}
-	if err := gw.Shutdown(shutdownCtx); err != nil {
-		log.Error("stopping workspaces", "err", err)
-	}
-	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
-		return serveErr
-	}
-	log.Info("stopped")
-	return nil
-}
-
-func displayAddr(a net.Addr) string {
-	tcp, ok := a.(*net.TCPAddr)
-	if !ok {
-		return a.String()
-	}
-	if tcp.IP.IsUnspecified() {
-		return net.JoinHostPort("localhost", strconv.Itoa(tcp.Port))
-	}
-	return tcp.String()
-}
-
-// firstAdmin creates an "admin" user with a random password when there are no users. The
-// password goes to a 0600 file in the state dir, whose path is printed and logged; the
-// password itself is printed only on a terminal — under systemd or in a container stdout
-// is the log, and logs never hold passwords.
-func firstAdmin(store *users.Store, stateDir string, out io.Writer, log *slog.Logger) error {
-	list, err := store.List()
-	if err != nil {
-		return err
-	}
-	if len(list) > 0 {
-		return nil
-	}
-	pw := users.RandomPassword()
-	file := filepath.Join(stateDir, "initial-admin-password")
-	if err := session.WriteFileAtomic(file, []byte(pw+"\n"), 0o600); err != nil {
-		return fmt.Errorf("first admin password file: %w", err)
-	}
-	if err := store.Set("admin", pw, true); err != nil {
-		return err
-	}
-	log.Info("created the first admin user", "user", "admin", "password_file", file)
-	if f, ok := out.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		fmt.Fprintf(out, "\nCreated the first admin user. Sign in with:\n  user:     admin\n  password: %s\n(also in %s; change it with `codehub users add admin --admin --password-stdin`)\n\n", pw, file)
-		return nil
-	}
-	fmt.Fprintf(out, "\nCreated the first admin user \"admin\"; the password is in %s (mode 0600).\n\n", file)
-	return nil
-}
-
-var versionRE = regexp.MustCompile(`^(\d+)\.(\d+)\.(\d+)`)
-
-// CheckCodeServer runs `code-server --version` and rejects a missing binary or a
-// release older than MinCodeServer, with one line saying what to do.
-// scratch becomes the probe's HOME: code-server writes a config file on every run.
-func CheckCodeServer(path, scratch string) (string, error) {
-	if path == "" {
-		return "", errors.New("code-server not found: pass --code-server PATH or set CODEHUB_CODE_SERVER (make run installs it)")
-	}
-	if _, err := exec.LookPath(path); err != nil {
-		return "", fmt.Errorf("code-server not found at %q: pass --code-server PATH or set CODEHUB_CODE_SERVER (make run installs it)", path)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := os.MkdirAll(scratch, 0o700); err != nil {
-		return "", fmt.Errorf("scratch dir: %w", err)
-	}
-	cmd := exec.CommandContext(ctx, path, "--version")
-	cmd.Env = []string{"HOME=" + scratch, "XDG_CONFIG_HOME=" + scratch, "XDG_DATA_HOME=" + scratch, "PATH=" + os.Getenv("PATH")}
-	out, err := cmd.Output()
-	if err != nil {
-		return "", fmt.Errorf("code-server at %q does not run (`--version` failed: %v)", path, err)
-	}
-	// The first run of a fresh HOME logs "Wrote default config file" before the version.
-	var mm []string
-	line := strings.TrimSpace(string(out))
-	for _, l := range strings.Split(line, "\n") {
-		if mm = versionRE.FindStringSubmatch(strings.TrimSpace(l)); mm != nil {
-			break
-		}
-	}
-	if mm == nil {
-		return "", fmt.Errorf("code-server at %q printed an unexpected version %q", path, line)
-	}
-	var v [3]int
-	for i := range v {
-		v[i], _ = strconv.Atoi(mm[i+1])
-	}
-	if v[0] < MinCodeServer[0] || (v[0] == MinCodeServer[0] && v[1] < MinCodeServer[1]) {
-		return "", fmt.Errorf("code-server %s at %q is unsupported: need %d.%d or newer", mm[0], path, MinCodeServer[0], MinCodeServer[1])
-	}
-	return mm[0], nil
-}
-
-func unwrapSyscall(err error) error {
-	var se *os.SyscallError
-	if errors.As(err, &se) {
-		return se.Err
-	}
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
 }

@@ -6,13 +6,18 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"golang.org/x/term"
+
 	"github.com/codehub-dev/codehub/internal/session"
+	"github.com/codehub-dev/codehub/internal/users"
 )
 
 // ensureStateDir creates the state dir and checks it is usable. With one unix uid per
@@ -92,4 +97,33 @@ func metricsToken(o Options) (func(http.Handler) http.Handler, error) {
 			h.ServeHTTP(w, r)
 		})
 	}, nil
+}
+
+// firstAdmin creates an "admin" user with a random password when there are no users. The
+// password goes to a 0600 file in the state dir, whose path is printed and logged; the
+// password itself is printed only on a terminal — under systemd or in a container stdout
+// is the log, and logs never hold passwords.
+func firstAdmin(store *users.Store, stateDir string, out io.Writer, log *slog.Logger) error {
+	list, err := store.List()
+	if err != nil {
+		return err
+	}
+	if len(list) > 0 {
+		return nil
+	}
+	pw := users.RandomPassword()
+	file := filepath.Join(stateDir, "initial-admin-password")
+	if err := session.WriteFileAtomic(file, []byte(pw+"\n"), 0o600); err != nil {
+		return fmt.Errorf("first admin password file: %w", err)
+	}
+	if err := store.Set("admin", pw, true); err != nil {
+		return err
+	}
+	log.Info("created the first admin user", "user", "admin", "password_file", file)
+	if f, ok := out.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		fmt.Fprintf(out, "\nCreated the first admin user. Sign in with:\n  user:     admin\n  password: %s\n(also in %s; change it with `codehub users add admin --admin --password-stdin`)\n\n", pw, file)
+		return nil
+	}
+	fmt.Fprintf(out, "\nCreated the first admin user \"admin\"; the password is in %s (mode 0600).\n\n", file)
+	return nil
 }

@@ -20,6 +20,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/codehub-dev/codehub/internal/identity"
+	"github.com/codehub-dev/codehub/internal/idle"
 	"github.com/codehub-dev/codehub/internal/session"
 )
 
@@ -57,7 +58,7 @@ const MinPasswordLen = 8
 type Store struct {
 	// Clock stamps Created and Changed; the wall clock when nil (tests share the
 	// gateway's injected clock, so sessions and account changes are on one time line).
-	Clock interface{ Now() time.Time }
+	Clock idle.Clock
 
 	path    string
 	mu      sync.Mutex

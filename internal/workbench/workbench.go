@@ -236,15 +236,11 @@ func (b *Browser) TerminalText() string {
 }
 
 // Notification is the text of the visible notification toasts ("" if none).
-func (b *Browser) Notification() string {
-	s, _ := b.Eval(`Array.from(document.querySelectorAll('.notifications-toasts .notification-toast')).map(e => e.innerText).join('\n')`)
-	return s
-}
+func (b *Browser) Notification() string { return b.texts(".notifications-toasts .notification-toast") }
 
 // ClickNotificationButton clicks the button labelled label on a visible notification.
 func (b *Browser) ClickNotificationButton(label string) error {
-	js := fmt.Sprintf(`(() => { for (const a of document.querySelectorAll('.notifications-toasts .notification-toast .monaco-button')) {
-		if (a.innerText.trim() === %q) { a.click(); return "clicked" } } return "" })()`, label)
+	js := clickButtonJS(".notifications-toasts .notification-toast .monaco-button", label)
 	return Until(30*time.Second, "the notification button "+label, func() bool {
 		s, err := b.Eval(js)
 		return err == nil && s == "clicked"
@@ -252,16 +248,11 @@ func (b *Browser) ClickNotificationButton(label string) error {
 }
 
 // Dialog is the text of a modal dialog ("" if none).
-func (b *Browser) Dialog() string {
-	s, _ := b.Eval(`Array.from(document.querySelectorAll('.monaco-dialog-box')).map(e => e.innerText).join('\n')`)
-	return s
-}
+func (b *Browser) Dialog() string { return b.texts(".monaco-dialog-box") }
 
 // ClickDialogButton clicks the dialog button labelled label.
 func (b *Browser) ClickDialogButton(label string) error {
-	js := fmt.Sprintf(`(() => { for (const a of document.querySelectorAll('.monaco-dialog-box .monaco-button')) {
-		if (a.innerText.trim() === %q) { a.click(); return "clicked" } } return "" })()`, label)
-	s, err := b.Eval(js)
+	s, err := b.Eval(clickButtonJS(".monaco-dialog-box .monaco-button", label))
 	if err != nil {
 		return err
 	}
@@ -269,6 +260,19 @@ func (b *Browser) ClickDialogButton(label string) error {
 		return errors.New("no dialog button " + label)
 	}
 	return nil
+}
+
+// texts is the text of every element matching selector, one a line ("" if none).
+func (b *Browser) texts(selector string) string {
+	s, _ := b.Eval(fmt.Sprintf(`Array.from(document.querySelectorAll(%q)).map(e => e.innerText).join('\n')`, selector))
+	return s
+}
+
+// clickButtonJS is a script that clicks the first of the buttons matching selector whose
+// label is label and answers "clicked" (or "" when there is none yet).
+func clickButtonJS(selector, label string) string {
+	return fmt.Sprintf(`(() => { for (const a of document.querySelectorAll(%q)) {
+		if (a.innerText.trim() === %q) { a.click(); return "clicked" } } return "" })()`, selector, label)
 }
 
 // StatusBarItem is the text of the status bar item whose id contains id ("" if none).

@@ -16,19 +16,16 @@ import (
 	"sigs.k8s.io/yaml"
 
 	codehubv1 "github.com/codehub-dev/codehub/api/v1alpha1"
+	"github.com/codehub-dev/codehub/internal/testkit/kubetest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
+// workspace is the golden files' Workspace of user: the names and UID below are what
+// testdata/ was written with.
 func workspace(user string, mutate func(*codehubv1.Workspace)) *codehubv1.Workspace {
-	ws := &codehubv1.Workspace{
-		ObjectMeta: metav1.ObjectMeta{Name: "ws-" + user, Namespace: "default-tenant", UID: "00000000-0000-0000-0000-000000000001"},
-		Spec:       codehubv1.WorkspaceSpec{User: user, Running: true},
-	}
-	if mutate != nil {
-		mutate(ws)
-	}
-	return ws
+	return kubetest.Workspace(user, kubetest.Named("ws-"+user), kubetest.InNamespace("default-tenant"),
+		kubetest.WithUID("00000000-0000-0000-0000-000000000001"), kubetest.With(mutate))
 }
 
 // v3ioSpec is the mount the platform's Jupyter service uses for a user's data.

@@ -7,12 +7,12 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/codehub-dev/codehub/internal/testenv"
+	"github.com/codehub-dev/codehub/internal/testkit"
 )
 
 // The image cannot be built here; these checks keep its inputs consistent with the repo.
 func TestWorkspaceImageInputs(t *testing.T) {
-	root := testenv.RepoRoot(t)
+	root := testkit.RepoRoot(t)
 	read := func(p string) string {
 		b, err := os.ReadFile(filepath.Join(root, p))
 		if err != nil {

@@ -16,14 +16,14 @@ import (
 
 	"github.com/andybalholm/brotli"
 
-	"github.com/codehub-dev/codehub/internal/testenv"
+	"github.com/codehub-dev/codehub/internal/testkit"
 )
 
 // TestSharedAssetsMatchCodeServer: the gateway serves the workbench's static files itself
 // (from the code-server tree it runs), and for every encoding what it sends decodes to
 // exactly what code-server itself sends for that URL.
 func TestSharedAssetsMatchCodeServer(t *testing.T) {
-	state := testenv.TraversableTempDir(t)
+	state := testkit.TraversableTempDir(t)
 	addUser(t, state, "alice", "alice-password", false)
 	g := startGateway(t, state, "--idle-timeout", "0")
 	alice := newBrowser(t, g.URL)
@@ -85,7 +85,7 @@ func directCodeServer(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
 	port := freePort(t)
-	cmd := exec.Command(testenv.CodeServer(t), "--bind-addr", fmt.Sprintf("127.0.0.1:%d", port), "--auth", "none",
+	cmd := exec.Command(testkit.CodeServer(t), "--bind-addr", fmt.Sprintf("127.0.0.1:%d", port), "--auth", "none",
 		"--user-data-dir", filepath.Join(dir, "data"), "--extensions-dir", filepath.Join(dir, "ext"),
 		"--disable-telemetry", "--disable-update-check", dir)
 	cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_CONFIG_HOME="+filepath.Join(dir, "config"))

@@ -12,7 +12,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/codehub-dev/codehub/internal/identity"
-	"github.com/codehub-dev/codehub/internal/testenv"
+	"github.com/codehub-dev/codehub/internal/testkit"
 )
 
 // TestBrowserAppsNeverRunWithTheGatewaySession is row 5 of issue #11 in a real Chromium:
@@ -21,8 +21,8 @@ import (
 // never runs it; a page alice leaves on shared storage opens sandboxed in bob's workspace;
 // and even alice's own app, on its own origin, cannot use her session.
 func TestBrowserAppsNeverRunWithTheGatewaySession(t *testing.T) {
-	chromium := testenv.Chromium(t)
-	state := testenv.TraversableTempDir(t)
+	chromium := testkit.Chromium(t)
+	state := testkit.TraversableTempDir(t)
 	addUser(t, state, "alice", "alice-password", false)
 	addUser(t, state, "bob", "bob-password", false)
 	g := startGateway(t, state, "--idle-timeout", "0")
@@ -44,7 +44,7 @@ fetch(%q, {method: "POST", credentials: "include", headers: {"Content-Type": "ap
 	}
 	t.Cleanup(func() { os.RemoveAll(shared) })
 
-	outDir := filepath.Join(testenv.RepoRoot(t), "out", "e2e")
+	outDir := filepath.Join(testkit.RepoRoot(t), "out", "e2e")
 	os.MkdirAll(outDir, 0o755)
 	session := func(user string) (context.Context, func()) {
 		alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],

@@ -11,15 +11,15 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/codehub-dev/codehub/internal/identity"
-	"github.com/codehub-dev/codehub/internal/testenv"
+	"github.com/codehub-dev/codehub/internal/testkit"
 )
 
 // TestBrowserSignInAndEditFile drives a real headless Chromium: the sign-in form, the
 // VS Code workbench served through the gateway, a file opened from the explorer and
 // read in the editor, and no reconnect dialog for 30 s.
 func TestBrowserSignInAndEditFile(t *testing.T) {
-	chromium := testenv.Chromium(t)
-	state := testenv.TraversableTempDir(t)
+	chromium := testkit.Chromium(t)
+	state := testkit.TraversableTempDir(t)
 	addUser(t, state, "alice", "alice-password", false)
 	folder := filepath.Join(state, "workspaces", identity.WorkspaceName("alice"), "home", "workspace")
 	if err := os.MkdirAll(folder, 0o700); err != nil {
@@ -31,7 +31,7 @@ func TestBrowserSignInAndEditFile(t *testing.T) {
 	}
 	g := startGateway(t, state, "--idle-timeout", "0")
 
-	outDir := filepath.Join(testenv.RepoRoot(t), "out", "e2e")
+	outDir := filepath.Join(testkit.RepoRoot(t), "out", "e2e")
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		t.Fatal(err)
 	}

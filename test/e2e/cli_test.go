@@ -11,14 +11,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/codehub-dev/codehub/internal/testenv"
+	"github.com/codehub-dev/codehub/internal/testkit"
 )
 
 // TestCLIWithPersonalToken mints a token through the browser session API, then drives
 // the gateway with `codehub workspaces` and that token: start, list, stop, and a revoked
 // token is refused.
 func TestCLIWithPersonalToken(t *testing.T) {
-	state := testenv.TraversableTempDir(t)
+	state := testkit.TraversableTempDir(t)
 	addUser(t, state, "alice", "alice-password", false)
 	addUser(t, state, "bob", "bob-password", false)
 	g := startGateway(t, state, "--idle-timeout", "0")

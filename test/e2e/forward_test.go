@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/codehub-dev/codehub/internal/testenv"
+	"github.com/codehub-dev/codehub/internal/testkit"
 )
 
 // TestBehindPlatformSessionVerification runs the gateway with --auth forward against a
@@ -49,7 +49,7 @@ func TestBehindPlatformSessionVerification(t *testing.T) {
 	verifier.Start()
 	t.Cleanup(verifier.Close)
 
-	state := testenv.TraversableTempDir(t)
+	state := testkit.TraversableTempDir(t)
 	addUser(t, state, "admin", "admin-password", true) // local users stay available
 	g := startGateway(t, state, "--idle-timeout", "0", "--auth", "forward",
 		"--forward-url", verifier.URL+"/api/data_sessions/verifications/app_service",

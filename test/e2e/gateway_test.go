@@ -13,7 +13,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/codehub-dev/codehub/internal/identity"
-	"github.com/codehub-dev/codehub/internal/testenv"
+	"github.com/codehub-dev/codehub/internal/testkit"
 )
 
 func wsURL(base string) string {
@@ -38,7 +38,7 @@ func dialWS(t *testing.T, b *browser, origin string, cookie bool) (*websocket.Co
 // checks that each gets a separate code-server, proxied HTTP and WebSocket, and that
 // nothing alice sends ever reaches bob's process.
 func TestTwoUsersGetTheirOwnWorkspaces(t *testing.T) {
-	state := testenv.TraversableTempDir(t)
+	state := testkit.TraversableTempDir(t)
 	addUser(t, state, "alice", "alice-password", false)
 	addUser(t, state, "bob", "bob-password", false)
 	g := startGateway(t, state, "--idle-timeout", "0")
@@ -117,7 +117,7 @@ func TestTwoUsersGetTheirOwnWorkspaces(t *testing.T) {
 // TestUnauthenticatedNeverReachesCodeServer sends requests without a valid session, with
 // and without Upgrade, and checks code-server saw no connection at all.
 func TestUnauthenticatedNeverReachesCodeServer(t *testing.T) {
-	state := testenv.TraversableTempDir(t)
+	state := testkit.TraversableTempDir(t)
 	addUser(t, state, "alice", "alice-password", false)
 	g := startGateway(t, state, "--idle-timeout", "0")
 	alice := newBrowser(t, g.URL)
@@ -168,7 +168,7 @@ func TestUnauthenticatedNeverReachesCodeServer(t *testing.T) {
 // TestIdleStopThenWakeKeepsFiles lets a workspace go idle, checks the process is gone,
 // then wakes it with a page visit and reads back a file written before the stop.
 func TestIdleStopThenWakeKeepsFiles(t *testing.T) {
-	state := testenv.TraversableTempDir(t)
+	state := testkit.TraversableTempDir(t)
 	addUser(t, state, "alice", "alice-password", false)
 	g := startGateway(t, state, "--idle-timeout", "3s")
 	alice := newBrowser(t, g.URL)
@@ -216,7 +216,7 @@ func TestIdleStopThenWakeKeepsFiles(t *testing.T) {
 // open (it must get close code 1001, the workspace must stop, the exit must be 0), then
 // starts a new gateway on the same state dir: the old cookie still signs alice in.
 func TestRestartKeepsSessionAndDrains(t *testing.T) {
-	state := testenv.TraversableTempDir(t)
+	state := testkit.TraversableTempDir(t)
 	addUser(t, state, "alice", "alice-password", false)
 	g := startGateway(t, state, "--idle-timeout", "0")
 	alice := newBrowser(t, g.URL)

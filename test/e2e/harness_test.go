@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -24,7 +25,7 @@ import (
 	"time"
 
 	"github.com/codehub-dev/codehub/internal/identity"
-	"github.com/codehub-dev/codehub/internal/testenv"
+	"github.com/codehub-dev/codehub/internal/testkit"
 )
 
 var (
@@ -45,7 +46,7 @@ func codehubBinary(t *testing.T) string {
 		binPath = filepath.Join(dir, "codehub")
 		// codehub-init beside codehub: the gateway starts every workspace through it.
 		cmd := exec.Command("go", "build", "-o", dir+"/", "./cmd/codehub", "./cmd/codehub-init")
-		cmd.Dir = testenv.RepoRoot(t)
+		cmd.Dir = testkit.RepoRoot(t)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}
@@ -66,31 +67,13 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// syncBuffer collects a process's output for assertions while it runs.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type gateway struct {
 	cmd      *exec.Cmd
 	URL      string
 	Metrics  string
 	StateDir string
-	Stdout   *syncBuffer
-	Stderr   *syncBuffer
+	Stdout   *testkit.Buffer
+	Stderr   *testkit.Buffer
 	exited   chan struct{}
 	exitErr  error
 }
@@ -98,13 +81,12 @@ type gateway struct {
 // eventually polls cond until it returns true or the deadline passes.
 func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+	testkit.Eventually(t, timeout, what, func() error {
+		if cond() {
+			return nil
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return errors.New("not yet")
+	})
 }
 
 // startGateway runs `codehub serve` on free ports with the given state dir.
@@ -136,7 +118,7 @@ func startGatewayWith(t *testing.T, o gatewayOptions, extra ...string) *gateway 
 	}
 	cs, bin := o.codeServer, o.binary
 	if cs == "" {
-		cs = testenv.CodeServer(t)
+		cs = testkit.CodeServer(t)
 	}
 	if bin == "" {
 		bin = codehubBinary(t)
@@ -147,7 +129,7 @@ func startGatewayWith(t *testing.T, o gatewayOptions, extra ...string) *gateway 
 	g := &gateway{
 		cmd: exec.Command(bin, args...), URL: fmt.Sprintf("http://127.0.0.1:%d", port),
 		Metrics: fmt.Sprintf("http://127.0.0.1:%d/metrics", mport), StateDir: o.stateDir,
-		Stdout: &syncBuffer{}, Stderr: &syncBuffer{}, exited: make(chan struct{}),
+		Stdout: &testkit.Buffer{}, Stderr: &testkit.Buffer{}, exited: make(chan struct{}),
 	}
 	g.cmd.Stdout, g.cmd.Stderr = g.Stdout, g.Stderr
 	g.cmd.Env = append(os.Environ(), "CODEHUB_CODE_SERVER=")

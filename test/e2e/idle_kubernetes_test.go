@@ -29,7 +29,8 @@ import (
 	gw "github.com/codehub-dev/codehub/internal/gateway"
 	"github.com/codehub-dev/codehub/internal/identity"
 	"github.com/codehub-dev/codehub/internal/session"
-	"github.com/codehub-dev/codehub/internal/testenv"
+	"github.com/codehub-dev/codehub/internal/testkit"
+	"github.com/codehub-dev/codehub/internal/testkit/kubetest"
 	"github.com/codehub-dev/codehub/internal/users"
 	"github.com/codehub-dev/codehub/internal/workbench"
 	"github.com/codehub-dev/codehub/internal/workspacebuild"
@@ -78,8 +79,8 @@ type k8sDeployment struct {
 // get idleTimeout and whose code-server "pod" is endpoint.
 func newK8sDeployment(t *testing.T, n int, idleTimeout, activityInterval time.Duration, endpoint *url.URL) *k8sDeployment {
 	t.Helper()
-	d := &k8sDeployment{c: ctrltest.Client(t)}
-	d.ns = ctrltest.Namespace(t, d.c, nil)
+	d := &k8sDeployment{c: kubetest.Client(t)}
+	d.ns = kubetest.Namespace(t, d.c, nil)
 	ctrltest.RunManager(t, d.ns)
 	dir := t.TempDir()
 	store, _ := users.Open(filepath.Join(dir, "users.json"))
@@ -90,7 +91,7 @@ func newK8sDeployment(t *testing.T, n int, idleTimeout, activityInterval time.Du
 	codec, _ := session.NewCodec(key, gw.CookieName(false))
 	rev, _ := session.LoadRevocations(filepath.Join(dir, "revoked.json"))
 	for range n {
-		kc, err := kubernetes.NewClient(ctrltest.Config(t))
+		kc, err := kubernetes.NewClient(kubetest.Config(t))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -103,7 +104,7 @@ func newK8sDeployment(t *testing.T, n int, idleTimeout, activityInterval time.Du
 		if err != nil {
 			t.Fatal(err)
 		}
-		logs := &syncBuffer{}
+		logs := &testkit.Buffer{}
 		g := gw.New(gw.Config{Backend: be, Passwords: auth.Local{Users: store}, Accounts: store, Codec: codec, Revocations: rev,
 			ActivityFlush: time.Second, Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 		srv := httptest.NewServer(g.Handler())
@@ -130,9 +131,9 @@ func (d *k8sDeployment) playKubelet(t *testing.T) {
 				for i := range deps.Items {
 					dep := &deps.Items[i]
 					if *dep.Spec.Replicas == 1 && dep.Status.AvailableReplicas != 1 {
-						_ = ctrltest.MarkAvailable(ctx, d.c, dep)
+						_ = kubetest.MarkAvailable(ctx, d.c, dep)
 					} else if *dep.Spec.Replicas == 0 && dep.Status.Replicas != 0 {
-						_ = ctrltest.MarkScaledDown(ctx, d.c, dep)
+						_ = kubetest.MarkScaledDown(ctx, d.c, dep)
 					}
 				}
 			}
@@ -156,7 +157,7 @@ func (d *k8sDeployment) workspace(t *testing.T) *codehubv1.Workspace {
 // bounded rate and the second never touches; the second replica has no way to stop it.
 // When she stops typing, the operator stops it one idle timeout after her last keystroke.
 func TestKubernetesTwoReplicasOneStopper(t *testing.T) {
-	chromiumPath := testenv.Chromium(t)
+	chromiumPath := testkit.Chromium(t)
 	const timeout, interval = time.Minute, 10 * time.Second
 	cs := runCodeServer(t)
 	d := newK8sDeployment(t, 2, timeout, interval, cs)
@@ -204,7 +205,7 @@ func TestKubernetesTwoReplicasOneStopper(t *testing.T) {
 		aWrites, typing.Round(time.Second), interval, float64(aWrites)/typing.Hours(), bWrites)
 
 	// She stops typing: the operator stops it.
-	ctrltest.EventuallyWithin(t, timeout+interval+2*time.Minute, "the operator's idle stop", func() error {
+	testkit.Eventually(t, timeout+interval+2*time.Minute, "the operator's idle stop", func() error {
 		if ws := d.workspace(t); ws.Spec.Running {
 			return fmt.Errorf("running; lastActivityTime %v", ws.Status.LastActivityTime)
 		}
@@ -253,7 +254,7 @@ func TestKubernetesBusyPodKeepsWorkspace(t *testing.T) {
 	jar := newBrowser(t, g.srv.URL)
 	jar.login(t, "alice", "alice-password")
 	jar.navigate(t, "/")
-	ctrltest.Eventually(t, "alice's Workspace Running", func() error {
+	kubetest.Eventually(t, "alice's Workspace Running", func() error {
 		if ws := d.workspace(t); ws.Status.Phase != codehubv1.PhaseRunning {
 			return fmt.Errorf("phase %q", ws.Status.Phase)
 		}
@@ -267,7 +268,7 @@ func TestKubernetesBusyPodKeepsWorkspace(t *testing.T) {
 	credential := string(secret.Data[workspacebuild.CredentialKey])
 
 	// The pod's filesystem: codehub-init and code-server the pod's uid can run, its home.
-	dir := testenv.TraversableTempDir(t)
+	dir := testkit.TraversableTempDir(t)
 	for _, p := range []string{"bin", "home"} {
 		if err := os.MkdirAll(filepath.Join(dir, p), 0o755); err != nil {
 			t.Fatal(err)
@@ -276,7 +277,7 @@ func TestKubernetesBusyPodKeepsWorkspace(t *testing.T) {
 	if out, err := exec.Command("cp", filepath.Join(filepath.Dir(codehubBinary(t)), "codehub-init"), filepath.Join(dir, "bin")).CombinedOutput(); err != nil {
 		t.Fatalf("cp codehub-init: %v %s", err, out)
 	}
-	csTree := filepath.Dir(testenv.CodeServer(t))
+	csTree := filepath.Dir(testkit.CodeServer(t))
 	if out, err := exec.Command("cp", "-al", csTree, filepath.Join(dir, "code-server")).CombinedOutput(); err != nil {
 		t.Fatalf("cp -al code-server: %v %s", err, out)
 	}
@@ -287,13 +288,13 @@ func TestKubernetesBusyPodKeepsWorkspace(t *testing.T) {
 		t.Fatal(err)
 	}
 	port := freePort(t)
-	cmd := exec.Command(filepath.Join(dir, "bin", "codehub-init"), "--code-server", filepath.Join(dir, "code-server", filepath.Base(testenv.CodeServer(t))),
+	cmd := exec.Command(filepath.Join(dir, "bin", "codehub-init"), "--code-server", filepath.Join(dir, "code-server", filepath.Base(testkit.CodeServer(t))),
 		"--bind-addr", fmt.Sprintf("127.0.0.1:%d", port), "--auth", "password", "--home", filepath.Join(dir, "home"),
 		"--serviceaccount-dir", filepath.Join(dir, "none"), "--builtin-extensions-dir", filepath.Join(dir, "none"),
 		"--codehub-extension=false", "--conda-base", filepath.Join(dir, "none"))
 	cmd.Env = []string{"HOME=" + filepath.Join(dir, "home"), "PATH=/usr/bin:/bin", "CODEHUB_USER=alice", workspacebuild.EnvCredential + "=" + credential,
 		"CODEHUB_AGENT_URL=" + g.srv.URL, workspacebuild.EnvReportBusy + "=true", "CODEHUB_BUSY_INTERVAL=2s"}
-	var logs syncBuffer
+	var logs testkit.Buffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: &syscall.Credential{Uid: uid, Gid: uid, NoSetGroups: true}}
 	if err := cmd.Start(); err != nil {

@@ -14,7 +14,7 @@ import (
 
 	"github.com/codehub-dev/codehub/internal/identity"
 	"github.com/codehub-dev/codehub/internal/procstat"
-	"github.com/codehub-dev/codehub/internal/testenv"
+	"github.com/codehub-dev/codehub/internal/testkit"
 	"github.com/codehub-dev/codehub/internal/workbench"
 )
 
@@ -49,7 +49,7 @@ func (b *browser) info(t *testing.T) workspaceInfo {
 // idleSetup starts a gateway with idle timeout d and alice, with hello.py in her folder.
 func idleSetup(t *testing.T, d time.Duration, extra ...string) (*gateway, string) {
 	t.Helper()
-	state := testenv.TraversableTempDir(t)
+	state := testkit.TraversableTempDir(t)
 	addUser(t, state, "alice", "alice-password", false)
 	folder := filepath.Join(state, "workspaces", identity.WorkspaceName("alice"), "home", "workspace")
 	if err := os.MkdirAll(folder, 0o700); err != nil {
@@ -64,13 +64,13 @@ func idleSetup(t *testing.T, d time.Duration, extra ...string) (*gateway, string
 // chromium opens a real Chromium signed in as alice on g's workbench.
 func chromium(t *testing.T, g *gateway) *workbench.Browser {
 	t.Helper()
-	wb, err := workbench.Launch(testenv.Chromium(t), t.TempDir())
+	wb, err := workbench.Launch(testkit.Chromium(t), t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
-			if p := wb.Screenshot(filepath.Join(testenv.RepoRoot(t), "out", "e2e", t.Name()+".png")); p != "" {
+			if p := wb.Screenshot(filepath.Join(testkit.RepoRoot(t), "out", "e2e", t.Name()+".png")); p != "" {
 				t.Logf("screenshot: %s", p)
 			}
 		}

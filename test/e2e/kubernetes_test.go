@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -27,33 +26,17 @@ import (
 	gw "github.com/codehub-dev/codehub/internal/gateway"
 	"github.com/codehub-dev/codehub/internal/identity"
 	"github.com/codehub-dev/codehub/internal/session"
-	"github.com/codehub-dev/codehub/internal/testenv"
+	"github.com/codehub-dev/codehub/internal/testkit"
+	"github.com/codehub-dev/codehub/internal/testkit/kubetest"
 	"github.com/codehub-dev/codehub/internal/users"
 )
-
-type stepClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *stepClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *stepClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // runCodeServer starts a real code-server on loopback: the "pod" of the workspace.
 func runCodeServer(t *testing.T) *url.URL {
 	t.Helper()
 	port := freePort(t)
 	dir := t.TempDir()
-	cmd := exec.Command(testenv.CodeServer(t), "--bind-addr", fmt.Sprintf("127.0.0.1:%d", port), "--auth", "none",
+	cmd := exec.Command(testkit.CodeServer(t), "--bind-addr", fmt.Sprintf("127.0.0.1:%d", port), "--auth", "none",
 		"--disable-telemetry", "--disable-update-check", "--disable-workspace-trust",
 		"--user-data-dir", filepath.Join(dir, "data"), "--extensions-dir", filepath.Join(dir, "ext"), dir)
 	cmd.Env = []string{"HOME=" + dir, "PATH=/usr/bin:/bin"}
@@ -83,11 +66,11 @@ func runCodeServer(t *testing.T) *url.URL {
 // status.lastActivityTime (idle stops are the operator's: idle_kubernetes_test.go).
 func TestKubernetesBackendThroughGateway(t *testing.T) {
 	cs := runCodeServer(t)
-	c := ctrltest.Client(t)
-	ns := ctrltest.Namespace(t, c, nil)
+	c := kubetest.Client(t)
+	ns := kubetest.Namespace(t, c, nil)
 	ctrltest.RunManager(t, ns)
 
-	kc, err := kubernetes.NewClient(ctrltest.Config(t))
+	kc, err := kubernetes.NewClient(kubetest.Config(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +90,7 @@ func TestKubernetesBackendThroughGateway(t *testing.T) {
 	key, _ := session.LoadOrCreateKey(filepath.Join(dir, "key"))
 	codec, _ := session.NewCodec(key, gw.CookieName(false))
 	rev, _ := session.LoadRevocations(filepath.Join(dir, "revoked.json"))
-	clock := &stepClock{t: time.Now()}
+	clock := testkit.NewClock(time.Now())
 	gwy := gw.New(gw.Config{Backend: be, Passwords: auth.Local{Users: store}, Accounts: store, Codec: codec, Revocations: rev,
 		Clock: clock, ActivityFlush: time.Second, Logger: slog.New(slog.DiscardHandler)})
 	srv := httptest.NewServer(gwy.Handler())
@@ -133,7 +116,7 @@ func TestKubernetesBackendThroughGateway(t *testing.T) {
 		t.Fatalf("Workspace spec: user %q running %v", ws.Spec.User, ws.Spec.Running)
 	}
 	// Play kubelet: the operator's Deployment becomes available.
-	ctrltest.Eventually(t, "the operator's Deployment available", func() error {
+	kubetest.Eventually(t, "the operator's Deployment available", func() error {
 		var deps appsv1.DeploymentList
 		if err := c.List(ctx, &deps, client.InNamespace(ns)); err != nil {
 			return err
@@ -144,12 +127,12 @@ func TestKubernetesBackendThroughGateway(t *testing.T) {
 		if deps.Items[0].Status.AvailableReplicas == 1 {
 			return nil
 		}
-		return ctrltest.MarkAvailable(ctx, c, &deps.Items[0])
+		return kubetest.MarkAvailable(ctx, c, &deps.Items[0])
 	})
 	b.openWorkbench(t)
 
 	// Activity reaches the Workspace status.
-	ctrltest.Eventually(t, "lastActivityTime written", func() error {
+	kubetest.Eventually(t, "lastActivityTime written", func() error {
 		if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, ws); err != nil {
 			return err
 		}

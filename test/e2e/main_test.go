@@ -1,14 +1,9 @@
 package e2e
 
 import (
-	"os"
 	"testing"
 
-	"github.com/codehub-dev/codehub/internal/controller/ctrltest"
+	"github.com/codehub-dev/codehub/internal/testkit/kubetest"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	ctrltest.Stop() // the shared apiserver of the kubernetes test, if it started
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { kubetest.Main(m) }

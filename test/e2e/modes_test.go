@@ -25,14 +25,14 @@ import (
 	"time"
 
 	"github.com/codehub-dev/codehub/internal/identity"
-	"github.com/codehub-dev/codehub/internal/testenv"
+	"github.com/codehub-dev/codehub/internal/testkit"
 )
 
 // TestWorkspaceOriginsRunAsOwner: with per-workspace origins (TLS, wildcard host) the
 // handoff to the workspace host carries the whole identity, so a visit there starts the
 // workspace as its owner's uid — also when an admin's visit wakes someone else's.
 func TestWorkspaceOriginsRunAsOwner(t *testing.T) {
-	state := testenv.TraversableTempDir(t)
+	state := testkit.TraversableTempDir(t)
 	addUser(t, state, "alice", "alice-password", false)
 	addUser(t, state, "admin", "admin-password", true)
 	port := freePort(t)
@@ -131,7 +131,7 @@ func selfSigned(t *testing.T, names ...string) (certFile, keyFile string) {
 // reason that says how to serve more, and --shared-unix-user lets a trusted team in.
 func TestGatewayWithoutRootServesOnePerson(t *testing.T) {
 	const uid = 65020
-	dir := testenv.TraversableTempDir(t)
+	dir := testkit.TraversableTempDir(t)
 	// What an ordinary user would have: her own copies of the binaries and of code-server.
 	bin := filepath.Join(dir, "bin")
 	os.MkdirAll(bin, 0o755)
@@ -140,7 +140,7 @@ func TestGatewayWithoutRootServesOnePerson(t *testing.T) {
 			t.Fatalf("cp %s: %v %s", name, err, out)
 		}
 	}
-	csTree := filepath.Dir(testenv.CodeServer(t))
+	csTree := filepath.Dir(testkit.CodeServer(t))
 	if out, err := exec.Command("cp", "-al", csTree, filepath.Join(dir, "code-server")).CombinedOutput(); err != nil {
 		t.Fatalf("cp -al code-server: %v %s", err, out)
 	}
@@ -157,7 +157,7 @@ func TestGatewayWithoutRootServesOnePerson(t *testing.T) {
 	}
 	cred := &syscall.Credential{Uid: uid, Gid: uid, NoSetGroups: true}
 	opts := gatewayOptions{stateDir: state, binary: filepath.Join(bin, "codehub"), cred: cred,
-		codeServer: filepath.Join(dir, "code-server", filepath.Base(testenv.CodeServer(t)))}
+		codeServer: filepath.Join(dir, "code-server", filepath.Base(testkit.CodeServer(t)))}
 	g := startGatewayWith(t, opts, "--idle-timeout", "0")
 
 	alice := newBrowser(t, g.URL)

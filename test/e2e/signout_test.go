@@ -9,7 +9,7 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/codehub-dev/codehub/internal/testenv"
+	"github.com/codehub-dev/codehub/internal/testkit"
 )
 
 // awaitClose reads conn until it ends and returns the close status it ended with.
@@ -43,7 +43,7 @@ func wantSignedOut(t *testing.T, what string, closed <-chan websocket.StatusCode
 // signing out in one tab ends the terminal WebSocket open in another; deleting an account
 // with the CLI ends its open WebSocket, its session and its running workspace.
 func TestSignOutEndsLiveConnections(t *testing.T) {
-	state := testenv.TraversableTempDir(t)
+	state := testkit.TraversableTempDir(t)
 	addUser(t, state, "alice", "alice-password", false)
 	addUser(t, state, "bob", "bob-password", false)
 	g := startGateway(t, state, "--idle-timeout", "0")

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/codehub-dev/codehub/internal/identity"
-	"github.com/codehub-dev/codehub/internal/testenv"
+	"github.com/codehub-dev/codehub/internal/testkit"
 )
 
 // TestStartupErrors checks that bad setups end with one clear line and a non-zero exit.
@@ -29,7 +29,7 @@ func TestStartupErrors(t *testing.T) {
 	os.WriteFile(oldCS, []byte("#!/bin/sh\necho '4.90.3 abc with Code 1.90'\n"), 0o755)
 	brokenCS := filepath.Join(t.TempDir(), "broken-code-server")
 	os.WriteFile(brokenCS, []byte("#!/bin/sh\nexit 3\n"), 0o755)
-	cs := testenv.CodeServer(t)
+	cs := testkit.CodeServer(t)
 
 	tests := []struct {
 		name string
@@ -79,7 +79,7 @@ func TestStartupErrors(t *testing.T) {
 // file and, with stdout not a terminal (systemd, a container: stdout is the log), prints
 // only that file's path.
 func TestFirstAdminPasswordFile(t *testing.T) {
-	state := testenv.TraversableTempDir(t)
+	state := testkit.TraversableTempDir(t)
 	g := startGateway(t, state)
 	file := filepath.Join(state, "initial-admin-password")
 	st, err := os.Stat(file)
@@ -112,7 +112,7 @@ func contains(list []string, s string) bool {
 // a crashed gateway (pid file + the workspace dir on its command line) and one unrelated
 // process named by a stale pid file: the first is stopped, the second left alone.
 func TestOrphansStoppedAtStart(t *testing.T) {
-	state := testenv.TraversableTempDir(t)
+	state := testkit.TraversableTempDir(t)
 	wsDir := filepath.Join(state, "workspaces", identity.WorkspaceName("alice"))
 	otherDir := filepath.Join(state, "workspaces", identity.WorkspaceName("bob"))
 	for _, d := range []string{wsDir, otherDir} {

@@ -18,7 +18,7 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	sigsyaml "sigs.k8s.io/yaml"
 
-	"github.com/codehub-dev/codehub/internal/testenv"
+	"github.com/codehub-dev/codehub/internal/testkit"
 )
 
 // release and namespace mirror the seed's `helm -n default-tenant install vscode ./`.
@@ -36,7 +36,7 @@ type helmCmd struct {
 // newHelm returns a helm runner with its own config/cache/data dirs (nothing under $HOME).
 func newHelm(t *testing.T) *helmCmd {
 	t.Helper()
-	bin := testenv.Helm(t)
+	bin := testkit.Helm(t)
 	dir := t.TempDir()
 	env := append(os.Environ(),
 		"HELM_CONFIG_HOME="+filepath.Join(dir, "config"),
@@ -45,7 +45,7 @@ func newHelm(t *testing.T) *helmCmd {
 		// No kubeconfig unless a test sets one: lint/template must not reach a cluster.
 		"KUBECONFIG="+filepath.Join(dir, "no-kubeconfig"),
 	)
-	return &helmCmd{bin: bin, env: env, root: testenv.RepoRoot(t)}
+	return &helmCmd{bin: bin, env: env, root: testkit.RepoRoot(t)}
 }
 
 func (h *helmCmd) withKubeconfig(path string) *helmCmd {

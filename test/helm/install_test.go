@@ -25,7 +25,7 @@ import (
 
 	codehubv1 "github.com/codehub-dev/codehub/api/v1alpha1"
 	"github.com/codehub-dev/codehub/internal/backend/kubernetes"
-	"github.com/codehub-dev/codehub/internal/testenv"
+	"github.com/codehub-dev/codehub/internal/testkit"
 	"github.com/codehub-dev/codehub/internal/workspacebuild"
 )
 
@@ -38,7 +38,7 @@ type cluster struct {
 func startCluster(t *testing.T) *cluster {
 	t.Helper()
 	ctrllog.SetLogger(logr.Discard())
-	env := &envtest.Environment{BinaryAssetsDirectory: testenv.KubebuilderAssets(t)}
+	env := &envtest.Environment{BinaryAssetsDirectory: testkit.KubebuilderAssets(t)}
 	start := time.Now()
 	cfg, err := env.Start()
 	if err != nil {
@@ -101,20 +101,10 @@ func (cl *cluster) get(ctx context.Context, apiVersion, kind, ns, name string) (
 	return u, err
 }
 
-// eventually polls cond until it returns nil or the deadline passes.
+// eventually is testkit.Eventually with the argument order this package's tests read in.
 func eventually(t *testing.T, what string, timeout time.Duration, cond func() error) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s: %v", what, timeout, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	testkit.Eventually(t, timeout, what, cond)
 }
 
 // checkManifest asserts every object of the release's manifest exists in the apiserver.

@@ -10,7 +10,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
-	"github.com/codehub-dev/codehub/internal/testenv"
+	"github.com/codehub-dev/codehub/internal/testkit"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden from the current chart")
@@ -141,7 +141,7 @@ func TestRenderedObjects(t *testing.T) {
 	if crd.GetAnnotations()["helm.sh/resource-policy"] != "keep" {
 		t.Errorf("the CRD must be rendered with helm.sh/resource-policy: keep; got %v", crd.GetAnnotations())
 	}
-	generated, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), "config", "crd", "bases", "codehub.io_workspaces.yaml"))
+	generated, err := os.ReadFile(filepath.Join(testkit.RepoRoot(t), "config", "crd", "bases", "codehub.io_workspaces.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,7 +35,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/codehub-dev/codehub/internal/testenv"
+	"github.com/codehub-dev/codehub/internal/testkit"
 )
 
 const workspaceRef = "docker.io/library/codehub-workspace:latest"
@@ -148,7 +148,7 @@ func TestWorkspaceImageRuns(t *testing.T) {
 func TestWorkspaceImageContents(t *testing.T) {
 	forbidden := regexp.MustCompile(`^(go/|root/\.cache/go-build/|var/cache/apt/[^/]*\.bin$|var/cache/apt/archives/[^/]*\.deb$|var/lib/apt/lists/[^/]+$)`)
 	var bad []string
-	a := readArchive(t, filepath.Join(testenv.Images(t), "workspace.tar"), func(layer string, h *tar.Header, _ io.Reader) {
+	a := readArchive(t, filepath.Join(testkit.Images(t), "workspace.tar"), func(layer string, h *tar.Header, _ io.Reader) {
 		// Whiteouts (.wh.*) record removals, e.g. of apt's lists dir entries of the base.
 		if forbidden.MatchString(h.Name) && !strings.Contains(h.Name, "/.wh.") && h.Name != "var/lib/apt/lists/lock" {
 			bad = append(bad, layer+": "+h.Name)
@@ -177,7 +177,7 @@ func TestWorkspaceImageContents(t *testing.T) {
 // the build host's bundle).
 func TestStaticImages(t *testing.T) {
 	pm := newPodman(t)
-	images := testenv.Images(t)
+	images := testkit.Images(t)
 	debianCA := fileFromTar(t, filepath.Join(images, "base", "rootfs.tar"), "etc/ssl/certs/ca-certificates.crt")
 	for _, c := range []struct{ name, entrypoint, ref string }{
 		{"gateway", "/codehub", "docker.io/library/codehub-gateway:"},
@@ -223,7 +223,7 @@ func TestStaticImages(t *testing.T) {
 }
 
 func appVersion(t *testing.T) string {
-	b, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), "charts/codehub/Chart.yaml"))
+	b, err := os.ReadFile(filepath.Join(testkit.RepoRoot(t), "charts/codehub/Chart.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -327,12 +327,12 @@ func fileFromTar(t *testing.T, path, name string) []byte {
 type podman struct{ env []string }
 
 func newPodman(t *testing.T) *podman {
-	testenv.SkipInShort(t, "podman, runc and the images of scripts/build-images.sh")
+	testkit.SkipInShort(t, "podman, runc and the images of scripts/build-images.sh")
 	if os.Geteuid() != 0 {
 		t.Fatal("running the images needs root (network namespaces, runc)")
 	}
-	images := testenv.Images(t)
-	pm := &podman{env: append(os.Environ(), testenv.ContainersEnv(t)...)}
+	images := testkit.Images(t)
+	pm := &podman{env: append(os.Environ(), testkit.ContainersEnv(t)...)}
 	if _, err := pm.output(context.Background(), "image", "exists", workspaceRef); err != nil {
 		t.Logf("%s is not in the build store: loading %s/workspace.tar", workspaceRef, images)
 		pm.run(t, "load", "-q", "-i", filepath.Join(images, "workspace.tar"))
@@ -547,7 +547,7 @@ func get(t *testing.T, url string) string {
 // the stand-in is the Debian base with such a user added first).
 func TestUserStepFreesUID1000(t *testing.T) {
 	pm := newPodman(t)
-	b, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), "images/workspace/Dockerfile"))
+	b, err := os.ReadFile(filepath.Join(testkit.RepoRoot(t), "images/workspace/Dockerfile"))
 	if err != nil {
 		t.Fatal(err)
 	}

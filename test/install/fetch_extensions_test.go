@@ -14,7 +14,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/codehub-dev/codehub/internal/testenv"
+	"github.com/codehub-dev/codehub/internal/testkit"
 )
 
 func vsixBytes(t *testing.T, publisher, name, version string) []byte {
@@ -37,7 +37,7 @@ func vsixBytes(t *testing.T, publisher, name, version string) []byte {
 // --pin records it; with the gallery unreachable it prints the directory, says so in one
 // line, and exits 0.
 func TestFetchExtensions(t *testing.T) {
-	root := testenv.RepoRoot(t)
+	root := testkit.RepoRoot(t)
 	tmp := t.TempDir()
 	alpha, beta, gamma := vsixBytes(t, "codehubtest", "alpha", "1.0.0"), vsixBytes(t, "codehubtest", "beta", "2.0.0"), vsixBytes(t, "codehubtest", "gamma", "3.0.0")
 	sum := func(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:]) }

@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/codehub-dev/codehub/internal/testenv"
+	"github.com/codehub-dev/codehub/internal/testkit"
 )
 
 // cheap scripts take well under a minute with warm Go/npm download caches: each runs here from
@@ -78,7 +78,7 @@ func TestEveryScriptIsClassified(t *testing.T) {
 }
 
 func TestCheapInstallsFromEmptyCache(t *testing.T) {
-	testenv.SkipInShort(t, "the npm registry and the Go module proxy")
+	testkit.SkipInShort(t, "the npm registry and the Go module proxy")
 	for _, c := range cheap {
 		t.Run(c.script, func(t *testing.T) {
 			cache := t.TempDir()
@@ -116,7 +116,7 @@ func TestCheapInstallsFromEmptyCache(t *testing.T) {
 }
 
 func TestChecksFromEmptyCache(t *testing.T) {
-	testenv.SkipInShort(t, "the npm registry and the Go module proxy")
+	testkit.SkipInShort(t, "the npm registry and the Go module proxy")
 	for _, c := range checks {
 		t.Run(c, func(t *testing.T) {
 			if _, stderr, err := runErr(t, t.TempDir(), c); err != nil {
@@ -132,7 +132,7 @@ func TestChecksFromEmptyCache(t *testing.T) {
 func TestExpensiveChecksSeeDamage(t *testing.T) {
 	for _, e := range expensive {
 		t.Run(e.script, func(t *testing.T) {
-			testenv.SkipInShort(t, e.env)
+			testkit.SkipInShort(t, e.env)
 			printed := os.Getenv(e.env)
 			if printed == "" {
 				t.Fatalf("%s is not set: run make test (scripts/test.sh installs it first)", e.env)
@@ -192,7 +192,7 @@ func copyCacheEntry(t *testing.T, real, dst, env string) string {
 }
 
 func scriptsDir(t *testing.T) string {
-	return filepath.Join(testenv.RepoRoot(t), "scripts")
+	return filepath.Join(testkit.RepoRoot(t), "scripts")
 }
 
 // scriptTimeout bounds one script run (a cheap install is seconds; a hung npm is not).
@@ -210,7 +210,7 @@ func run(t *testing.T, cache, script string, args ...string) (stdout, stderr str
 // runErr runs a script with CODEHUB_CACHE=cache and returns its trimmed stdout and stderr.
 func runErr(t *testing.T, cache, script string, args ...string) (string, string, error) {
 	cmd := exec.Command(filepath.Join(scriptsDir(t), script), args...)
-	cmd.Dir = testenv.RepoRoot(t)
+	cmd.Dir = testkit.RepoRoot(t)
 	cmd.Env = append(os.Environ(), "CODEHUB_CACHE="+cache)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut

@@ -22,7 +22,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
-	"github.com/codehub-dev/codehub/internal/testenv"
+	"github.com/codehub-dev/codehub/internal/testkit"
 	"github.com/codehub-dev/codehub/internal/testnode"
 )
 
@@ -32,9 +32,9 @@ const (
 )
 
 func TestNode(t *testing.T) {
-	testenv.SkipInShort(t, "a real Kubernetes node: root, containerd, kubelet, the images")
-	images := testenv.Images(t)
-	bins := testenv.KubebuilderAssets(t)
+	testkit.SkipInShort(t, "a real Kubernetes node: root, containerd, kubelet, the images")
+	images := testkit.Images(t)
+	bins := testkit.KubebuilderAssets(t)
 	// What an earlier, killed test process may have left goes first (Up would do it too, but
 	// the sysctls this test compares with afterwards must be the machine's own).
 	if left, err := testnode.Clean(testnode.Options{Binaries: bins, Logf: t.Logf}); err != nil || len(left) > 0 {
@@ -50,7 +50,7 @@ func TestNode(t *testing.T) {
 	n, err := testnode.Up(ctx, testnode.Options{
 		Images: []string{filepath.Join(images, "workspace.tar"), filepath.Join(images, "gateway.tar"),
 			filepath.Join(images, "operator.tar")},
-		Binaries: bins, RepoRoot: testenv.RepoRoot(t), Logf: t.Logf,
+		Binaries: bins, RepoRoot: testkit.RepoRoot(t), Logf: t.Logf,
 	})
 	if err != nil {
 		t.Fatalf("node up: %v", err)

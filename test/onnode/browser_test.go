@@ -14,7 +14,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
-	"github.com/codehub-dev/codehub/internal/testenv"
+	"github.com/codehub-dev/codehub/internal/testkit"
 	"github.com/codehub-dev/codehub/internal/testnode"
 )
 
@@ -31,7 +31,7 @@ type browser struct {
 
 func (c *cluster) browser(t testing.TB, name string, within time.Duration) *browser {
 	t.Helper()
-	chromium := testenv.Chromium(t)
+	chromium := testkit.Chromium(t)
 	rules := fmt.Sprintf("MAP %s %s, MAP %s %s, MAP %s %s, MAP * ~NOTFOUND", mainHost, c.gatewayIP, nodeHost, testnode.NodeIP, platformHost, testnode.NodeIP)
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.UserDataDir(t.TempDir()),
@@ -40,7 +40,7 @@ func (c *cluster) browser(t testing.TB, name string, within time.Duration) *brow
 	)...)
 	ctx, cancelCtx := chromedp.NewContext(alloc)
 	ctx, cancelT := context.WithTimeout(ctx, within)
-	b := &browser{name: name, ctx: ctx, repo: testenv.RepoRoot(t)}
+	b := &browser{name: name, ctx: ctx, repo: testkit.RepoRoot(t)}
 	b.cancel = func() { cancelT(); cancelCtx(); cancelAlloc() }
 	// Start the browser and its tab in b.ctx: steps run in contexts derived from it, and a
 	// tab started in one of those would close with it.

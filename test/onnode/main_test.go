@@ -52,7 +52,7 @@ import (
 
 	codehubv1 "github.com/codehub-dev/codehub/api/v1alpha1"
 	"github.com/codehub-dev/codehub/internal/identity"
-	"github.com/codehub-dev/codehub/internal/testenv"
+	"github.com/codehub-dev/codehub/internal/testkit"
 	"github.com/codehub-dev/codehub/internal/testnode"
 )
 
@@ -108,8 +108,8 @@ func logf(format string, args ...any) {
 // nodeFor returns the node, bringing it up on first use (skipped in -short).
 func nodeFor(t testing.TB) *cluster {
 	t.Helper()
-	testenv.SkipInShort(t, "a real Kubernetes node: root, containerd, kubelet, the images, helm")
-	images, bins, helm, repo := testenv.Images(t), testenv.KubebuilderAssets(t), testenv.Helm(t), testenv.RepoRoot(t)
+	testkit.SkipInShort(t, "a real Kubernetes node: root, containerd, kubelet, the images, helm")
+	images, bins, helm, repo := testkit.Images(t), testkit.KubebuilderAssets(t), testkit.Helm(t), testkit.RepoRoot(t)
 	sharedOnce.Do(func() { shared, sharedErr = up(images, bins, helm, repo) })
 	if sharedErr != nil {
 		t.Fatalf("node: %v", sharedErr)

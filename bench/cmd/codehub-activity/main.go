@@ -21,6 +21,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -28,6 +29,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -35,6 +37,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/codehub-dev/codehub/bench/internal/freeport"
 	"github.com/codehub-dev/codehub/internal/identity"
 	"github.com/codehub-dev/codehub/internal/procstat"
 	"github.com/codehub-dev/codehub/internal/vsproto"
@@ -225,7 +228,7 @@ func run(codehub, codeServer, chromium, out string, untouched time.Duration) err
 		return err
 	}
 
-	gwPort, recPort := freePort(), freePort()
+	gwPort, recPort := freeport.Get(), freeport.Get()
 	gw := exec.Command(codehub, "serve", "--listen", "127.0.0.1:"+strconv.Itoa(gwPort), "--metrics-listen", "",
 		"--state-dir", state, "--code-server", codeServer, "--idle-timeout", "0", "--reconnection-grace-time", "30s")
 	gwLog, _ := os.Create(filepath.Join(out, "gateway.log"))
@@ -418,15 +421,6 @@ func pathClass(p string) string {
 	return p
 }
 
-func freePort() int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 func workspaceUID(state string) int {
 	var st syscall.Stat_t
 	if syscall.Stat(filepath.Join(state, "workspaces", identity.WorkspaceName("alice"), "home"), &st) != nil {
@@ -517,10 +511,7 @@ func summarize(events []event, cpu []cpuSample, untouched time.Duration) string 
 		v[1] += e.Bytes
 		counts[k] = v
 	}
-	keys := make([]k4, 0, len(counts))
-	for k := range counts {
-		keys = append(keys, k)
-	}
+	keys := slices.Collect(maps.Keys(counts))
 	order := map[string]int{}
 	for i, p := range phases {
 		order[p] = i
@@ -552,10 +543,7 @@ func summarize(events []event, cpu []cpuSample, untouched time.Duration) string 
 			byName[k] = append(byName[k], e.T)
 		}
 	}
-	nk := make([]k3, 0, len(byName))
-	for k := range byName {
-		nk = append(nk, k)
-	}
+	nk := slices.Collect(maps.Keys(byName))
 	sort.Slice(nk, func(i, j int) bool {
 		if nk[i].p != nk[j].p {
 			return order[nk[i].p] < order[nk[j].p]
@@ -613,10 +601,7 @@ func summarize(events []event, cpu []cpuSample, untouched time.Duration) string 
 			hc[kh{e.Phase, e.Method, e.Path, e.Fetch}]++
 		}
 	}
-	hk := make([]kh, 0, len(hc))
-	for k := range hc {
-		hk = append(hk, k)
-	}
+	hk := slices.Collect(maps.Keys(hc))
 	sort.Slice(hk, func(i, j int) bool {
 		if hk[i].p != hk[j].p {
 			return order[hk[i].p] < order[hk[j].p]

@@ -13,6 +13,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/codehub-dev/codehub/bench/internal/freeport"
 	"github.com/codehub-dev/codehub/bench/internal/proc"
 )
 
@@ -232,7 +233,7 @@ func startBrowserGateway(e env, p *procs, work string) (string, func() int, erro
 	if err := addUser(e.codehub, state); err != nil {
 		return "", nil, err
 	}
-	port := freePort()
+	port := freeport.Get()
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	cmd := exec.Command(e.codehub, "serve", "--state-dir", state, "--code-server", e.codeServer,
 		"--listen", fmt.Sprintf("127.0.0.1:%d", port), "--idle-timeout", "0", "--metrics-listen", "", "--reconnection-grace-time", "30s")
@@ -277,7 +278,7 @@ func startDirectCodeServer(e env, p *procs, work string) (string, func() int, er
 	if err := os.WriteFile(filepath.Join(folder, "hello.py"), []byte("print('hello')\n"), 0o644); err != nil {
 		return "", nil, err
 	}
-	port := freePort()
+	port := freeport.Get()
 	cmd := exec.Command(e.codeServer, "--bind-addr", fmt.Sprintf("127.0.0.1:%d", port), "--auth", "none",
 		"--user-data-dir", filepath.Join(home, "data"), "--extensions-dir", filepath.Join(home, "ext"),
 		"--disable-telemetry", "--disable-update-check", "--disable-workspace-trust", "--reconnection-grace-time", "30", folder)

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -18,8 +17,10 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/codehub-dev/codehub/bench/internal/proc"
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/codehub-dev/codehub/bench/internal/freeport"
+	"github.com/codehub-dev/codehub/bench/internal/proc"
 )
 
 // Target is one thing put in front of the backend.
@@ -85,15 +86,6 @@ func (p *procs) stopAll() {
 		go func() { defer wg.Done(); stopCmd(c, 15*time.Second) }()
 	}
 	wg.Wait()
-}
-
-func freePort() int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // waitHTTP waits until url answers at all (any status).
@@ -209,7 +201,7 @@ func (e env) have(name, path string) bool {
 // setup starts the backend, the verifier and every target; it returns the targets and
 // the Cookie header that carries every target's session.
 func setup(ctx context.Context, e env, p *procs) (backendURL string, targets []*Target, cookie string, err error) {
-	bport, vport := freePort(), freePort()
+	bport, vport := freeport.Get(), freeport.Get()
 	backendURL = fmt.Sprintf("http://127.0.0.1:%d", bport)
 	if err = p.start("backend", exec.Command(e.benchd, "--bind-addr", fmt.Sprintf("127.0.0.1:%d", bport))); err != nil {
 		return
@@ -230,7 +222,7 @@ func setup(ctx context.Context, e env, p *procs) (backendURL string, targets []*
 	add(&Target{Name: "direct", Base: backendURL, Config: "no proxy: the load generator talks to the Go backend itself", Pids: pidsOnly()})
 
 	// Go floor.
-	port := freePort()
+	port := freeport.Get()
 	gcmd := exec.Command(e.benchd, "--bind-addr", fmt.Sprintf("127.0.0.1:%d", port), "--proxy-to", backendURL)
 	if err = p.start("go-floor", gcmd); err != nil {
 		return
@@ -245,7 +237,7 @@ func setup(ctx context.Context, e env, p *procs) (backendURL string, targets []*
 		if withAuth {
 			name, verifier = "nginx+auth_request", vport
 		}
-		port := freePort()
+		port := freeport.Get()
 		dir := filepath.Join(e.work, name)
 		os.MkdirAll(filepath.Join(dir, "tmp"), 0o755)
 		conf := nginxConf(port, bport, verifier)
@@ -267,8 +259,8 @@ func setup(ctx context.Context, e env, p *procs) (backendURL string, targets []*
 
 	// configurable-http-proxy.
 	if e.have("configurable-http-proxy", e.chp) {
-		port := freePort()
-		api := freePort()
+		port := freeport.Get()
+		api := freeport.Get()
 		chpArgs := []string{e.chp, "--ip", "127.0.0.1", "--port", fmt.Sprint(port), "--api-ip", "127.0.0.1", "--api-port", fmt.Sprint(api),
 			"--default-target", backendURL, "--log-level", "warn"}
 		cmd := exec.Command(e.node, chpArgs...)
@@ -282,7 +274,7 @@ func setup(ctx context.Context, e env, p *procs) (backendURL string, targets []*
 
 	// Caddy.
 	if e.have("caddy", e.caddy) {
-		port := freePort()
+		port := freeport.Get()
 		caddyfile := fmt.Sprintf("{\n\tadmin off\n\tauto_https off\n\tpersist_config off\n}\nhttp://127.0.0.1:%d {\n\treverse_proxy 127.0.0.1:%d\n}\n", port, bport)
 		cf := filepath.Join(e.work, "Caddyfile")
 		if err = writeFile(cf, caddyfile); err != nil {
@@ -299,7 +291,7 @@ func setup(ctx context.Context, e env, p *procs) (backendURL string, targets []*
 	// oauth2-proxy with the htpasswd form.
 	var o2 *Target
 	if e.have("oauth2-proxy", e.oauth2Proxy) {
-		port := freePort()
+		port := freeport.Get()
 		hash, _ := bcrypt.GenerateFromPassword([]byte("bench-password"), bcrypt.MinCost)
 		hp := filepath.Join(e.work, "htpasswd")
 		if err = writeFile(hp, "bench:"+string(hash)+"\n"); err != nil {
@@ -335,7 +327,7 @@ func setup(ctx context.Context, e env, p *procs) (backendURL string, targets []*
 		if v.bin == "" {
 			continue
 		}
-		port := freePort()
+		port := freeport.Get()
 		state := filepath.Join(e.work, "state-"+strings.Fields(v.name)[0])
 		if err = addUser(v.bin, state); err != nil {
 			return

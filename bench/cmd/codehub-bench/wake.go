@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"slices"
 	"time"
+
+	"github.com/codehub-dev/codehub/bench/internal/freeport"
 )
 
 // Wake is codehub's wake latency with a real code-server: a stopped workspace (a fresh
@@ -51,7 +53,7 @@ func measureWake(ctx context.Context, e env, trials int) Wake {
 func wakeOnce(ctx context.Context, e env, work, state string, trial int) (time.Duration, error) {
 	p := &procs{dir: work}
 	defer p.stopAll()
-	port := freePort()
+	port := freeport.Get()
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	cmd := exec.Command(e.codehub, "serve", "--state-dir", state, "--code-server", e.codeServer,
 		"--listen", fmt.Sprintf("127.0.0.1:%d", port), "--idle-timeout", "0", "--metrics-listen", "")

@@ -38,15 +38,7 @@ func CPUTicks(pid int) (int64, error) {
 }
 
 // SumCPUTicks sums CPUTicks over pids, ignoring processes that are gone.
-func SumCPUTicks(pids []int) int64 {
-	var t int64
-	for _, p := range pids {
-		if v, err := CPUTicks(p); err == nil {
-			t += v
-		}
-	}
-	return t
-}
+func SumCPUTicks(pids []int) int64 { return sum(pids, CPUTicks) }
 
 // RSSKiB returns VmRSS of pid in KiB.
 func RSSKiB(pid int) (int64, error) {
@@ -66,10 +58,13 @@ func RSSKiB(pid int) (int64, error) {
 }
 
 // SumRSSKiB sums RSSKiB over pids.
-func SumRSSKiB(pids []int) int64 {
+func SumRSSKiB(pids []int) int64 { return sum(pids, RSSKiB) }
+
+// sum adds read(pid) over pids, skipping the processes read fails for (they are gone).
+func sum(pids []int, read func(int) (int64, error)) int64 {
 	var t int64
 	for _, p := range pids {
-		if v, err := RSSKiB(p); err == nil {
+		if v, err := read(p); err == nil {
 			t += v
 		}
 	}

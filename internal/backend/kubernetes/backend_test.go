@@ -1,7 +1,6 @@
 package kubernetes_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -25,6 +24,7 @@ import (
 	"github.com/codehub-dev/codehub/internal/backend/kubernetes"
 	"github.com/codehub-dev/codehub/internal/controller/ctrltest"
 	"github.com/codehub-dev/codehub/internal/identity"
+	"github.com/codehub-dev/codehub/internal/testkit/kubetest"
 	"github.com/codehub-dev/codehub/internal/workspacebuild"
 )
 
@@ -34,9 +34,7 @@ import (
 // proxied with the backend's Credential as code-server's cookie (and refused without it),
 // and an idle stop sets running false.
 func TestStartRunProxyStop(t *testing.T) {
-	ctx := context.Background()
-	c := ctrltest.Client(t)
-	ns := ctrltest.Namespace(t, c, nil)
+	ctx, c, ns := kubetest.Setup(t)
 	ctrltest.RunManager(t, ns)
 
 	var codeServer *url.URL
@@ -73,7 +71,7 @@ func TestStartRunProxyStop(t *testing.T) {
 	// Play kubelet once the operator has made the Deployment: the pod's env gets the
 	// credential from the Secret its secretKeyRef names.
 	dep := &appsv1.Deployment{}
-	ctrltest.Eventually(t, "deployment created", func() error {
+	kubetest.Eventually(t, "deployment created", func() error {
 		return c.Get(ctx, client.ObjectKey{Namespace: ns, Name: workspacebuild.Base(ws)}, dep)
 	})
 	secret := &corev1.Secret{}
@@ -89,13 +87,13 @@ func TestStartRunProxyStop(t *testing.T) {
 	if codeServer == nil {
 		t.Fatalf("the pod template has no HASHED_PASSWORD from a Secret: %+v", dep.Spec.Template.Spec.Containers[0].Env)
 	}
-	ctrltest.Eventually(t, "deployment available", func() error {
+	kubetest.Eventually(t, "deployment available", func() error {
 		if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: workspacebuild.Base(ws)}, dep); err != nil {
 			return err
 		}
-		return ctrltest.MarkAvailable(ctx, c, dep)
+		return kubetest.MarkAvailable(ctx, c, dep)
 	})
-	ctrltest.Eventually(t, "backend reports Running", func() error {
+	kubetest.Eventually(t, "backend reports Running", func() error {
 		w, err = b.Get(ctx, "Alice")
 		if err != nil {
 			return err
@@ -128,7 +126,7 @@ func TestStartRunProxyStop(t *testing.T) {
 	if err := b.RecordActivity(ctx, "Alice", at); err != nil {
 		t.Fatal(err)
 	}
-	ctrltest.Eventually(t, "the deadline from lastActivityTime", func() error {
+	kubetest.Eventually(t, "the deadline from lastActivityTime", func() error {
 		if w, err = b.Get(ctx, "Alice"); err != nil {
 			return err
 		}
@@ -173,16 +171,16 @@ func TestStartRunProxyStop(t *testing.T) {
 	if err := c.Get(ctx, client.ObjectKeyFromObject(ws), ws); err != nil || ws.Spec.Running {
 		t.Fatalf("after Stop: running=%v err=%v", ws.Spec.Running, err)
 	}
-	ctrltest.Eventually(t, "deployment scaled to zero", func() error {
+	kubetest.Eventually(t, "deployment scaled to zero", func() error {
 		if err := c.Get(ctx, client.ObjectKeyFromObject(dep), dep); err != nil {
 			return err
 		}
 		if *dep.Spec.Replicas != 0 {
 			return fmt.Errorf("replicas %d", *dep.Spec.Replicas)
 		}
-		return ctrltest.MarkScaledDown(ctx, c, dep)
+		return kubetest.MarkScaledDown(ctx, c, dep)
 	})
-	ctrltest.Eventually(t, "backend reports Stopped", func() error {
+	kubetest.Eventually(t, "backend reports Stopped", func() error {
 		w, err := b.Get(ctx, "Alice")
 		if err != nil {
 			return err
@@ -205,9 +203,7 @@ func TestStartRunProxyStop(t *testing.T) {
 
 // TestConcurrentFirstVisits: many simultaneous first visits create one Workspace.
 func TestConcurrentFirstVisits(t *testing.T) {
-	ctx := context.Background()
-	c := ctrltest.Client(t)
-	ns := ctrltest.Namespace(t, c, nil)
+	ctx, c, ns := kubetest.Setup(t)
 	b, err := kubernetes.New(kubernetes.Config{Client: c, Namespace: ns})
 	if err != nil {
 		t.Fatal(err)
@@ -237,9 +233,7 @@ func TestConcurrentFirstVisits(t *testing.T) {
 
 // TestRecordActivityIsRateLimited: within the interval only the first activity is written.
 func TestRecordActivityIsRateLimited(t *testing.T) {
-	ctx := context.Background()
-	c := ctrltest.Client(t)
-	ns := ctrltest.Namespace(t, c, nil)
+	ctx, c, ns := kubetest.Setup(t)
 	b, err := kubernetes.New(kubernetes.Config{Client: c, Namespace: ns, ActivityInterval: time.Minute})
 	if err != nil {
 		t.Fatal(err)

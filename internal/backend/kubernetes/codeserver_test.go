@@ -12,8 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/codehub-dev/codehub/internal/controller/ctrltest"
-	"github.com/codehub-dev/codehub/internal/testenv"
+	"github.com/codehub-dev/codehub/internal/testkit"
 )
 
 // startCodeServer runs a real code-server on a free local port, standing in for the
@@ -28,7 +27,7 @@ func startCodeServer(t *testing.T, credential string) *url.URL {
 	addr := ln.Addr().String()
 	ln.Close()
 	dir := t.TempDir()
-	cmd := exec.Command(testenv.CodeServer(t), "--bind-addr", addr, "--auth", "password",
+	cmd := exec.Command(testkit.CodeServer(t), "--bind-addr", addr, "--auth", "password",
 		"--disable-telemetry", "--disable-update-check", "--disable-workspace-trust",
 		"--user-data-dir", filepath.Join(dir, "data"), "--extensions-dir", filepath.Join(dir, "ext"), dir)
 	cmd.Env = append(cmd.Environ(), "HOME="+dir, "HASHED_PASSWORD="+credential)
@@ -41,7 +40,7 @@ func startCodeServer(t *testing.T, credential string) *url.URL {
 		_ = cmd.Wait()
 	})
 	u := &url.URL{Scheme: "http", Host: addr}
-	ctrltest.EventuallyWithin(t, 3*time.Minute, "code-server answers /healthz", func() error {
+	testkit.Eventually(t, 3*time.Minute, "code-server answers /healthz", func() error {
 		req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, u.String()+"/healthz", nil)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {

@@ -14,8 +14,8 @@ import (
 	codehubv1 "github.com/codehub-dev/codehub/api/v1alpha1"
 	"github.com/codehub-dev/codehub/internal/backend"
 	"github.com/codehub-dev/codehub/internal/backend/kubernetes"
-	"github.com/codehub-dev/codehub/internal/controller/ctrltest"
 	"github.com/codehub-dev/codehub/internal/identity"
+	"github.com/codehub-dev/codehub/internal/testkit/kubetest"
 	"github.com/codehub-dev/codehub/internal/workspacebuild"
 )
 
@@ -35,7 +35,7 @@ func secretGets(c client.WithWatch) (client.Client, *atomic.Int64) {
 // markRunning plays the operator: status Running for the Workspace's current generation.
 func markRunning(t *testing.T, c client.Client, ws *codehubv1.Workspace) {
 	t.Helper()
-	ctrltest.Eventually(t, "status Running", func() error {
+	kubetest.Eventually(t, "status Running", func() error {
 		if err := c.Get(context.Background(), client.ObjectKeyFromObject(ws), ws); err != nil {
 			return err
 		}
@@ -51,12 +51,12 @@ func markRunning(t *testing.T, c client.Client, ws *codehubv1.Workspace) {
 // credential is read at once.
 func TestCredentialFromSecret(t *testing.T) {
 	ctx := context.Background()
-	base, err := client.NewWithWatch(ctrltest.Config(t), client.Options{Scheme: ctrltest.Scheme()})
+	base, err := client.NewWithWatch(kubetest.Config(t), client.Options{Scheme: kubetest.Scheme()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	c, gets := secretGets(base)
-	ns := ctrltest.Namespace(t, c, nil)
+	ns := kubetest.Namespace(t, c, nil)
 	b, err := kubernetes.New(kubernetes.Config{Client: c, Namespace: ns})
 	if err != nil {
 		t.Fatal(err)
@@ -107,7 +107,7 @@ func TestCredentialFromSecret(t *testing.T) {
 	if err := c.Delete(ctx, sec); err != nil {
 		t.Fatal(err)
 	}
-	ctrltest.Eventually(t, "workspace gone", func() error {
+	kubetest.Eventually(t, "workspace gone", func() error {
 		if _, err := b.Get(ctx, "judy"); err != backend.ErrNotFound {
 			return fmt.Errorf("Get: %v", err)
 		}

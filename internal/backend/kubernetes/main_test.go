@@ -1,14 +1,9 @@
 package kubernetes_test
 
 import (
-	"os"
 	"testing"
 
-	"github.com/codehub-dev/codehub/internal/controller/ctrltest"
+	"github.com/codehub-dev/codehub/internal/testkit/kubetest"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	ctrltest.Stop()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { kubetest.Main(m) }

@@ -10,8 +10,8 @@ import (
 
 	codehubv1 "github.com/codehub-dev/codehub/api/v1alpha1"
 	"github.com/codehub-dev/codehub/internal/backend/kubernetes"
-	"github.com/codehub-dev/codehub/internal/controller/ctrltest"
 	"github.com/codehub-dev/codehub/internal/identity"
+	"github.com/codehub-dev/codehub/internal/testkit/kubetest"
 )
 
 // TestNotifyStops: a running Workspace set to stop by someone else (here: the test, as the
@@ -19,11 +19,11 @@ import (
 // that was not running is not reported.
 func TestNotifyStops(t *testing.T) {
 	ctx := context.Background()
-	c, err := kubernetes.NewClient(ctrltest.Config(t))
+	c, err := kubernetes.NewClient(kubetest.Config(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ns := ctrltest.Namespace(t, c, nil)
+	ns := kubetest.Namespace(t, c, nil)
 	b, err := kubernetes.New(kubernetes.Config{Client: c, Namespace: ns})
 	if err != nil {
 		t.Fatal(err)
@@ -66,7 +66,7 @@ func TestNotifyStops(t *testing.T) {
 
 	// The watch starts from a list; a stop made before it is running could be missed, so
 	// wait until a change made now is seen: carol starting is not a stop, carol stopping is.
-	ctrltest.Eventually(t, "watch running", func() error {
+	kubetest.Eventually(t, "watch running", func() error {
 		setRunning(carol, true)
 		setRunning(carol, false)
 		for _, r := range reported() {
@@ -85,7 +85,7 @@ func TestNotifyStops(t *testing.T) {
 		t.Fatal(err)
 	}
 	setRunning(alice, false) // already stopped: no second notice
-	ctrltest.Eventually(t, "alice's stop and bob's deletion reported", func() error {
+	kubetest.Eventually(t, "alice's stop and bob's deletion reported", func() error {
 		if len(reported()) < 2 {
 			return context.DeadlineExceeded
 		}
@@ -94,7 +94,7 @@ func TestNotifyStops(t *testing.T) {
 	// A later change proves nothing more was queued for alice or bob.
 	setRunning(carol, true)
 	setRunning(carol, false)
-	ctrltest.Eventually(t, "carol's stop reported", func() error {
+	kubetest.Eventually(t, "carol's stop reported", func() error {
 		if len(reported()) < 3 {
 			return context.DeadlineExceeded
 		}

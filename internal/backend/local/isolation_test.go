@@ -17,7 +17,7 @@ import (
 
 	"github.com/codehub-dev/codehub/internal/backend"
 	"github.com/codehub-dev/codehub/internal/identity"
-	"github.com/codehub-dev/codehub/internal/testenv"
+	"github.com/codehub-dev/codehub/internal/testkit"
 )
 
 func needRoot(t *testing.T) {
@@ -33,7 +33,7 @@ func ptr(v int64) *int64 { return &v }
 // that just sleeps (what matters here is the credential the kernel reports).
 func newTestBackend(t *testing.T, mutate func(*Config)) (*Backend, string) {
 	t.Helper()
-	dir := testenv.TraversableTempDir(t)
+	dir := testkit.TraversableTempDir(t)
 	os.Mkdir(filepath.Join(dir, "cs"), 0o755)
 	launcher := filepath.Join(dir, "cs", "launcher")
 	os.WriteFile(launcher, []byte("#!/bin/sh\nexec sleep 600\n"), 0o755)
@@ -162,7 +162,7 @@ func TestSingleUserModeServesOnePerson(t *testing.T) {
 // install cache in root's home) is staged so an unprivileged uid can run it.
 func TestRuntimeStagedForWorkspaceUsers(t *testing.T) {
 	needRoot(t)
-	dir := testenv.TraversableTempDir(t)
+	dir := testkit.TraversableTempDir(t)
 	private := filepath.Join(dir, "private")
 	tree := filepath.Join(private, "code-server-1")
 	os.MkdirAll(filepath.Join(tree, "lib"), 0o755)
