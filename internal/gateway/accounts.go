@@ -62,11 +62,8 @@ func (g *Gateway) accountGone(ctx context.Context, user string) {
 	if g.cfg.Tokens != nil {
 		tokens, _ = g.cfg.Tokens.RevokeUser(user, time.Time{})
 	}
-	if v, ok := g.routes.LoadAndDelete(user); ok {
-		v.(*route).closeIdle()
-	}
 	stopCtx, cancel := context.WithTimeout(ctx, time.Minute)
-	err := g.cfg.Backend.Stop(stopCtx, user)
+	err := g.stopWorkspace(stopCtx, actorSystem, user, "account deleted")
 	cancel()
 	g.cfg.Logger.Info("account deleted: signed out", "user", user, "websockets_closed", sockets, "tokens_revoked", tokens, "stop_err", err)
 }

@@ -79,6 +79,7 @@ func (g *Gateway) workspaceStopped(user, reason string) {
 		g.cfg.Metrics.IdleStops.Inc()
 	}
 	g.dropRoute(user)
+	g.record(actorSystem, "workspace.stop", user, "by the backend: "+reason, nil)
 }
 
 // dropRoute removes user's route and closes its connections.
