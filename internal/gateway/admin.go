@@ -186,7 +186,7 @@ func (g *Gateway) adminWorkspace(w http.ResponseWriter, r *http.Request) {
 		if r.PostForm.Get("confirm") != "yes" {
 			g.confirm(w, r, id, confirmView{Action: "/_codehub/admin/workspace", Heading: "Delete " + target + "'s workspace?",
 				Consequence: "The workspace " + identity.WorkspaceName(target) + " is stopped and deleted with every file in it (its home directory or home volume). This cannot be undone; " + target + " gets a new, empty workspace on their next visit.",
-				Fields: map[string]string{"action": "delete", "user": target}, Button: "Delete workspace and files", Back: "/_codehub/admin"})
+				Fields:      map[string]string{"action": "delete", "user": target}, Button: "Delete workspace and files", Back: "/_codehub/admin"})
 			return
 		}
 		if err := g.deleteWorkspace(ctx, id.User, target, "admin page"); err != nil {
@@ -305,7 +305,7 @@ func (g *Gateway) adminUser(w http.ResponseWriter, r *http.Request) {
 		if f.Get("confirm") != "yes" {
 			v := confirmView{Action: "/_codehub/admin/user", Heading: "Delete the user " + name + "?",
 				Consequence: name + " can no longer sign in: their sessions, open tabs and API tokens end now, and their running workspace is stopped. Their workspace's files are kept unless you tick the box below.",
-				Fields: map[string]string{"action": "delete", "user": name}, Button: "Delete user", Back: "/_codehub/admin"}
+				Fields:      map[string]string{"action": "delete", "user": name}, Button: "Delete user", Back: "/_codehub/admin"}
 			if g.canDelete() {
 				v.Checkbox, v.CheckboxName = "Also delete their workspace and all its files", "delete_workspace"
 			}

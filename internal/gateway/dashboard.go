@@ -140,7 +140,7 @@ func (g *Gateway) dashboardWorkspace(w http.ResponseWriter, r *http.Request) {
 		if f.Get("confirm") != "yes" {
 			g.confirm(w, r, id, confirmView{Action: "/_codehub/workspace", Heading: "Delete your workspace?",
 				Consequence: "Your workspace " + identity.WorkspaceName(id.User) + " is stopped and deleted with every file in it: its home directory (local backend) or home volume (Kubernetes). This cannot be undone. To keep your files, stop the workspace instead.",
-				Fields: map[string]string{"action": "delete"}, Button: "Delete workspace and files", Back: "/_codehub/"})
+				Fields:      map[string]string{"action": "delete"}, Button: "Delete workspace and files", Back: "/_codehub/"})
 			return
 		}
 		if err := g.deleteWorkspace(ctx, id.User, id.User, "home page"); err != nil {
