@@ -107,6 +107,7 @@ func (g *Gateway) renderAdmin(w http.ResponseWriter, r *http.Request, id identit
 		view.ProfileNames = append(view.ProfileNames, p.Name)
 	}
 	view.Total = len(list)
+	slices.SortFunc(list, func(a, b backend.Workspace) int { return strings.Compare(a.User, b.User) })
 	for _, ws := range list {
 		v := g.wsView(ws, now)
 		if (view.FilterUser != "" && !strings.Contains(strings.ToLower(ws.User), strings.ToLower(view.FilterUser))) ||
