@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/codehub-dev/codehub/internal/identity"
 )
 
 // rowsOf names the users of a table's rows (data-user) on a page.
@@ -157,5 +159,45 @@ func TestAdminPageUsers(t *testing.T) {
 	}
 	if strings.Contains(body, npw[1]) || strings.Contains(body, pw[1]) {
 		t.Error("a password is on the admin page after the response that showed it")
+	}
+}
+
+// TestAdminEntersOnlyThroughWorkspaceOrigins: with per-workspace origins the admin page
+// links to another user's workspace through /_codehub/open (a handoff to that workspace's
+// own origin), and the entry is an audit event; on one host there is no such link and the
+// admin's session still reaches only the admin's own workspace.
+func TestAdminEntersOnlyThroughWorkspaceOrigins(t *testing.T) {
+	var cb *capBackend
+	f := newFixtureWith(t, 0, func(c *Config, _ string) {
+		c.WorkspaceOrigins = mainHost
+		cb = newCapBackend(c.Backend.(*mapBackend))
+		c.Backend = cb
+	})
+	f.be.running["bob"] = true
+	_, body := f.do(t, "GET", "/_codehub/admin", map[string]string{"Cookie": f.cookie("root"), "Host": mainHost})
+	link := `href="/_codehub/open?workspace=` + identity.WorkspaceName("bob") + `"`
+	if !strings.Contains(body, link) {
+		t.Fatalf("the admin page has no handoff link to bob's workspace")
+	}
+	status, handoff := f.openURL(t, "root", "?workspace="+identity.WorkspaceName("bob"))
+	if status != http.StatusSeeOther || !strings.HasPrefix(handoff, "http://"+wsHost("bob")+"/_codehub/handoff?") {
+		t.Fatalf("admin open: %d %q", status, handoff)
+	}
+	ev := f.gw.cfg.Audit.Recent(1)
+	if len(ev) != 1 || ev[0].Actor != "root" || ev[0].Action != "workspace.open-as-admin" || ev[0].User != "bob" {
+		t.Fatalf("the entry is not audited: %+v", ev)
+	}
+	// alice (no admin) gets no link and no handoff.
+	if status, _ := f.openURL(t, "alice", "?workspace="+identity.WorkspaceName("bob")); status != http.StatusForbidden {
+		t.Fatalf("alice opens bob's workspace: %d", status)
+	}
+
+	one, _ := pagesFixture(t, true, twoProfiles)
+	one.be.running["bob"], one.be.running["root"] = true, true
+	if _, body := one.do(t, "GET", "/_codehub/admin", map[string]string{"Cookie": one.cookie("root")}); strings.Contains(body, "/_codehub/open?workspace=") {
+		t.Fatal("a single-host admin page links into another user's workspace")
+	}
+	if _, body := one.do(t, "GET", "/", map[string]string{"Cookie": one.cookie("root")}); body != "workspace:root" {
+		t.Fatalf("the admin's session reached %q", body)
 	}
 }
