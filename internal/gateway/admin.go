@@ -90,7 +90,7 @@ func (g *Gateway) adminPage(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	g.renderAdmin(w, r, id, http.StatusOK, adminView{}, notices[r.URL.Query().Get("done")], "")
+	g.renderAdmin(w, r, id, http.StatusOK, adminView{}, adminNotices[r.URL.Query().Get("done")], "")
 }
 
 func (g *Gateway) renderAdmin(w http.ResponseWriter, r *http.Request, id identity.Identity, status int, view adminView, notice, errMsg string) {
@@ -149,13 +149,14 @@ func adminBack(r *http.Request, done string) string {
 	return "/_codehub/admin?" + q.Encode()
 }
 
-func init() {
-	notices["admin-started"] = "The workspace is starting."
-	notices["admin-stopped"] = "The workspace is stopping; its files stay."
-	notices["admin-deleted"] = "The workspace and its files were deleted."
-	notices["user-added"] = "The user was added."
-	notices["user-changed"] = "Done; the user's earlier sessions and tokens ended."
-	notices["user-deleted"] = "The user was deleted: their sessions, open tabs and tokens ended, their workspace was stopped."
+// adminNotices are the fixed messages a redirect back to the admin page may name (?done=…).
+var adminNotices = map[string]string{
+	"admin-started": "The workspace is starting.",
+	"admin-stopped": "The workspace is stopping; its files stay.",
+	"admin-deleted": "The workspace and its files were deleted.",
+	"user-added":    "The user was added.",
+	"user-changed":  "Done; the user's earlier sessions and tokens ended.",
+	"user-deleted":  "The user was deleted: their sessions, open tabs and tokens ended, their workspace was stopped.",
 }
 
 // adminWorkspace is a workspace row's buttons: action start, stop or delete (confirmed).
@@ -293,7 +294,7 @@ func (g *Gateway) adminUser(w http.ResponseWriter, r *http.Request) {
 		if generated {
 			view.NewPassword, view.NewPasswordUser = pw, name
 		}
-		g.renderAdmin(w, r, id, http.StatusOK, view, map[string]string{"add": notices["user-added"], "password": notices["user-changed"]}[action], "")
+		g.renderAdmin(w, r, id, http.StatusOK, view, map[string]string{"add": adminNotices["user-added"], "password": adminNotices["user-changed"]}[action], "")
 	case "grant", "revoke":
 		if err := ed.SetAdmin(name, action == "grant"); err != nil {
 			fail(http.StatusInternalServerError, "Could not change "+name+": "+err.Error(), err)
@@ -322,7 +323,7 @@ func (g *Gateway) adminUser(w http.ResponseWriter, r *http.Request) {
 		g.accountGone(ctx, name)
 		if f.Get("delete_workspace") == "yes" {
 			if err := g.deleteWorkspace(ctx, id.User, name, "admin page: with the user"); err != nil && !errors.Is(err, backend.ErrNotFound) {
-				g.renderAdmin(w, r, id, http.StatusConflict, adminView{}, notices["user-deleted"], "Could not delete their workspace: "+err.Error())
+				g.renderAdmin(w, r, id, http.StatusConflict, adminView{}, adminNotices["user-deleted"], "Could not delete their workspace: "+err.Error())
 				return
 			}
 		}

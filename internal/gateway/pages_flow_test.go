@@ -140,3 +140,22 @@ func TestHomePageWorkspaceAndTokens(t *testing.T) {
 		t.Errorf("delete without a Deleter: %d", resp.StatusCode)
 	}
 }
+
+// TestTryAgainNeedsItsCSRFToken: the failed start's "Try again" form carries the session's
+// token; the start happens with it and not without.
+func TestTryAgainNeedsItsCSRFToken(t *testing.T) {
+	f, cb := pagesFixture(t, true, twoProfiles)
+	cb.failed["alice"] = "image pull failed"
+	resp, body := f.do(t, "GET", "/", as(f.cookies["alice"], navigate))
+	m := csrfRE.FindStringSubmatch(body)
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, "image pull failed") || m == nil {
+		t.Fatalf("failed start page: %d, token %v", resp.StatusCode, m != nil)
+	}
+	alice := map[string]string{"Cookie": f.cookie("alice")}
+	if resp, _ := f.post(t, "/_codehub/start", alice, form("", "next", "/")); resp.StatusCode != http.StatusForbidden || f.be.starts["alice"] != 0 {
+		t.Fatalf("Try again without the token: %d, starts %d", resp.StatusCode, f.be.starts["alice"])
+	}
+	if resp, _ := f.post(t, "/_codehub/start", alice, form(m[1], "next", "/x")); resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/x" || f.be.starts["alice"] != 1 {
+		t.Fatalf("Try again: %d → %q, starts %d", resp.StatusCode, resp.Header.Get("Location"), f.be.starts["alice"])
+	}
+}

@@ -25,21 +25,25 @@ type capBackend struct {
 	profiles map[string]string
 	activity map[string]time.Time
 	deletes  map[string]int
+	failed   map[string]string // users whose workspace failed to start, and why
 }
 
 func newCapBackend(inner *mapBackend) *capBackend {
 	return &capBackend{mapBackend: inner, missing: map[string]bool{}, profiles: map[string]string{},
-		activity: map[string]time.Time{}, deletes: map[string]int{}}
+		activity: map[string]time.Time{}, deletes: map[string]int{}, failed: map[string]string{}}
 }
 
 func (b *capBackend) Get(ctx context.Context, user string) (backend.Workspace, error) {
 	b.mu.Lock()
-	missing, prof, act := b.missing[user], b.profiles[user], b.activity[user]
+	missing, prof, act, failed := b.missing[user], b.profiles[user], b.activity[user], b.failed[user]
 	b.mu.Unlock()
 	if missing {
 		return backend.Workspace{}, backend.ErrNotFound
 	}
 	ws, err := b.mapBackend.Get(ctx, user)
+	if failed != "" {
+		ws.State, ws.Message, ws.Endpoint = backend.StateFailed, failed, nil
+	}
 	ws.Profile, ws.LastActivity, ws.Created = prof, act, time.Unix(1_799_990_000, 0)
 	return ws, err
 }
