@@ -1,14 +1,17 @@
 package e2e
 
 import (
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
 	"github.com/codehub-dev/codehub/internal/testenv"
@@ -115,6 +118,61 @@ func (p *pageBrowser) waitExtension() {
 	}
 }
 
+// sockets follows the WebSockets of a tab (CDP network events): which are open now.
+type sockets struct {
+	mu   sync.Mutex
+	open map[network.RequestID]string
+}
+
+func watchSockets(t *testing.T, p *pageBrowser) *sockets {
+	s := &sockets{open: map[network.RequestID]string{}}
+	if err := chromedp.Listen(p.Ctx, func(ev any) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		switch e := ev.(type) {
+		case *network.EventWebSocketCreated:
+			s.open[e.RequestID] = e.URL
+		case *network.EventWebSocketClosed:
+			delete(s.open, e.RequestID)
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func (s *sockets) now() map[network.RequestID]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.open)
+}
+
+// tabEnds does act and checks that every WebSocket the workbench had open then is closed
+// by the gateway (the tab's connections end); VS Code's own "Cannot reconnect" dialog,
+// which it shows on the reconnect the gateway refuses, is waited for briefly and reported.
+func (s *sockets) tabEnds(t *testing.T, p *pageBrowser, what string, act func()) (dialog bool) {
+	t.Helper()
+	before := s.now()
+	if len(before) == 0 {
+		t.Fatalf("%s: %s's workbench has no WebSocket open (the check would prove nothing)", what, p.who)
+	}
+	act()
+	if err := workbench.Until(time.Minute, what+": "+p.who+"'s WebSockets to close", func() bool {
+		now := s.now()
+		for id := range before {
+			if _, open := now[id]; open {
+				return false
+			}
+		}
+		return true
+	}); err != nil {
+		t.Fatal(err)
+	}
+	dialog = workbench.Until(30*time.Second, what+": the reload dialog", func() bool { return strings.Contains(p.Dialog(), "Cannot reconnect") }) == nil
+	t.Logf("%s: the %d WebSockets of %s's tab were closed; VS Code showed its reload dialog: %v", what, len(before), p.who, dialog)
+	return dialog
+}
+
 // cell is the text of a table cell of the row of user (class or column index given by sel).
 func (p *pageBrowser) state(table, user string) string {
 	s, _ := p.Eval(`(() => { const r = document.querySelector('#` + table + ` tr[data-user="` + user + `"] .state'); return r ? r.innerText : "" })()`)
@@ -202,9 +260,18 @@ func TestBrowserHomeAndAdminPages(t *testing.T) {
 		return strings.HasPrefix(alice.state("workspaces", "alice"), "Stopped")
 	})
 	alice.shot("home-stopped")
+	// Sign out: the home page's button, and the sign-out page the codehub extension opens.
+	alice.click("#sign-out", "You have signed out")
+	alice.signIn("alice", "alice-password", "/_codehub/")
+	alice.waitText("API tokens")
+	alice.open("/_codehub/logout", "Signed in as alice")
+	checkAccessibility(t, alice.Browser, "the sign-out page")
+	alice.click(`button[type=submit]`, "You have signed out")
+	alice.open("/_codehub/", "Sign in to codehub") // the session is gone: the home page asks to sign in
 
 	// bob works in his workspace; the admin stops it, and bob's open tab is told at once.
 	bob := launchPages(t, g, dir, "bob")
+	bobSockets := watchSockets(t, bob)
 	if err := bob.SignIn(g.URL, "bob", "bob-password", 4*time.Minute); err != nil {
 		t.Fatal(err)
 	}
@@ -217,12 +284,9 @@ func TestBrowserHomeAndAdminPages(t *testing.T) {
 	}
 	checkAccessibility(t, root.Browser, "the admin page")
 	root.shot("admin")
-	root.click(`button[aria-label="Stop bob's workspace"]`, "The workspace is stopping")
-	if err := workbench.Until(time.Minute, "bob's tab to be told the workspace stopped", func() bool {
-		return strings.Contains(bob.Dialog(), "Cannot reconnect")
-	}); err != nil {
-		t.Fatal(err)
-	}
+	dialog := bobSockets.tabEnds(t, bob, "the admin stops bob's workspace", func() {
+		root.click(`button[aria-label="Stop bob's workspace"]`, "The workspace is stopping")
+	})
 	bob.shot("stopped-by-admin")
 	eventually(t, time.Minute, "the admin page to show bob's workspace stopped", func() bool {
 		root.open("/_codehub/admin", "codehub admin")
@@ -230,9 +294,7 @@ func TestBrowserHomeAndAdminPages(t *testing.T) {
 	})
 
 	// bob reloads (his workspace starts again); the admin deletes him: his tab ends.
-	if err := bob.ClickDialogButton("Reload Window"); err != nil {
-		t.Fatal(err)
-	}
+	bob.reload(dialog)
 	if err := bob.WaitWorkbench(4 * time.Minute); err != nil {
 		t.Fatal(err)
 	}
@@ -244,14 +306,9 @@ func TestBrowserHomeAndAdminPages(t *testing.T) {
 	root.click(`button[aria-label="Delete the user bob"]`, "Delete the user bob?")
 	checkAccessibility(t, root.Browser, "the confirmation page")
 	root.shot("confirm-delete-user")
-	root.click("#confirm", "The user was deleted")
-	if err := workbench.Until(time.Minute, "bob's open tab to end", func() bool { return strings.Contains(bob.Dialog(), "Cannot reconnect") }); err != nil {
-		t.Fatal(err)
-	}
+	dialog = bobSockets.tabEnds(t, bob, "the admin deletes bob", func() { root.click("#confirm", "The user was deleted") })
 	bob.shot("deleted-by-admin")
-	if err := bob.ClickDialogButton("Reload Window"); err != nil {
-		t.Fatal(err)
-	}
+	bob.reload(dialog)
 	if err := workbench.Until(time.Minute, "bob's reload to end at the sign-in page", func() bool {
 		p, _ := bob.Eval(`location.pathname`)
 		return p == "/_codehub/login"
@@ -270,6 +327,20 @@ func TestBrowserHomeAndAdminPages(t *testing.T) {
 	}
 }
 
+// reload reloads the tab: with VS Code's dialog's Reload Window when it showed one.
+func (p *pageBrowser) reload(dialog bool) {
+	p.t.Helper()
+	var err error
+	if dialog {
+		err = p.ClickDialogButton("Reload Window")
+	} else {
+		err = p.Do(30*time.Second, chromedp.Reload())
+	}
+	if err != nil {
+		p.t.Fatalf("reload %s's tab: %v", p.who, err)
+	}
+}
+
 // tokenStatus is the API's answer to a token.
 func tokenStatus(t *testing.T, g *gateway, token string) int {
 	t.Helper()
@@ -282,3 +353,4 @@ func tokenStatus(t *testing.T, g *gateway, token string) int {
 	resp.Body.Close()
 	return resp.StatusCode
 }
+
