@@ -353,4 +353,3 @@ func tokenStatus(t *testing.T, g *gateway, token string) int {
 	resp.Body.Close()
 	return resp.StatusCode
 }
-
