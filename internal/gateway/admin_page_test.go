@@ -87,7 +87,7 @@ func TestAdminPageWorkspaces(t *testing.T) {
 // password (the old sessions end), make admin, delete (sessions, tokens and workspace end at
 // once); an admin cannot delete or demote themselves here.
 func TestAdminPageUsers(t *testing.T) {
-	f, _ := pagesFixture(t, true, twoProfiles)
+	f, cb := pagesFixture(t, true, twoProfiles)
 	root := map[string]string{"Cookie": f.cookie("root")}
 	csrf := f.csrf(t, "root")
 	resp, body := f.post(t, "/_codehub/admin/user", root, form(csrf, "action", "add", "user", "dave"))
@@ -142,6 +142,12 @@ func TestAdminPageUsers(t *testing.T) {
 	}
 	if f.be.stops["bob"] < 1 {
 		t.Error("bob's workspace kept running")
+	}
+	if cb.deletes["bob"] != 0 {
+		t.Error("bob's files were deleted without the box ticked")
+	}
+	if resp, _ := f.post(t, "/_codehub/admin/user", root, form(csrf, "action", "delete", "user", "alice", "confirm", "yes", "delete_workspace", "yes")); resp.StatusCode != http.StatusSeeOther || cb.deletes["alice"] != 1 {
+		t.Errorf("delete alice with her workspace: %d, deletes %v", resp.StatusCode, cb.deletes)
 	}
 	for _, action := range []string{"delete", "revoke"} {
 		if resp, _ := f.post(t, "/_codehub/admin/user", root, form(csrf, "action", action, "user", "root", "confirm", "yes")); resp.StatusCode != http.StatusForbidden {
