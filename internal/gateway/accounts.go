@@ -63,7 +63,7 @@ func (g *Gateway) accountGone(ctx context.Context, user string) {
 		tokens, _ = g.cfg.Tokens.RevokeUser(user, time.Time{})
 	}
 	stopCtx, cancel := context.WithTimeout(ctx, time.Minute)
-	err := g.stopWorkspace(stopCtx, user)
+	err := g.stopWorkspace(stopCtx, actorSystem, user, "account deleted")
 	cancel()
 	g.cfg.Logger.Info("account deleted: signed out", "user", user, "websockets_closed", sockets, "tokens_revoked", tokens, "stop_err", err)
 }

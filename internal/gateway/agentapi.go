@@ -10,7 +10,6 @@ import (
 
 	"github.com/codehub-dev/codehub/internal/agent"
 	"github.com/codehub-dev/codehub/internal/backend"
-	"github.com/codehub-dev/codehub/internal/identity"
 )
 
 // The agent API is what runs inside a workspace talks to: the codehub VS Code extension
@@ -24,8 +23,6 @@ import (
 
 func (g *Gateway) idleRoutes(mux *http.ServeMux) {
 	mux.Handle("/_codehub/agent/", g.AgentHandler())
-	mux.HandleFunc("GET /_codehub/{$}", g.dashboard)
-	mux.HandleFunc("POST /_codehub/stop", g.stopOwn)
 }
 
 // AgentHandler serves /_codehub/agent/v1/{status,activity,stop}.
@@ -125,66 +122,11 @@ func (g *Gateway) agentStop(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	g.cfg.Logger.Info("stop requested from the workspace", "user", ws.User)
-	if err := g.stopWorkspace(r.Context(), ws.User); err != nil {
+	if err := g.stopWorkspace(r.Context(), ws.User, ws.User, "from the workspace (codehub extension)"); err != nil {
 		writeJSON(w, http.StatusInternalServerError, apiError{err.Error()})
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"state": "stopping"})
-}
-
-// dashboard is the user's own page: the workspace's state and when it stops, with Stop,
-// Open VS Code and Sign out.
-func (g *Gateway) dashboard(w http.ResponseWriter, r *http.Request) {
-	id, err := g.identify(r)
-	if err != nil {
-		g.refuse(w, r, err)
-		return
-	}
-	ws, err := g.cfg.Backend.Get(r.Context(), id.User)
-	if errors.Is(err, backend.ErrNotFound) {
-		ws, err = backend.Workspace{Name: identity.WorkspaceName(id.User), User: id.User, State: backend.StatePending}, nil
-	}
-	if err != nil {
-		g.unavailable(w, r, "The workspace service is unavailable; please try again shortly.")
-		return
-	}
-	now := g.cfg.Clock.Now()
-	rows := [][2]string{{"State", string(ws.State)}}
-	if !ws.LastActivity.IsZero() {
-		rows = append(rows, [2]string{"Last activity", ago(now.Sub(ws.LastActivity)) + " (" + ws.LastActivity.UTC().Format("15:04:05 UTC") + ")"})
-	}
-	if ws.IdleTimeout > 0 {
-		rows = append(rows, [2]string{"Stops when idle for", ws.IdleTimeout.String()})
-	}
-	if !ws.StopsAt.IsZero() {
-		what := "Stops in"
-		if ws.StopReason == backend.StopMaxRunTime {
-			what = "Stops (maximum run time) in"
-		}
-		rows = append(rows, [2]string{what, ago(ws.StopsAt.Sub(now))})
-	}
-	data := pageData{Title: "Your workspace", User: id.User, Rows: rows, Running: ws.State == backend.StateRunning}
-	if r.URL.Query().Get("stopped") != "" {
-		data.Notice = "Your workspace is stopping."
-	}
-	render(w, http.StatusOK, "dashboard.html", data)
-}
-
-// stopOwn is the dashboard's Stop button (same-origin form: CrossOriginProtection).
-func (g *Gateway) stopOwn(w http.ResponseWriter, r *http.Request) {
-	id, err := g.identify(r)
-	if err != nil {
-		g.refuse(w, r, err)
-		return
-	}
-	if err := g.stopWorkspace(r.Context(), id.User); err != nil {
-		g.cfg.Logger.Error("stop workspace", "user", id.User, "err", err)
-		render(w, http.StatusInternalServerError, "error.html", pageData{Title: "Error", Message: "Could not stop the workspace; please try again."})
-		return
-	}
-	g.cfg.Logger.Info("workspace stopped from the dashboard", "user", id.User)
-	http.Redirect(w, r, "/_codehub/?stopped=1", http.StatusSeeOther)
 }
 
 // ago renders a duration for people: "42 s", "5 min", "2 h 10 min".

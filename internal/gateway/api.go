@@ -110,27 +110,19 @@ func (g *Gateway) apiStartStop(start bool) http.HandlerFunc {
 			return
 		}
 		if start {
-			// The workspace runs as its owner, from the owner's record in the backend:
-			// the caller's unix ids are passed only when the caller is the owner.
-			owner := identity.Identity{User: target}
-			if target == id.User {
-				owner = id
-			} else if _, err := g.cfg.Backend.Get(r.Context(), target); errors.Is(err, backend.ErrNotFound) {
+			if _, err := g.startWorkspace(r.Context(), id, target, "API"); errors.Is(err, backend.ErrNotFound) {
 				writeJSON(w, http.StatusNotFound, apiError{target + " has no workspace yet; it is created on their first visit"})
 				return
-			}
-			if _, err := g.cfg.Backend.Start(r.Context(), owner); errors.Is(err, backend.ErrRefused) {
+			} else if errors.Is(err, backend.ErrRefused) {
 				writeJSON(w, http.StatusForbidden, apiError{err.Error()})
 				return
 			} else if err != nil {
 				writeJSON(w, http.StatusConflict, apiError{err.Error()})
 				return
 			}
-		} else {
-			if err := g.stopWorkspace(r.Context(), target); err != nil {
-				writeJSON(w, http.StatusInternalServerError, apiError{err.Error()})
-				return
-			}
+		} else if err := g.stopWorkspace(r.Context(), id.User, target, "API"); err != nil {
+			writeJSON(w, http.StatusInternalServerError, apiError{err.Error()})
+			return
 		}
 		g.cfg.Logger.Info("workspace API", "action", map[bool]string{true: "start", false: "stop"}[start], "target", target, "by", id.User)
 		g.writeWorkspace(w, r, target)
@@ -220,7 +212,7 @@ func (g *Gateway) apiCreateToken(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, apiError{err.Error()})
 		return
 	}
-	g.cfg.Logger.Info("API token created", "user", id.User, "token_id", t.ID)
+	g.record(id.User, "token.create", id.User, "API: "+t.ID+" "+t.Name, nil)
 	out := toJSON(t)
 	out.Token = secret
 	writeJSON(w, http.StatusCreated, out)
@@ -240,7 +232,7 @@ func (g *Gateway) apiRevokeToken(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusInternalServerError, apiError{err.Error()})
 		return
 	}
-	g.cfg.Logger.Info("API token revoked", "user", t.User, "token_id", t.ID, "by", id.User)
+	g.record(id.User, "token.revoke", t.User, "API: "+t.ID, nil)
 	w.WriteHeader(http.StatusNoContent)
 }
 

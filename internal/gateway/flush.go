@@ -78,4 +78,5 @@ func (g *Gateway) workspaceStopped(user, reason string) {
 		g.cfg.Metrics.IdleStops.Inc()
 	}
 	g.dropRoute(user)
+	g.record(actorSystem, "workspace.stop", user, "by the backend: "+reason, nil)
 }

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/codehub-dev/codehub/internal/audit"
 	"github.com/codehub-dev/codehub/internal/auth"
 	"github.com/codehub-dev/codehub/internal/backend"
 	"github.com/codehub-dev/codehub/internal/idle"
@@ -77,6 +78,9 @@ type Config struct {
 	Clock     idle.Clock
 	Logger    *slog.Logger
 	Metrics   *metrics.Metrics
+	// Audit records admin actions and the workspace lifecycle (nil: a ring of
+	// audit.DefaultSize events logging to Logger).
+	Audit *audit.Log
 }
 
 // Accounts reports a local account (users.Store implements it).
@@ -132,6 +136,9 @@ func New(cfg Config) *Gateway {
 	}
 	if cfg.Profiles == nil {
 		cfg.Profiles, _ = profile.New(nil)
+	}
+	if cfg.Audit == nil {
+		cfg.Audit = audit.New(0, cfg.Logger, cfg.Clock.Now)
 	}
 	if cfg.HashSlots <= 0 {
 		cfg.HashSlots = runtime.NumCPU() - 1

@@ -282,7 +282,7 @@ func TestLogoutRevokesCopiedCookie(t *testing.T) {
 	f := newFixture(t, 0)
 	f.be.running["alice"] = true
 	copied := f.cookie("alice")
-	resp, _ := f.do(t, "POST", "/_codehub/logout", map[string]string{"Cookie": copied})
+	resp, _ := f.post(t, "/_codehub/logout", map[string]string{"Cookie": copied}, form(f.csrf(t, "alice")))
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("logout: %d", resp.StatusCode)
 	}

@@ -31,7 +31,9 @@ func (g *Gateway) internalMux() http.Handler {
 	mux.HandleFunc("GET /_codehub/auth/verify", g.verify)
 	mux.HandleFunc("POST /_codehub/auth/verify", g.verify)
 	g.apiRoutes(mux)
-	g.idleRoutes(mux) // agent API, dashboard (agentapi.go, dashboard.go)
+	g.idleRoutes(mux)      // agent API (agentapi.go)
+	g.dashboardRoutes(mux) // the user's home page (dashboard.go)
+	g.adminRoutes(mux)     // the admin page (admin.go)
 	if g.cfg.Interactive != nil {
 		mux.Handle("/_codehub/"+g.cfg.Interactive.Name()+"/", g.cfg.Interactive.Handler(g.signedIn))
 	}
@@ -125,18 +127,22 @@ func (g *Gateway) signedIn(w http.ResponseWriter, r *http.Request, id identity.I
 }
 
 func (g *Gateway) logoutPage(w http.ResponseWriter, r *http.Request) {
-	s, _, ok := g.currentSession(r)
+	s, id, ok := g.currentSession(r)
 	if !ok {
 		http.Redirect(w, r, "/_codehub/login", http.StatusSeeOther)
 		return
 	}
-	render(w, http.StatusOK, "logout.html", pageData{Title: "Sign out", User: s.User})
+	render(w, http.StatusOK, "logout.html", pageData{Title: "Sign out", User: s.User, CSRF: g.csrfToken(r, id)})
 }
 
 // logout revokes the session server-side, so a copy of the cookie stops working too, and
 // closes the WebSockets it opened (a terminal open in another tab ends with it).
 func (g *Gateway) logout(w http.ResponseWriter, r *http.Request) {
-	if s, _, ok := g.currentSession(r); ok {
+	if s, id, ok := g.currentSession(r); ok {
+		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+		if r.ParseForm() != nil || !g.checkCSRF(w, r, id) {
+			return
+		}
 		if err := g.cfg.Revocations.Revoke(s.ID, s.Expires, g.cfg.Clock.Now()); err != nil {
 			g.cfg.Logger.Error("revoke session", "err", err)
 			render(w, http.StatusInternalServerError, "error.html", pageData{Title: "Error", Message: "Could not sign out; please try again."})
@@ -151,16 +157,11 @@ func (g *Gateway) logout(w http.ResponseWriter, r *http.Request) {
 
 // startAgain is the "Try again" button of a failed start.
 func (g *Gateway) startAgain(w http.ResponseWriter, r *http.Request) {
-	id, err := g.identify(r)
-	if err != nil {
-		g.refuse(w, r, err)
+	id, ok := g.formIdentity(w, r)
+	if !ok {
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
-	_ = r.ParseForm()
-	if _, err := g.cfg.Backend.Start(r.Context(), id); err != nil {
-		g.cfg.Logger.Warn("start workspace", "user", id.User, "err", err)
-	}
+	g.startWorkspace(r.Context(), id, id.User, "try again")
 	http.Redirect(w, r, safeNext(r.PostForm.Get("next")), http.StatusSeeOther)
 }
 

@@ -166,7 +166,7 @@ func (g *Gateway) open(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		name = want
-		g.cfg.Logger.Warn("admin opens another user's workspace", "admin", id.User, "owner", owner)
+		g.record(id.User, "workspace.open-as-admin", owner, "", nil)
 	}
 	g.handOver(w, r, id, name, name, owner, name+"."+g.origins.base, next)
 }

@@ -2,7 +2,9 @@ package gateway
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"embed"
+	"encoding/base64"
 	"fmt"
 	"html/template"
 	"net/http"
@@ -17,6 +19,22 @@ var templateFS embed.FS
 
 var pages = template.Must(template.ParseFS(templateFS, "templates/*.html"))
 
+// pagePolicy is the pages' Content-Security-Policy: no script at all, and the one style
+// sheet of layout.html allowed by its hash (no inline style attributes, no other sheet).
+var pagePolicy = func() string {
+	layout, err := templateFS.ReadFile("templates/layout.html")
+	if err != nil {
+		panic(err)
+	}
+	_, rest, _ := bytes.Cut(layout, []byte("<style>"))
+	css, _, found := bytes.Cut(rest, []byte("</style>"))
+	if !found {
+		panic("layout.html has no <style> element")
+	}
+	return "default-src 'none'; style-src " + styleHash(string(css)) + "; " +
+		"form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+}()
+
 type pageData struct {
 	Title   string
 	Refresh int // seconds; 0 = none
@@ -29,6 +47,12 @@ type pageData struct {
 	SSO     string      // path that starts single sign-on, when configured
 	Rows    [][2]string // label/value lines (the dashboard)
 	Running bool
+	// CSRF is the token every state-changing form of the page carries (csrf.go).
+	CSRF string
+	// Wide gives the page the full width (tables of the home and admin pages).
+	Wide bool
+	// View is the page's own data (the home page's homeView, the admin page's adminView).
+	View any
 	// Steps of a workspace's start (the progress page), as the backend reports them.
 	Steps []stepView
 }
@@ -68,7 +92,7 @@ func stepViews(steps []backend.Step) []stepView {
 }
 
 // render writes a server-rendered page. The pages need no JavaScript, so the policy
-// forbids all scripts and framing.
+// forbids all scripts and framing (pagePolicy).
 func render(w http.ResponseWriter, status int, name string, data pageData) {
 	var buf bytes.Buffer
 	if err := pages.ExecuteTemplate(&buf, name, data); err != nil {
@@ -79,9 +103,15 @@ func render(w http.ResponseWriter, status int, name string, data pageData) {
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Content-Length", strconv.Itoa(buf.Len()))
 	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("Content-Security-Policy", pagePolicy)
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "same-origin")
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
+}
+
+// styleHash is the CSP source of a style element's text.
+func styleHash(css string) string {
+	sum := sha256.Sum256([]byte(css))
+	return "'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"
 }

@@ -82,11 +82,3 @@ func (g *Gateway) dropRoute(user string) {
 		g.sockets.closeRoute(ctx, rt, closeWorkspaceStopped)
 	}()
 }
-
-// stopWorkspace is the one way the gateway stops a user's workspace (API, dashboard, the
-// codehub extension, a deleted account): the route goes first, so no request is routed to
-// a stopping workspace, then the backend stops it and keeps its files.
-func (g *Gateway) stopWorkspace(ctx context.Context, user string) error {
-	g.dropRoute(user)
-	return g.cfg.Backend.Stop(ctx, user)
-}

@@ -93,15 +93,22 @@ func (g *Gateway) proxyTo(w http.ResponseWriter, r *http.Request, rt *route, upg
 func (g *Gateway) wake(w http.ResponseWriter, r *http.Request, id identity.Identity, ws backend.Workspace, getErr error) {
 	next := safeNext(r.URL.RequestURI())
 	if getErr == nil && ws.State == backend.StateFailed {
-		render(w, http.StatusServiceUnavailable, "progress.html", pageData{Title: "Workspace failed", Failed: true, Message: ws.Message, Next: next, User: id.User,
+		render(w, http.StatusServiceUnavailable, "progress.html", pageData{Title: "Workspace failed", Failed: true, Message: ws.Message, Next: next, User: id.User, CSRF: g.csrfToken(r, id),
 			Steps: stepViews(ws.Steps), Notice: ws.Notice})
 		return
 	}
+	if errors.Is(getErr, backend.ErrNotFound) && g.firstVisitChoice(w, r, id, next) {
+		return
+	}
 	started, err := g.cfg.Backend.Start(r.Context(), id)
+	if errors.Is(getErr, backend.ErrNotFound) || ws.State == backend.StateStopped || ws.State == backend.StatePending {
+		// The visit that starts it (the progress page's reloads ask again: not audited).
+		g.record(id.User, "workspace.start", id.User, "page visit", err)
+	}
 	msg := "Starting VS Code…"
 	if errors.Is(err, backend.ErrRefused) {
 		g.cfg.Logger.Warn("workspace refused", "user", id.User, "err", err)
-		render(w, http.StatusForbidden, "progress.html", pageData{Title: "Workspace refused", Failed: true, Message: err.Error(), Next: next, User: id.User})
+		render(w, http.StatusForbidden, "progress.html", pageData{Title: "Workspace refused", Failed: true, Message: err.Error(), Next: next, User: id.User, CSRF: g.csrfToken(r, id)})
 		return
 	}
 	if err != nil {
@@ -111,7 +118,7 @@ func (g *Gateway) wake(w http.ResponseWriter, r *http.Request, id identity.Ident
 		msg = capitalize(started.Message) + "…"
 	}
 	if err == nil && started.State == backend.StateFailed {
-		render(w, http.StatusServiceUnavailable, "progress.html", pageData{Title: "Workspace failed", Failed: true, Message: started.Message, Next: next, User: id.User,
+		render(w, http.StatusServiceUnavailable, "progress.html", pageData{Title: "Workspace failed", Failed: true, Message: started.Message, Next: next, User: id.User, CSRF: g.csrfToken(r, id),
 			Steps: stepViews(started.Steps), Notice: started.Notice})
 		return
 	}

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"os/exec"
+	"regexp"
 	"testing"
 	"time"
 
@@ -25,6 +26,19 @@ func awaitClose(t *testing.T, conn *websocket.Conn) <-chan websocket.StatusCode 
 		}
 	}()
 	return out
+}
+
+var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+// csrf is the form token of the page at path (every state-changing form carries one).
+func (b *browser) csrf(t *testing.T, path string) string {
+	t.Helper()
+	_, body := b.navigate(t, path)
+	m := csrfField.FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("%s has no CSRF token:\n%s", path, body)
+	}
+	return m[1]
 }
 
 func wantSignedOut(t *testing.T, what string, closed <-chan websocket.StatusCode) {
@@ -57,7 +71,7 @@ func TestSignOutEndsLiveConnections(t *testing.T) {
 	}
 	closed := awaitClose(t, conn)
 	// Another tab of the same browser signs out.
-	resp, err := alice.PostForm(g.URL+"/_codehub/logout", url.Values{})
+	resp, err := alice.PostForm(g.URL+"/_codehub/logout", url.Values{"csrf": {alice.csrf(t, "/_codehub/logout")}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,108 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+
+	"github.com/codehub-dev/codehub/internal/audit"
+	"github.com/codehub-dev/codehub/internal/backend"
+	"github.com/codehub-dev/codehub/internal/identity"
+)
+
+// The workspace lifecycle as every caller (home page, admin page, API, the workspace's own
+// agent, account deletion) performs it, each step audited. Stopping always goes the way the
+// backend's own stop notice goes (workspaceStopped → dropRoute): the route goes and the
+// open tabs are told at once, then the backend stops it.
+
+// errNotSupported is what a page says for an optional backend capability it lacks.
+var errNotSupported = errors.New("not supported by this backend")
+
+// actorSystem is the audit actor of what no person asked for (idle stops, deleted accounts).
+const actorSystem = "system"
+
+// record audits one action on user's workspace (user "" = none).
+func (g *Gateway) record(actor, action, user, detail string, err error) {
+	e := audit.Event{Actor: actor, Action: action, User: user, Detail: detail, Outcome: audit.OK}
+	if user != "" {
+		e.Workspace = identity.WorkspaceName(user)
+	}
+	switch {
+	case errors.Is(err, backend.ErrRefused), errors.Is(err, errNotSupported), errors.Is(err, errForbidden):
+		e.Outcome, e.Detail = audit.Refused, joinDetail(detail, err.Error())
+	case err != nil:
+		e.Outcome, e.Detail = audit.Failed, joinDetail(detail, err.Error())
+	}
+	g.cfg.Audit.Record(e)
+}
+
+// errForbidden marks an action refused by policy (an audited refusal, not a failure).
+var errForbidden = errors.New("forbidden")
+
+func joinDetail(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + ": " + b
+}
+
+// startWorkspace starts target's workspace for caller (its owner, or an admin). The
+// workspace runs as its owner, from the owner's record in the backend: the caller's unix
+// ids are passed only when the caller is the owner, and another user's workspace must
+// exist already (it is created on its owner's first visit).
+func (g *Gateway) startWorkspace(ctx context.Context, caller identity.Identity, target, via string) (backend.Workspace, error) {
+	owner := identity.Identity{User: target}
+	if target == caller.User {
+		owner = caller
+	} else if _, err := g.cfg.Backend.Get(ctx, target); errors.Is(err, backend.ErrNotFound) {
+		return backend.Workspace{}, err
+	}
+	ws, err := g.cfg.Backend.Start(ctx, owner)
+	g.record(caller.User, "workspace.start", target, via, err)
+	return ws, err
+}
+
+// stopWorkspace stops user's workspace; its files stay.
+func (g *Gateway) stopWorkspace(ctx context.Context, actor, user, via string) error {
+	g.dropRoute(user)
+	err := g.cfg.Backend.Stop(ctx, user)
+	g.record(actor, "workspace.stop", user, via, err)
+	return err
+}
+
+// deleteWorkspace stops user's workspace and deletes it with its files, when the backend
+// can (backend.Deleter).
+func (g *Gateway) deleteWorkspace(ctx context.Context, actor, user, via string) error {
+	d, ok := g.cfg.Backend.(backend.Deleter)
+	if !ok {
+		g.record(actor, "workspace.delete", user, via, errNotSupported)
+		return errNotSupported
+	}
+	g.dropRoute(user)
+	err := d.Delete(ctx, user)
+	g.record(actor, "workspace.delete", user, via, err)
+	return err
+}
+
+// setProfile records the profile user's workspace runs with from its next start, when the
+// backend applies profiles (backend.ProfileSetter). The caller checked it is allowed.
+func (g *Gateway) setProfile(ctx context.Context, actor, user, profile string) error {
+	s, ok := g.cfg.Backend.(backend.ProfileSetter)
+	if !ok {
+		g.record(actor, "workspace.profile", user, profile, errNotSupported)
+		return errNotSupported
+	}
+	err := s.SetProfile(ctx, user, profile)
+	g.record(actor, "workspace.profile", user, profile, err)
+	return err
+}
+
+// canSetProfiles reports whether choosing a profile means anything with this backend.
+func (g *Gateway) canSetProfiles() bool {
+	_, ok := g.cfg.Backend.(backend.ProfileSetter)
+	return ok
+}
+
+func (g *Gateway) canDelete() bool {
+	_, ok := g.cfg.Backend.(backend.Deleter)
+	return ok
+}
