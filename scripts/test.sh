@@ -16,6 +16,8 @@ CODEHUB_IMAGES=${CODEHUB_IMAGES:-$(scripts/build-images.sh)}
 # Assigned, then exported: `export X=$(cmd)` would hide cmd's failure from set -e, and the
 # tests would run without the part it failed to build.
 export CODEHUB_CODE_SERVER CODEHUB_CHROMIUM KUBEBUILDER_ASSETS CODEHUB_HELM CODEHUB_IMAGES
+# Screenshots of the browser tests stay after the run (out/ is not tracked).
+export CODEHUB_ARTIFACTS=${CODEHUB_ARTIFACTS:-$PWD/out/test-artifacts}
 for check in scripts/check-*.sh; do [ -x "$check" ] && "$check"; done
 scripts/lint.sh
 # -p 1 on 2 cores: suites that start code-server, Chromium or an apiserver must not starve each other.
