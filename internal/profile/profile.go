@@ -57,6 +57,8 @@ type File struct {
 // Catalog is a validated list of profiles. The zero Catalog has the built-in default.
 type Catalog struct {
 	list []Profile
+	// defined is true for an admin's list (not the built-in default alone).
+	defined bool
 }
 
 // Builtin is the one profile when an admin defines none: the backend's own defaults.
@@ -127,8 +129,12 @@ func New(list []Profile) (*Catalog, error) {
 	if defaults == 0 {
 		list[0].Default = true
 	}
-	return &Catalog{list: slices.Clone(list)}, nil
+	return &Catalog{list: slices.Clone(list), defined: true}, nil
 }
+
+// Defined reports whether an admin defined the profiles (false: the built-in default only,
+// which sets no fields: backends then leave a workspace's own settings alone).
+func (c *Catalog) Defined() bool { return c.defined }
 
 // All returns every profile in file order.
 func (c *Catalog) All() []Profile { return slices.Clone(c.list) }
