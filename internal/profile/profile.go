@@ -137,7 +137,12 @@ func New(list []Profile) (*Catalog, error) {
 func (c *Catalog) Defined() bool { return c.defined }
 
 // All returns every profile in file order.
-func (c *Catalog) All() []Profile { return slices.Clone(c.list) }
+func (c *Catalog) All() []Profile {
+	if c == nil {
+		return nil
+	}
+	return slices.Clone(c.list)
+}
 
 // Get returns the profile called name.
 func (c *Catalog) Get(name string) (Profile, bool) {
