@@ -103,13 +103,18 @@ func (b *Backend) startStopped(ctx context.Context, ws *codehubv1.Workspace, id 
 		if ws.Spec.Running {
 			return "", nil
 		}
-		p, notice, err := b.resolve(ctx, ws.Spec.Profile, id)
+		recorded := ws.Spec.Profile
+		if next := ws.Annotations[AnnotationNextProfile]; next != "" {
+			recorded = next
+		}
+		p, notice, err := b.resolve(ctx, recorded, id)
 		if err != nil {
 			return "", err
 		}
 		patch := client.MergeFromWithOptions(ws.DeepCopy(), client.MergeFromWithOptimisticLock{})
 		b.applyProfile(&ws.Spec, p)
 		ws.Spec.Running = true
+		delete(ws.Annotations, AnnotationNextProfile)
 		err = b.cfg.Client.Patch(ctx, ws, patch)
 		if err == nil {
 			return notice, nil
@@ -123,9 +128,13 @@ func (b *Backend) startStopped(ctx context.Context, ws *codehubv1.Workspace, id 
 	}
 }
 
-// SetProfile records the profile of the user's workspace; its fields are written at the
-// next start (a running pod keeps what it started with). Without a Workspace yet, one is
-// created stopped with the profile, so the first start uses it.
+// AnnotationNextProfile on a running Workspace holds a profile chosen for its next start,
+// so spec.profile always names the profile whose fields the spec (and the pod) has.
+const AnnotationNextProfile = "codehub.io/next-profile"
+
+// SetProfile records the profile of the user's workspace for its next start: spec.profile
+// on a stopped Workspace, the next-profile annotation on a running one (whose pod keeps what
+// it started with). Without a Workspace yet, one is created stopped with the profile.
 func (b *Backend) SetProfile(ctx context.Context, user, name string) error {
 	if _, ok := b.cfg.Profiles.Get(name); !ok {
 		return fmt.Errorf("no profile %q", name)
@@ -145,11 +154,19 @@ func (b *Backend) SetProfile(ctx context.Context, user, name string) error {
 	if err != nil {
 		return err
 	}
-	if ws.Spec.Profile == name {
-		return nil
-	}
 	patch := client.MergeFrom(ws.DeepCopy())
-	ws.Spec.Profile = name
+	switch {
+	case ws.Spec.Running && ws.Spec.Profile == name:
+		delete(ws.Annotations, AnnotationNextProfile)
+	case ws.Spec.Running:
+		if ws.Annotations == nil {
+			ws.Annotations = map[string]string{}
+		}
+		ws.Annotations[AnnotationNextProfile] = name
+	default:
+		ws.Spec.Profile = name
+		delete(ws.Annotations, AnnotationNextProfile)
+	}
 	if err := b.cfg.Client.Patch(ctx, ws, patch); err != nil {
 		return fmt.Errorf("set profile %q on workspace %s: %w", name, ws.Name, err)
 	}

@@ -190,6 +190,23 @@ func TestProfileReachesThePod(t *testing.T) {
 		}
 		return nil
 	})
+
+	// Back in ml-team, she picks gpu while small runs: the running workspace still reports
+	// (and has) small; her next start has gpu.
+	alice.Groups = []string{"ml-team"}
+	if err := b.SetProfile(ctx, "Alice", "gpu"); err != nil {
+		t.Fatal(err)
+	}
+	if w, err = b.Get(ctx, "Alice"); err != nil || w.Profile != "small" {
+		t.Errorf("Get after choosing gpu while small runs: profile %q, %v; want small until the next start", w.Profile, err)
+	}
+	if err := b.Stop(ctx, "Alice"); err != nil {
+		t.Fatal(err)
+	}
+	if w, err = b.Start(ctx, alice); err != nil || w.Profile != "gpu" {
+		t.Fatalf("next start: profile %q, %v; want gpu", w.Profile, err)
+	}
+	template("the chosen gpu profile at the next start", gpuPod("2", "32Gi", "b"))
 }
 
 // TestDeleteKeepsARetainedHome: Delete removes the Workspace; its home PVC (reclaimPolicy

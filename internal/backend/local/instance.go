@@ -64,13 +64,21 @@ type instance struct {
 	// says when it replaced the recorded one (profile.go).
 	profile profile.Profile
 	notice  string
+	// recorded and created mirror the owner record's profile and creation time, so Get
+	// does not read owner.json.
+	recorded string
+	created  time.Time
 }
 
 func (in *instance) snapshot() backend.Workspace {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	w := backend.Workspace{Name: in.name, User: in.user, State: in.state, Message: in.message,
-		LastActivity: in.activity.Last(), IdleTimeout: in.idleTimeout(), Notice: in.notice}
+		LastActivity: in.activity.Last(), IdleTimeout: in.idleTimeout(), Notice: in.notice,
+		Profile: in.recorded, Created: in.created}
+	if in.state != backend.StateStopped && in.profile.Name != "" {
+		w.Profile = in.profile.Name // what this run has; a SetProfile since applies next time
+	}
 	if in.state == backend.StateRunning {
 		w.Endpoint, w.Credential = in.endpoint, in.secret
 		w.StopsAt, w.StopReason = idle.Deadline(w.LastActivity, in.running, w.IdleTimeout, in.cfg.MaxRunTime)

@@ -240,17 +240,14 @@ func (b *Backend) Get(_ context.Context, user string) (backend.Workspace, error)
 	b.mu.Lock()
 	inst := b.ws[name]
 	b.mu.Unlock()
-	rec, err := readOwner(b.dirOf(name))
 	if inst != nil {
-		w := inst.snapshot()
-		w.Profile, w.Created = rec.Profile, rec.Created
-		return w, nil
+		return inst.snapshot(), nil
 	}
-	if _, serr := os.Stat(b.dirOf(name)); serr != nil {
+	if _, err := os.Stat(b.dirOf(name)); err != nil {
 		return backend.Workspace{}, backend.ErrNotFound
 	}
 	w := backend.Workspace{Name: name, User: user, State: backend.StateStopped}
-	if err == nil {
+	if rec, err := readOwner(b.dirOf(name)); err == nil {
 		w.Profile, w.Created = rec.Profile, rec.Created
 	}
 	return w, nil
@@ -267,6 +264,9 @@ func (b *Backend) Start(ctx context.Context, id identity.Identity) (backend.Work
 	inst := b.ws[name]
 	if inst == nil {
 		inst = &instance{name: name, user: id.User, dir: b.dirOf(name), sockDir: b.sockDirOf(name), cfg: &b.cfg, state: backend.StateStopped}
+		if rec, err := readOwner(inst.dir); err == nil {
+			inst.recorded, inst.created = rec.Profile, rec.Created
+		}
 		b.ws[name] = inst
 	}
 	b.mu.Unlock()
@@ -277,11 +277,7 @@ func (b *Backend) Start(ctx context.Context, id identity.Identity) (backend.Work
 		}
 		return cred, b.chooseProfile(ctx, id, inst)
 	})
-	w := inst.snapshot()
-	if rec, rerr := readOwner(inst.dir); rerr == nil {
-		w.Profile, w.Created = rec.Profile, rec.Created
-	}
-	return w, err
+	return inst.snapshot(), err
 }
 
 // Stop stops the user's workspace (SIGTERM, then SIGKILL after the grace period) and
@@ -304,11 +300,7 @@ func (b *Backend) List(_ context.Context) ([]backend.Workspace, error) {
 	out := make([]backend.Workspace, 0, len(b.ws))
 	for name, inst := range b.ws {
 		seen[name] = true
-		w := inst.snapshot()
-		if rec, err := readOwner(inst.dir); err == nil {
-			w.Profile, w.Created = rec.Profile, rec.Created
-		}
-		out = append(out, w)
+		out = append(out, inst.snapshot())
 	}
 	b.mu.Unlock()
 	entries, err := os.ReadDir(b.cfg.Dir)

@@ -68,7 +68,7 @@ func (b *Backend) chooseProfile(ctx context.Context, id identity.Identity, inst 
 		b.cfg.Logger.Info("workspace profile fallback", "workspace", inst.name, "notice", notice)
 	}
 	inst.mu.Lock()
-	inst.profile, inst.notice = p, notice
+	inst.profile, inst.notice, inst.recorded, inst.created = p, notice, rec.Profile, rec.Created
 	inst.mu.Unlock()
 	return nil
 }
@@ -101,7 +101,18 @@ func (b *Backend) SetProfile(_ context.Context, user, name string) error {
 	if rec.Created.IsZero() {
 		rec.Created = b.cfg.Clock.Now()
 	}
-	return writeOwner(dir, rec)
+	if err := writeOwner(dir, rec); err != nil {
+		return err
+	}
+	b.mu.Lock()
+	inst := b.ws[wsName]
+	b.mu.Unlock()
+	if inst != nil {
+		inst.mu.Lock()
+		inst.recorded, inst.created = rec.Profile, rec.Created
+		inst.mu.Unlock()
+	}
+	return nil
 }
 
 // DeleteEffect says what Delete does to the files.
