@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"strings"
 	"sync"
 	"time"
 
@@ -98,7 +97,7 @@ func (b *Backend) Get(ctx context.Context, user string) (backend.Workspace, erro
 // Start creates the Workspace from the defaults and the owner's profile, or sets running on
 // an existing stopped one with its profile's current definition (profile.go). The
 // apiserver's name uniqueness makes concurrent first visits create it once. Notice says when
-// the recorded profile was replaced by the default.
+// the recorded profile was replaced by the default (AnnotationProfileNotice).
 func (b *Backend) Start(ctx context.Context, id identity.Identity) (backend.Workspace, error) {
 	ws := &codehubv1.Workspace{}
 	err := b.cfg.Client.Get(ctx, b.key(id.User), ws)
@@ -124,15 +123,10 @@ func (b *Backend) Start(ctx context.Context, id identity.Identity) (backend.Work
 	if ws.Spec.User != id.User {
 		return backend.Workspace{}, fmt.Errorf("workspace %s belongs to %q, not %q", ws.Name, ws.Spec.User, id.User)
 	}
-	notice, err := b.startStopped(ctx, ws, id)
-	if err != nil {
+	if err := b.startStopped(ctx, ws, id); err != nil {
 		return backend.Workspace{}, err
 	}
-	w := b.view(ctx, ws)
-	if notice != "" {
-		w.Notice = strings.TrimSpace(notice + " " + w.Notice)
-	}
-	return w, nil
+	return b.view(ctx, ws), nil
 }
 
 func (b *Backend) newWorkspace(id identity.Identity) *codehubv1.Workspace {

@@ -98,10 +98,10 @@ func overlay(base, over corev1.ResourceList) corev1.ResourceList {
 // startStopped sets running with the resolved profile's fields in one patch, with the
 // Workspace's resourceVersion as a precondition: a concurrent edit makes it read again
 // instead of overwriting it.
-func (b *Backend) startStopped(ctx context.Context, ws *codehubv1.Workspace, id identity.Identity) (string, error) {
+func (b *Backend) startStopped(ctx context.Context, ws *codehubv1.Workspace, id identity.Identity) error {
 	for attempt := 0; ; attempt++ {
 		if ws.Spec.Running {
-			return "", nil
+			return nil
 		}
 		recorded := ws.Spec.Profile
 		if next := ws.Annotations[AnnotationNextProfile]; next != "" {
@@ -109,21 +109,28 @@ func (b *Backend) startStopped(ctx context.Context, ws *codehubv1.Workspace, id 
 		}
 		p, notice, err := b.resolve(ctx, recorded, id)
 		if err != nil {
-			return "", err
+			return err
 		}
 		patch := client.MergeFromWithOptions(ws.DeepCopy(), client.MergeFromWithOptimisticLock{})
 		b.applyProfile(&ws.Spec, p)
 		ws.Spec.Running = true
 		delete(ws.Annotations, AnnotationNextProfile)
+		delete(ws.Annotations, AnnotationProfileNotice)
+		if notice != "" {
+			if ws.Annotations == nil {
+				ws.Annotations = map[string]string{}
+			}
+			ws.Annotations[AnnotationProfileNotice] = notice
+		}
 		err = b.cfg.Client.Patch(ctx, ws, patch)
 		if err == nil {
-			return notice, nil
+			return nil
 		}
 		if !apierrors.IsConflict(err) || attempt == 4 {
-			return "", fmt.Errorf("start workspace %s: %w", ws.Name, err)
+			return fmt.Errorf("start workspace %s: %w", ws.Name, err)
 		}
 		if err := b.cfg.Client.Get(ctx, client.ObjectKeyFromObject(ws), ws); err != nil {
-			return "", err
+			return err
 		}
 	}
 }
@@ -131,6 +138,10 @@ func (b *Backend) startStopped(ctx context.Context, ws *codehubv1.Workspace, id 
 // AnnotationNextProfile on a running Workspace holds a profile chosen for its next start,
 // so spec.profile always names the profile whose fields the spec (and the pod) has.
 const AnnotationNextProfile = "codehub.io/next-profile"
+
+// AnnotationProfileNotice says why the last start used another profile than the recorded
+// one (Workspace.Notice, on the progress page and in the API) until the next start.
+const AnnotationProfileNotice = "codehub.io/profile-notice"
 
 // SetProfile records the profile of the user's workspace for its next start: spec.profile
 // on a stopped Workspace, the next-profile annotation on a running one (whose pod keeps what

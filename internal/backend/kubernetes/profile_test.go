@@ -178,6 +178,9 @@ func TestProfileReachesThePod(t *testing.T) {
 	if w.Profile != "small" || !strings.Contains(w.Notice, `"gpu" is open to the groups ml-team only`) || !strings.Contains(w.Notice, `uses "small"`) {
 		t.Errorf("start after leaving ml-team: profile %q, notice %q", w.Profile, w.Notice)
 	}
+	if g, err := b.Get(ctx, "Alice"); err != nil || g.Notice != w.Notice {
+		t.Errorf("Get after the fallback: notice %q, %v; want the start's %q (the progress page reloads)", g.Notice, err, w.Notice)
+	}
 	template("the default profile in the pod template", func(dep *appsv1.Deployment) error {
 		pod := dep.Spec.Template.Spec
 		ctr := pod.Containers[0]
@@ -203,8 +206,8 @@ func TestProfileReachesThePod(t *testing.T) {
 	if err := b.Stop(ctx, "Alice"); err != nil {
 		t.Fatal(err)
 	}
-	if w, err = b.Start(ctx, alice); err != nil || w.Profile != "gpu" {
-		t.Fatalf("next start: profile %q, %v; want gpu", w.Profile, err)
+	if w, err = b.Start(ctx, alice); err != nil || w.Profile != "gpu" || strings.Contains(w.Notice, "profile") {
+		t.Fatalf("next start: profile %q, notice %q, %v; want gpu and no fallback notice", w.Profile, w.Notice, err)
 	}
 	template("the chosen gpu profile at the next start", gpuPod("2", "32Gi", "b"))
 }

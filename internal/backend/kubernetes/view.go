@@ -3,6 +3,7 @@ package kubernetes
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -36,10 +37,14 @@ func (b *Backend) view(ctx context.Context, ws *codehubv1.Workspace) backend.Wor
 	case w.State == "":
 		w.State = backend.StatePending
 	}
+	profileNotice := ws.Annotations[AnnotationProfileNotice]
+	w.Notice = profileNotice
 	if w.State != backend.StateRunning {
 		b.creds.forget(ws.Name)
 		if current && ws.Spec.Running {
-			w.Steps, w.Notice = steps(ws.Status.Start)
+			var previous string
+			w.Steps, previous = steps(ws.Status.Start)
+			w.Notice = strings.TrimSpace(profileNotice + " " + previous)
 		}
 		return w
 	}
