@@ -114,6 +114,10 @@ func (b *Backend) startStopped(ctx context.Context, ws *codehubv1.Workspace, id 
 		patch := client.MergeFromWithOptions(ws.DeepCopy(), client.MergeFromWithOptimisticLock{})
 		b.applyProfile(&ws.Spec, p)
 		ws.Spec.Running = true
+		if ws.Spec.UID == nil && id.UID != nil {
+			// Created by SetProfile, before the owner's ids were known.
+			ws.Spec.UID, ws.Spec.GID = id.UID, id.GID
+		}
 		delete(ws.Annotations, AnnotationNextProfile)
 		delete(ws.Annotations, AnnotationProfileNotice)
 		if notice != "" {

@@ -131,6 +131,13 @@ func TestProfileReachesThePod(t *testing.T) {
 	if err != nil || w.Profile != "gpu" || w.Created.IsZero() || w.IdleTimeout.Minutes() != 30 {
 		t.Fatalf("Get: %+v, %v; want profile gpu, a creation time and the profile's 30m idle timeout", w, err)
 	}
+	if dep := (&appsv1.Deployment{}); c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "codehub-" + name}, dep) == nil {
+		if sc := dep.Spec.Template.Spec.SecurityContext; sc == nil || sc.RunAsUser == nil || *sc.RunAsUser != 1001 {
+			t.Errorf("a workspace created by SetProfile does not run as the uid of the owner's start: %+v", sc)
+		}
+	} else {
+		t.Errorf("no Deployment codehub-%s", name)
+	}
 	ctrltest.Eventually(t, "a ProfileApplied event", func() error {
 		list := &eventsv1.EventList{}
 		if err := c.List(ctx, list, client.InNamespace(ns)); err != nil {

@@ -86,14 +86,6 @@ func (in *instance) snapshot() backend.Workspace {
 	return w
 }
 
-// idleTimeout is the profile's idle timeout, else the gateway's (in.mu held).
-func (in *instance) idleTimeout() time.Duration {
-	if t := in.profile.Idle(); t > 0 {
-		return t
-	}
-	return in.cfg.IdleTimeout
-}
-
 func (in *instance) credential() *syscall.Credential {
 	in.mu.Lock()
 	defer in.mu.Unlock()

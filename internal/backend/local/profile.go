@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -190,4 +191,12 @@ func profileEnv(p profile.Profile) []string {
 		}
 	}
 	return out
+}
+
+// idleTimeout is the profile's idle timeout, else the gateway's (in.mu held).
+func (in *instance) idleTimeout() time.Duration {
+	if t := in.profile.Idle(); t > 0 {
+		return t
+	}
+	return in.cfg.IdleTimeout
 }
