@@ -66,6 +66,10 @@ var Builtin = Profile{Name: "default", Description: "The standard workspace", De
 
 var nameRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,28}[a-z0-9])?$`)
 
+// extensionRE is the Workspace CRD's pattern for spec.extensions: a profile that breaks it
+// would fail every start of its workspaces at the apiserver.
+var extensionRE = regexp.MustCompile(`^[A-Za-z0-9][-A-Za-z0-9_]*\.[A-Za-z0-9][-A-Za-z0-9_.]*(@[0-9A-Za-z.+-]+)?$`)
+
 // Load reads and checks a profiles file; "" gives the built-in default only.
 func Load(path string) (*Catalog, error) {
 	if path == "" {
@@ -114,6 +118,16 @@ func New(list []Profile) (*Catalog, error) {
 			}
 			if _, err := resource.ParseQuantity(q); err != nil {
 				return nil, fmt.Errorf("profile %q: %s %q: %v", p.Name, what, q, err)
+			}
+		}
+		for _, x := range p.Extensions {
+			if len(x) > 200 || !extensionRE.MatchString(x) {
+				return nil, fmt.Errorf("profile %q: extension %q is not an id like publisher.name or publisher.name@1.2.3", p.Name, x)
+			}
+		}
+		for _, e := range p.Env {
+			if e.Name == "" {
+				return nil, fmt.Errorf("profile %q: an env entry has no name", p.Name)
 			}
 		}
 		if p.IdleTimeout != "" {

@@ -3,6 +3,8 @@ package profile
 import (
 	"strings"
 	"testing"
+
+	corev1 "k8s.io/api/core/v1"
 )
 
 func TestResolve(t *testing.T) {
@@ -53,5 +55,16 @@ func TestIgnored(t *testing.T) {
 	}
 	if got := gpu.Ignored("kubernetes"); len(got) != 0 {
 		t.Errorf("kubernetes ignores %v", got)
+	}
+}
+
+func TestNewRefusesWhatTheCRDWould(t *testing.T) {
+	for _, p := range []Profile{
+		{Name: "x", Extensions: []string{"not an id"}},
+		{Name: "x", Env: []corev1.EnvVar{{Value: "nameless"}}},
+	} {
+		if _, err := New([]Profile{p}); err == nil || !strings.Contains(err.Error(), `profile "x"`) {
+			t.Errorf("New(%+v) = %v, want an error naming the profile", p, err)
+		}
 	}
 }
