@@ -50,4 +50,6 @@ func TestServeFlagsDocumented(t *testing.T) {
 // otherCommandFlag are flags the docs name that belong to other commands.
 var otherCommandFlag = map[string]bool{
 	"password-stdin": true, "admin": true, "token-file": true, "server": true, "check": true,
+	"yes": true, "profile": true, // codehub workspaces delete|start
+	"extensions": true, // codehub-init's
 }
