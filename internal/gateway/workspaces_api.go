@@ -106,7 +106,11 @@ func (g *Gateway) apiStart(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if cur, err := g.cfg.Backend.Get(ctx, target); err == nil && cur.Profile != p.Name && (cur.State == backend.StateRunning || cur.State == backend.StateStarting) {
-			writeJSON(w, http.StatusConflict, apiError{fmt.Sprintf("the workspace of %q runs with profile %q; stop it first to start it with %q", target, cur.Profile, p.Name)})
+			runs := fmt.Sprintf("with profile %q", cur.Profile)
+			if cur.Profile == "" {
+				runs = "without a profile"
+			}
+			writeJSON(w, http.StatusConflict, apiError{fmt.Sprintf("the workspace of %q runs %s; stop it first to start it with %q", target, runs, p.Name)})
 			return
 		}
 		if err := setter.SetProfile(ctx, target, p.Name); errors.Is(err, backend.ErrRefused) {
