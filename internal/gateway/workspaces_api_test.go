@@ -162,4 +162,9 @@ func TestWorkspaceAPIErrors(t *testing.T) {
 	if err := json.Unmarshal([]byte(body), &w); err != nil || resp.StatusCode != 200 || w.Profile != "small" || w.Created == nil {
 		t.Errorf("start: %d %s", resp.StatusCode, body)
 	}
+	// Another profile for a workspace that runs: stop it first (a start would change nothing).
+	resp, body = f.doBody(t, "POST", "/_codehub/api/v1/workspaces/alice/start", admin, `{"profile":"gpu"}`)
+	if resp.StatusCode != http.StatusConflict || !strings.Contains(body, `runs with profile \"small\"; stop it first`) {
+		t.Errorf("admin's gpu start of the running workspace: %d %s", resp.StatusCode, body)
+	}
 }
