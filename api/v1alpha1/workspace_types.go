@@ -53,6 +53,14 @@ type WorkspaceSpec struct {
 	// +optional
 	Running bool `json:"running,omitempty"`
 
+	// Profile is the name of the admin-defined profile (the gateway's --profiles) the
+	// workspace runs with. The gateway writes the profile's fields (image, resources, GPUs,
+	// nodeSelector, tolerations, env, extensions, idleTimeout) into this spec at each start;
+	// the operator only records the name (Deployment annotation, ProfileApplied event).
+	// +optional
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]{0,28}[a-z0-9])?$`
+	Profile string `json:"profile,omitempty"`
+
 	// UID and GID run the workspace as the user's unix ids when the platform knows them.
 	// +optional
 	UID *int64 `json:"uid,omitempty"`
@@ -313,6 +321,7 @@ type Termination struct {
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=ws
 // +kubebuilder:printcolumn:name="User",type=string,JSONPath=`.spec.user`
+// +kubebuilder:printcolumn:name="Profile",type=string,JSONPath=`.spec.profile`
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
 // +kubebuilder:printcolumn:name="Running",type=boolean,JSONPath=`.spec.running`
 // +kubebuilder:printcolumn:name="URL",type=string,JSONPath=`.status.url`

@@ -50,6 +50,8 @@ func TestServeFlagsDocumented(t *testing.T) {
 // otherCommandFlag are flags the docs name that belong to other commands.
 var otherCommandFlag = map[string]bool{
 	"password-stdin": true, "admin": true, "token-file": true, "server": true, "check": true,
+	"yes": true, "profile": true, // codehub workspaces delete|start
+	"extensions": true, // codehub-init's
 }
 
 // TestServeHelpDescribesBothBackends keeps `codehub serve --help` true: its description has

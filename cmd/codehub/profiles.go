@@ -34,9 +34,12 @@ func newProfiles() *cobra.Command {
 				if p.Default {
 					name += " (default)"
 				}
-				rows = append(rows, []string{name, orDash(p.CPU.Limit), orDash(p.Memory.Limit), fmt.Sprint(p.GPUs), orDash(p.IdleTimeout), orDash(p.Description)})
+				rows = append(rows, []string{name, orDash(p.CPU.Limit), orDash(p.Memory.Limit), fmt.Sprint(p.GPUs), orDash(p.IdleTimeout),
+					orDash(strings.Join(p.Ignored, ",")), orDash(p.Description)})
 			}
-			return out.print(cmd.OutOrStdout(), map[string]any{"profiles": ps}, []string{"NAME", "CPU", "MEMORY", "GPUS", "IDLE TIMEOUT", "DESCRIPTION"}, rows)
+			// IGNORED: the fields this gateway's backend does not apply (local: image, CPU,
+			// memory, GPUs, placement).
+			return out.print(cmd.OutOrStdout(), map[string]any{"profiles": ps}, []string{"NAME", "CPU", "MEMORY", "GPUS", "IDLE TIMEOUT", "IGNORED", "DESCRIPTION"}, rows)
 		},
 	}
 	out.register(list)

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strings"
-	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/util/duration"
 
 	"github.com/codehub-dev/codehub/internal/apiclient"
 )
@@ -15,52 +17,114 @@ func newWorkspaces() *cobra.Command {
 	c := &apiclient.Client{}
 	cmd := &cobra.Command{
 		Use:               "workspaces",
-		Short:             "List, start and stop workspaces through a gateway's API (personal API token)",
+		Aliases:           []string{"workspace", "ws"},
+		Short:             "List, get, start, stop and delete workspaces through a gateway's API (personal API token)",
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error { return apiAuth(cmd, c) },
 	}
 	apiFlags(cmd, c)
-	print := func(cmd *cobra.Command, ws ...apiclient.Workspace) {
-		tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "USER\tWORKSPACE\tSTATE\tLAST ACTIVITY")
-		for _, w := range ws {
-			last := "-"
-			if w.LastActivity != nil {
-				last = w.LastActivity.Format("2006-01-02 15:04:05")
+	// each adds -o to sub and prints what run returns, or names the user in the error.
+	each := func(sub *cobra.Command, run func(cmd *cobra.Command, user string) (apiclient.Workspace, error)) *cobra.Command {
+		var out output
+		out.register(sub)
+		sub.Args = cobra.ExactArgs(1)
+		sub.RunE = func(cmd *cobra.Command, args []string) error {
+			if err := out.check(); err != nil {
+				return err
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", w.User, w.Name, w.State, last)
+			w, err := run(cmd, args[0])
+			if err != nil {
+				return fmt.Errorf("%s %s: %w", sub.Name(), args[0], err)
+			}
+			if w.Notice != "" {
+				fmt.Fprintln(cmd.ErrOrStderr(), w.Notice)
+			}
+			return out.print(cmd.OutOrStdout(), w, workspaceHeader, workspaceRows(time.Now(), w))
 		}
-		tw.Flush()
+		return sub
 	}
-	cmd.AddCommand(&cobra.Command{
+
+	var listOut output
+	list := &cobra.Command{
 		Use: "list", Short: "List workspaces (admins see everyone's)", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := listOut.check(); err != nil {
+				return err
+			}
 			ws, err := c.List(cmd.Context())
 			if err != nil {
 				return err
 			}
-			print(cmd, ws...)
-			return nil
+			return listOut.print(cmd.OutOrStdout(), map[string]any{"workspaces": ws}, workspaceHeader, workspaceRows(time.Now(), ws...))
 		},
-	}, &cobra.Command{
-		Use: "start USER", Short: "Start a workspace", Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			w, err := c.Start(cmd.Context(), args[0])
-			if err == nil {
-				print(cmd, w)
-			}
-			return err
-		},
-	}, &cobra.Command{
-		Use: "stop USER", Short: "Stop a workspace (its files stay)", Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			w, err := c.Stop(cmd.Context(), args[0])
-			if err == nil {
-				print(cmd, w)
-			}
-			return err
-		},
-	})
+	}
+	listOut.register(list)
+
+	var profile string
+	start := each(&cobra.Command{Use: "start USER", Short: "Start a workspace, optionally with another profile (codehub profiles list)"},
+		func(cmd *cobra.Command, user string) (apiclient.Workspace, error) {
+			return c.Start(cmd.Context(), user, profile)
+		})
+	start.Flags().StringVar(&profile, "profile", "", "profile to run with from this start on (default: the one it has, or your default)")
+
+	cmd.AddCommand(list,
+		each(&cobra.Command{Use: "get USER", Short: "Show one workspace"},
+			func(cmd *cobra.Command, user string) (apiclient.Workspace, error) { return c.Get(cmd.Context(), user) }),
+		start,
+		each(&cobra.Command{Use: "stop USER", Short: "Stop a workspace (its files stay)"},
+			func(cmd *cobra.Command, user string) (apiclient.Workspace, error) { return c.Stop(cmd.Context(), user) }),
+		newWorkspaceDelete(c))
 	return cmd
+}
+
+// newWorkspaceDelete deletes only with --yes, and prints what the gateway says happened to
+// the files (local: removed; Kubernetes: depends on the home volume's reclaim policy).
+func newWorkspaceDelete(c *apiclient.Client) *cobra.Command {
+	var out output
+	var yes bool
+	del := &cobra.Command{
+		Use:   "delete USER --yes",
+		Short: "Delete a workspace: it is stopped and removed; the answer says what happened to its files",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := out.check(); err != nil {
+				return err
+			}
+			user := args[0]
+			if !yes {
+				return fmt.Errorf("delete %s: this deletes the workspace; with the local backend its files too, on Kubernetes its home volume unless it is retained (docs/operator.md); pass --yes", user)
+			}
+			d, err := c.Delete(cmd.Context(), user)
+			if err != nil {
+				return fmt.Errorf("delete %s: %w", user, err)
+			}
+			if out.format != "" {
+				return out.print(cmd.OutOrStdout(), d, nil, nil)
+			}
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "workspace %s of %s deleted. %s\n", d.Name, d.User, d.Files)
+			return err
+		},
+	}
+	del.Flags().BoolVar(&yes, "yes", false, "really delete")
+	out.register(del)
+	return del
+}
+
+var workspaceHeader = []string{"NAME", "USER", "PROFILE", "STATE", "LAST ACTIVITY", "AGE"}
+
+func workspaceRows(now time.Time, ws ...apiclient.Workspace) [][]string {
+	rows := make([][]string, 0, len(ws))
+	for _, w := range ws {
+		rows = append(rows, []string{w.Name, w.User, orDash(w.Profile), w.State, since(now, w.LastActivity), since(now, w.Created)})
+	}
+	return rows
+}
+
+// since is kubectl's AGE: 45s, 5m, 3h12m, 2d ("-" when unknown).
+func since(now time.Time, t *time.Time) string {
+	if t == nil || t.IsZero() {
+		return "-"
+	}
+	return duration.HumanDuration(now.Sub(*t))
 }
 
 // apiFlags are the flags every API command has.
@@ -78,6 +142,9 @@ func apiAuth(cmd *cobra.Command, c *apiclient.Client) error {
 			return fmt.Errorf("--token-file: %w", err)
 		}
 		c.Token = strings.TrimSpace(string(b))
+	}
+	if c.Token == "" {
+		return errors.New("no API token: set CODEHUB_TOKEN or --token-file (create one at /_codehub/api/v1/tokens)")
 	}
 	return nil
 }

@@ -3,6 +3,7 @@
 package apiclient
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,6 +13,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/codehub-dev/codehub/internal/profile"
 )
 
 // Client talks to one gateway.
@@ -21,16 +24,49 @@ type Client struct {
 	HTTP   *http.Client
 }
 
-// Workspace is one entry of the API's workspace list.
+// Workspace is one workspace as the API reports it.
 type Workspace struct {
-	Name         string     `json:"name"`
-	User         string     `json:"user"`
-	State        string     `json:"state"`
-	Message      string     `json:"message,omitempty"`
-	LastActivity *time.Time `json:"lastActivity,omitempty"`
+	Name               string     `json:"name"`
+	User               string     `json:"user"`
+	Profile            string     `json:"profile,omitempty"`
+	State              string     `json:"state"`
+	Message            string     `json:"message,omitempty"`
+	Notice             string     `json:"notice,omitempty"`
+	LastActivity       *time.Time `json:"lastActivity,omitempty"`
+	Created            *time.Time `json:"created,omitempty"`
+	IdleTimeoutSeconds float64    `json:"idleTimeoutSeconds,omitempty"`
+	StopsAt            *time.Time `json:"stopsAt,omitempty"`
+	StopReason         string     `json:"stopReason,omitempty"`
 }
 
-func (c *Client) do(ctx context.Context, method, path string, out any) error {
+// Deleted is the API's answer to a delete: what happened to the files.
+type Deleted struct {
+	Name    string `json:"name"`
+	User    string `json:"user"`
+	Deleted bool   `json:"deleted"`
+	Files   string `json:"files"`
+}
+
+// Error is an answer of the API other than success; Message is the gateway's.
+type Error struct {
+	Status  int
+	Message string
+}
+
+func (e *Error) Error() string {
+	if e.Message == "" {
+		return fmt.Sprintf("HTTP %d", e.Status)
+	}
+	return fmt.Sprintf("%s (HTTP %d)", e.Message, e.Status)
+}
+
+// NotFound reports whether err is the API's 404.
+func NotFound(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Status == http.StatusNotFound
+}
+
+func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
 	if c.Token == "" {
 		return errors.New("no API token: set CODEHUB_TOKEN or --token-file (create one at /_codehub/api/v1/tokens)")
 	}
@@ -38,11 +74,22 @@ func (c *Client) do(ctx context.Context, method, path string, out any) error {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fmt.Errorf("--server must be the gateway's URL, e.g. https://vscode.example.com")
 	}
-	req, err := http.NewRequestWithContext(ctx, method, u.String(), nil)
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Authorization", "Bearer "+c.Token)
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	hc := c.HTTP
 	if hc == nil {
 		hc = &http.Client{Timeout: 30 * time.Second}
@@ -52,64 +99,70 @@ func (c *Client) do(ctx context.Context, method, path string, out any) error {
 		return err
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if resp.StatusCode >= 300 {
 		var e struct{ Error string }
-		if json.Unmarshal(body, &e) == nil && e.Error != "" {
-			return fmt.Errorf("%s %s: %s (HTTP %d)", method, path, e.Error, resp.StatusCode)
-		}
-		return fmt.Errorf("%s %s: HTTP %d", method, path, resp.StatusCode)
+		_ = json.Unmarshal(b, &e)
+		return &Error{Status: resp.StatusCode, Message: e.Error}
 	}
 	if out != nil {
-		return json.Unmarshal(body, out)
+		return json.Unmarshal(b, out)
 	}
 	return nil
 }
 
+func workspacePath(user string) string { return "/_codehub/api/v1/workspaces/" + url.PathEscape(user) }
+
 // List returns the workspaces the token may see (admins: all).
 func (c *Client) List(ctx context.Context) ([]Workspace, error) {
 	var out struct{ Workspaces []Workspace }
-	err := c.do(ctx, http.MethodGet, "/_codehub/api/v1/workspaces", &out)
+	err := c.do(ctx, http.MethodGet, "/_codehub/api/v1/workspaces", nil, &out)
 	return out.Workspaces, err
 }
 
-// Start starts user's workspace (your own, or anyone's for admins).
-func (c *Client) Start(ctx context.Context, user string) (Workspace, error) {
+// Get returns user's workspace.
+func (c *Client) Get(ctx context.Context, user string) (Workspace, error) {
 	var w Workspace
-	err := c.do(ctx, http.MethodPost, "/_codehub/api/v1/workspaces/"+url.PathEscape(user)+"/start", &w)
+	err := c.do(ctx, http.MethodGet, workspacePath(user), nil, &w)
+	return w, err
+}
+
+// Start starts user's workspace (your own, or anyone's for admins), with profile when it
+// is not "" (it applies from this start on).
+func (c *Client) Start(ctx context.Context, user, profile string) (Workspace, error) {
+	var w Workspace
+	var in any
+	if profile != "" {
+		in = map[string]string{"profile": profile}
+	}
+	err := c.do(ctx, http.MethodPost, workspacePath(user)+"/start", in, &w)
 	return w, err
 }
 
 // Stop stops user's workspace; its files stay.
 func (c *Client) Stop(ctx context.Context, user string) (Workspace, error) {
 	var w Workspace
-	err := c.do(ctx, http.MethodPost, "/_codehub/api/v1/workspaces/"+url.PathEscape(user)+"/stop", &w)
+	err := c.do(ctx, http.MethodPost, workspacePath(user)+"/stop", nil, &w)
 	return w, err
 }
 
-// Profile is one entry of the API's profile list.
-type Profile struct {
-	Name        string   `json:"name"`
-	Description string   `json:"description,omitempty"`
-	Default     bool     `json:"default,omitempty"`
-	Image       string   `json:"image,omitempty"`
-	CPU         Amount   `json:"cpu,omitzero"`
-	Memory      Amount   `json:"memory,omitzero"`
-	GPUs        int64    `json:"gpus,omitempty"`
-	IdleTimeout string   `json:"idleTimeout,omitempty"`
-	Extensions  []string `json:"extensions,omitempty"`
-	Groups      []string `json:"groups,omitempty"`
+// Delete deletes user's workspace; the answer says what happened to its files.
+func (c *Client) Delete(ctx context.Context, user string) (Deleted, error) {
+	var d Deleted
+	err := c.do(ctx, http.MethodDelete, workspacePath(user), nil, &d)
+	return d, err
 }
 
-// Amount is a request and a limit.
-type Amount struct {
-	Request string `json:"request,omitempty"`
-	Limit   string `json:"limit,omitempty"`
+// Profile is one entry of the API's profile list: the admin's definition, and the fields
+// the gateway's backend does not apply.
+type Profile struct {
+	profile.Profile
+	Ignored []string `json:"ignored,omitempty"`
 }
 
 // Profiles lists the profiles the token's user may use.
 func (c *Client) Profiles(ctx context.Context) ([]Profile, error) {
 	var out struct{ Profiles []Profile }
-	err := c.do(ctx, http.MethodGet, "/_codehub/api/v1/profiles", &out)
+	err := c.do(ctx, http.MethodGet, "/_codehub/api/v1/profiles", nil, &out)
 	return out.Profiles, err
 }

@@ -128,10 +128,31 @@ type ProfileSetter interface {
 	SetProfile(ctx context.Context, user, profile string) error
 }
 
+type profileCheckedKey struct{}
+
+// WithProfileChecked marks a Start by a caller who has allowed the workspace's recorded
+// profile itself (an admin starting someone else's workspace: the caller does not know the
+// owner's groups), so the backend does not check it again against the identity it is given.
+func WithProfileChecked(ctx context.Context) context.Context {
+	return context.WithValue(ctx, profileCheckedKey{}, true)
+}
+
+// ProfileChecked reports whether ctx carries WithProfileChecked.
+func ProfileChecked(ctx context.Context) bool {
+	v, _ := ctx.Value(profileCheckedKey{}).(bool)
+	return v
+}
+
 // Deleter is implemented by backends that can delete a workspace: it is stopped and its
 // record removed, and so are its files (home volume) — callers must tell the user so first.
 type Deleter interface {
 	Delete(ctx context.Context, user string) error
+}
+
+// DeleteDescriber is implemented by Deleters that can say, before deleting, what Delete does
+// to the user's files (kept or removed, and where), in words for the user.
+type DeleteDescriber interface {
+	DeleteEffect(ctx context.Context, user string) (string, error)
 }
 
 // StopNotifier is implemented by backends that stop workspaces by themselves (the local

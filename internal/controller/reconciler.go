@@ -3,6 +3,7 @@ package controller
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -102,6 +103,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 
 	dep := &appsv1.Deployment{}
 	applyErr := r.ensureNotTaken(ctx, ws, dep)
+	prevProfile, hadDeployment := dep.Annotations[workspacebuild.AnnotationProfile], dep.Name != ""
 	var credential string
 	if applyErr == nil {
 		credential, applyErr = r.credential(ctx, ws)
@@ -111,6 +113,15 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	if applyErr != nil {
 		logger.Error(applyErr, "applying workspace objects")
+	} else if r.Recorder != nil && ws.Spec.Profile != "" && (!hadDeployment || prevProfile != ws.Spec.Profile) {
+		// The gateway wrote the profile's fields into the spec; the pod gets them at its
+		// next start (a running pod is only restarted by a spec change the gateway makes
+		// while it is stopped).
+		was := ""
+		if hadDeployment && prevProfile != "" {
+			was = fmt.Sprintf(" (was %q)", prevProfile)
+		}
+		r.Recorder.Eventf(ws, nil, corev1.EventTypeNormal, "ProfileApplied", "Reconcile", "profile %q%s", ws.Spec.Profile, was)
 	}
 	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: ws.Namespace, Name: workspacebuild.Base(ws)}, dep); err != nil && !apierrors.IsNotFound(err) {
 		return ctrl.Result{}, err

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/codehub-dev/codehub/internal/auth"
-	"github.com/codehub-dev/codehub/internal/backend"
 	"github.com/codehub-dev/codehub/internal/identity"
 	"github.com/codehub-dev/codehub/internal/tokens"
 )
@@ -21,8 +20,10 @@ import (
 // and must send JSON, which a cross-site form cannot do without a CORS preflight.
 func (g *Gateway) apiRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /_codehub/api/v1/workspaces", g.apiListWorkspaces)
-	mux.HandleFunc("POST /_codehub/api/v1/workspaces/{user}/start", g.apiStartStop(true))
-	mux.HandleFunc("POST /_codehub/api/v1/workspaces/{user}/stop", g.apiStartStop(false))
+	mux.HandleFunc("GET /_codehub/api/v1/workspaces/{user}", g.apiGetWorkspace)
+	mux.HandleFunc("DELETE /_codehub/api/v1/workspaces/{user}", g.apiDelete)
+	mux.HandleFunc("POST /_codehub/api/v1/workspaces/{user}/start", g.apiStart)
+	mux.HandleFunc("POST /_codehub/api/v1/workspaces/{user}/stop", g.apiStop)
 	mux.HandleFunc("GET /_codehub/api/v1/profiles", g.apiListProfiles)
 	mux.HandleFunc("GET /_codehub/api/v1/tokens", g.apiListTokens)
 	mux.HandleFunc("POST /_codehub/api/v1/tokens", g.apiCreateToken)
@@ -93,49 +94,6 @@ func (g *Gateway) apiListWorkspaces(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"workspaces": out})
-}
-
-// apiStartStop lets users start and stop their own workspace and admins anyone's. It
-// never gives access to the workspace's content: the proxy still routes by the
-// caller's own identity.
-func (g *Gateway) apiStartStop(start bool) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		id, ok := g.apiIdentity(w, r)
-		if !ok {
-			return
-		}
-		target := r.PathValue("user")
-		if target != id.User && !id.Admin {
-			writeJSON(w, http.StatusForbidden, apiError{"only admins may manage other users' workspaces"})
-			return
-		}
-		if start {
-			if _, err := g.startWorkspace(r.Context(), id, target, "API"); errors.Is(err, backend.ErrNotFound) {
-				writeJSON(w, http.StatusNotFound, apiError{target + " has no workspace yet; it is created on their first visit"})
-				return
-			} else if errors.Is(err, backend.ErrRefused) {
-				writeJSON(w, http.StatusForbidden, apiError{err.Error()})
-				return
-			} else if err != nil {
-				writeJSON(w, http.StatusConflict, apiError{err.Error()})
-				return
-			}
-		} else if err := g.stopWorkspace(r.Context(), id.User, target, "API"); err != nil {
-			writeJSON(w, http.StatusInternalServerError, apiError{err.Error()})
-			return
-		}
-		g.cfg.Logger.Info("workspace API", "action", map[bool]string{true: "start", false: "stop"}[start], "target", target, "by", id.User)
-		g.writeWorkspace(w, r, target)
-	}
-}
-
-// apiListProfiles lists the profiles the caller may use (admins: all), the default first.
-func (g *Gateway) apiListProfiles(w http.ResponseWriter, r *http.Request) {
-	id, ok := g.apiIdentity(w, r)
-	if !ok {
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"profiles": g.cfg.Profiles.For(id.Groups, id.Admin)})
 }
 
 type tokenJSON struct {

@@ -175,6 +175,11 @@ type workspaceJSON struct {
 	IdleTimeout float64    `json:"idleTimeoutSeconds,omitempty"`
 	StopsAt     *time.Time `json:"stopsAt,omitempty"`
 	StopReason  string     `json:"stopReason,omitempty"`
+	// Profile the workspace runs with; Created when it was first created; Notice says when
+	// a start replaced the recorded profile (or how the last run ended).
+	Profile string     `json:"profile,omitempty"`
+	Created *time.Time `json:"created,omitempty"`
+	Notice  string     `json:"notice,omitempty"`
 }
 
 // workspaceStatus reports the signed-in user's own workspace.
@@ -202,7 +207,10 @@ func (g *Gateway) writeWorkspace(w http.ResponseWriter, r *http.Request, user st
 // workspaceJSON reports the backend's one stored activity value (not a replica's own view).
 func (g *Gateway) workspaceJSON(ws backend.Workspace) workspaceJSON {
 	out := workspaceJSON{Name: ws.Name, User: ws.User, State: ws.State, Message: ws.Message,
-		IdleTimeout: ws.IdleTimeout.Seconds(), StopReason: ws.StopReason}
+		IdleTimeout: ws.IdleTimeout.Seconds(), StopReason: ws.StopReason, Profile: ws.Profile, Notice: ws.Notice}
+	if t := ws.Created; !t.IsZero() {
+		out.Created = &t
+	}
 	if t := ws.LastActivity; !t.IsZero() {
 		out.LastActivity = &t
 	}

@@ -55,6 +55,10 @@ func (g *Gateway) startWorkspace(ctx context.Context, caller identity.Identity, 
 		owner = caller
 	} else if _, err := g.cfg.Backend.Get(ctx, target); errors.Is(err, backend.ErrNotFound) {
 		return backend.Workspace{}, err
+	} else {
+		// An admin acting for the owner vouches for the recorded profile: the owner's
+		// groups are not known here, and the admin's own would be the wrong ones.
+		ctx = backend.WithProfileChecked(ctx)
 	}
 	ws, err := g.cfg.Backend.Start(ctx, owner)
 	g.record(caller.User, "workspace.start", target, via, err)

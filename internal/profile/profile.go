@@ -57,12 +57,18 @@ type File struct {
 // Catalog is a validated list of profiles. The zero Catalog has the built-in default.
 type Catalog struct {
 	list []Profile
+	// defined is true for an admin's list (not the built-in default alone).
+	defined bool
 }
 
 // Builtin is the one profile when an admin defines none: the backend's own defaults.
 var Builtin = Profile{Name: "default", Description: "The standard workspace", Default: true}
 
 var nameRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,28}[a-z0-9])?$`)
+
+// extensionRE is the Workspace CRD's pattern for spec.extensions: a profile that breaks it
+// would fail every start of its workspaces at the apiserver.
+var extensionRE = regexp.MustCompile(`^[A-Za-z0-9][-A-Za-z0-9_]*\.[A-Za-z0-9][-A-Za-z0-9_.]*(@[0-9A-Za-z.+-]+)?$`)
 
 // Load reads and checks a profiles file; "" gives the built-in default only.
 func Load(path string) (*Catalog, error) {
@@ -114,6 +120,16 @@ func New(list []Profile) (*Catalog, error) {
 				return nil, fmt.Errorf("profile %q: %s %q: %v", p.Name, what, q, err)
 			}
 		}
+		for _, x := range p.Extensions {
+			if len(x) > 200 || !extensionRE.MatchString(x) {
+				return nil, fmt.Errorf("profile %q: extension %q is not an id like publisher.name or publisher.name@1.2.3", p.Name, x)
+			}
+		}
+		for _, e := range p.Env {
+			if e.Name == "" {
+				return nil, fmt.Errorf("profile %q: an env entry has no name", p.Name)
+			}
+		}
 		if p.IdleTimeout != "" {
 			if d, err := time.ParseDuration(p.IdleTimeout); err != nil || d < 0 {
 				return nil, fmt.Errorf("profile %q: idleTimeout %q is not a duration like 2h", p.Name, p.IdleTimeout)
@@ -127,11 +143,20 @@ func New(list []Profile) (*Catalog, error) {
 	if defaults == 0 {
 		list[0].Default = true
 	}
-	return &Catalog{list: slices.Clone(list)}, nil
+	return &Catalog{list: slices.Clone(list), defined: true}, nil
 }
 
+// Defined reports whether an admin defined the profiles (false: the built-in default only,
+// which sets no fields: backends then leave a workspace's own settings alone).
+func (c *Catalog) Defined() bool { return c.defined }
+
 // All returns every profile in file order.
-func (c *Catalog) All() []Profile { return slices.Clone(c.list) }
+func (c *Catalog) All() []Profile {
+	if c == nil {
+		return nil
+	}
+	return slices.Clone(c.list)
+}
 
 // Get returns the profile called name.
 func (c *Catalog) Get(name string) (Profile, bool) {

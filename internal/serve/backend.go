@@ -15,11 +15,12 @@ import (
 	"github.com/codehub-dev/codehub/internal/backend"
 	"github.com/codehub-dev/codehub/internal/backend/kubernetes"
 	"github.com/codehub-dev/codehub/internal/backend/local"
+	"github.com/codehub-dev/codehub/internal/profile"
 	"github.com/codehub-dev/codehub/internal/users"
 )
 
 // newBackend builds the configured backend.
-func newBackend(o Options, store *users.Store, onReady func(time.Duration)) (backend.Backend, error) {
+func newBackend(o Options, store *users.Store, profiles *profile.Catalog, onReady func(time.Duration)) (backend.Backend, error) {
 	if o.Backend == "kubernetes" {
 		var fc kubernetes.FileConfig
 		if o.KubernetesConfig != "" {
@@ -43,7 +44,7 @@ func newBackend(o Options, store *users.Store, onReady func(time.Duration)) (bac
 		if fc.ActivityInterval != "" {
 			interval, _ = time.ParseDuration(fc.ActivityInterval)
 		}
-		return kubernetes.New(kubernetes.Config{Client: c, Namespace: fc.Namespace, Defaults: fc.Workspace, ActivityInterval: interval})
+		return kubernetes.New(kubernetes.Config{Client: c, Namespace: fc.Namespace, Defaults: fc.Workspace, ActivityInterval: interval, Profiles: profiles})
 	}
 	cfg := local.Config{
 		CodeServer: o.CodeServer, Init: o.Init, BuiltinExtensionsDir: o.BuiltinExtensions,
@@ -51,7 +52,7 @@ func newBackend(o Options, store *users.Store, onReady func(time.Duration)) (bac
 		StopGrace: o.StopGrace, Logger: o.Logger, OnReady: onReady,
 		Isolation: isolation(o), PortProxyURI: portProxyURI(o),
 		IdleTimeout: o.IdleTimeout, MaxRunTime: o.MaxRunTime, BusyCPU: o.BusyCPU,
-		AgentURL: "unix:" + agentSocket(o.StateDir), PublicURL: o.PublicURL,
+		AgentURL: "unix:" + agentSocket(o.StateDir), PublicURL: o.PublicURL, Profiles: profiles,
 	}
 	if cfg.Isolation == local.IsolationUIDs {
 		cfg.UIDs = func(user string) (int64, bool, error) {

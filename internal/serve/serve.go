@@ -180,7 +180,7 @@ func Run(ctx context.Context, o Options) (err error) {
 		}
 	}
 	m := metrics.New()
-	be, err := newBackend(o, store, func(d time.Duration) { m.SpawnDuration.Observe(d.Seconds()) })
+	be, err := newBackend(o, store, profiles, func(d time.Duration) { m.SpawnDuration.Observe(d.Seconds()) })
 	if err != nil {
 		return err
 	}

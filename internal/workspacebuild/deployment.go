@@ -20,6 +20,9 @@ func Deployment(ws *codehubv1.Workspace, o Options, credential string) *appsv1.D
 		replicas = 1
 	}
 	meta := objectMeta(ws, Base(ws), true)
+	if ws.Spec.Profile != "" {
+		meta.Annotations[AnnotationProfile] = ws.Spec.Profile
+	}
 	return &appsv1.Deployment{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
 		ObjectMeta: meta,

@@ -58,6 +58,19 @@ var cases = map[string]*codehubv1.Workspace{
 	"v3io-home": workspace("alice", func(ws *codehubv1.Workspace) {
 		ws.Spec.Home.V3IO = v3ioSpec()
 	}),
+	// What the gateway writes for a GPU profile (internal/backend/kubernetes/profile.go).
+	"profile-gpu": workspace("frank", func(ws *codehubv1.Workspace) {
+		ws.Spec.Profile = "gpu"
+		ws.Spec.Image = "registry.example/codehub-workspace-cuda:1"
+		ws.Spec.Resources = corev1.ResourceRequirements{
+			Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("2"), "nvidia.com/gpu": resource.MustParse("1")},
+			Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("16Gi"), "nvidia.com/gpu": resource.MustParse("1")},
+		}
+		ws.Spec.NodeSelector = map[string]string{"nvidia.com/gpu.present": "true"}
+		ws.Spec.Tolerations = []corev1.Toleration{{Key: "nvidia.com/gpu", Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule}}
+		ws.Spec.Env = []corev1.EnvVar{{Name: "CUDA_VISIBLE_DEVICES", Value: "0"}}
+		ws.Spec.IdleTimeout = &metav1.Duration{Duration: 1800e9}
+	}),
 	"workspace-origins": workspace("dave", nil), // with caseOptions below
 	"agent":             workspace("erin", nil), // with caseOptions below
 	"existing-claim-csi": workspace("carol", func(ws *codehubv1.Workspace) {

@@ -20,6 +20,9 @@ const (
 	// AnnotationHash is the hash of the object as built; the controller skips writing an
 	// object whose hash matches, so a converged reconcile writes nothing.
 	AnnotationHash = "codehub.io/applied-hash"
+	// AnnotationProfile on the Deployment (not its pod template: recording a new profile
+	// must not restart a running pod) names the profile of spec.profile.
+	AnnotationProfile = "codehub.io/profile"
 	// AnnotationConfigHash rolls the pod when the init config changes.
 	AnnotationConfigHash = "codehub.io/config-hash"
 	// AnnotationCredentialHash rolls the pod when its credential changes.

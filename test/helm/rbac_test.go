@@ -25,7 +25,8 @@ func (cl *cluster) checkRBAC(t *testing.T, ctx context.Context) {
 		{gateway, "create", "codehub.io", "workspaces", "", namespace, true},
 		{gateway, "patch", "codehub.io", "workspaces", "status", namespace, true},
 		{gateway, "watch", "codehub.io", "workspaces", "", namespace, true},
-		{gateway, "delete", "codehub.io", "workspaces", "", namespace, false},
+		{gateway, "delete", "codehub.io", "workspaces", "", namespace, true},    // codehub workspaces delete
+		{gateway, "delete", "", "persistentvolumeclaims", "", namespace, false}, // a retained home outlives it
 		{gateway, "create", "codehub.io", "workspaces", "", "other", false},
 		{gateway, "get", "", "secrets", "", namespace, true}, // the workspaces' credentials
 		{gateway, "list", "", "secrets", "", namespace, false},

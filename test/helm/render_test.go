@@ -180,9 +180,12 @@ func TestRenderedObjects(t *testing.T) {
 	if gwRole == nil {
 		t.Fatal("no gateway Role")
 	}
-	if got := toYAML(t, gwRole.Object["rules"]); strings.Count(got, "apiGroups") != 2 || !strings.Contains(got, "codehub.io") || strings.Contains(got, "delete") ||
+	// Delete only on Workspaces themselves (codehub workspaces delete): never on their
+	// status, Secrets or anything else.
+	if got := toYAML(t, gwRole.Object["rules"]); strings.Count(got, "apiGroups") != 3 || !strings.Contains(got, "codehub.io") || strings.Count(got, "delete") != 1 ||
+		!strings.Contains(got, "resources:\n  - workspaces\n  verbs:\n  - get\n  - list\n  - watch\n  - create\n  - update\n  - patch\n  - delete\n") ||
 		!strings.Contains(got, "- apiGroups:\n  - \"\"\n  resources:\n  - secrets\n  verbs:\n  - get\n") {
-		t.Errorf("the gateway may only read and write Workspaces (no delete) and get Secrets (the workspaces' credentials):\n%s", got)
+		t.Errorf("the gateway may only read and write Workspaces (delete only Workspaces) and get Secrets (the workspaces' credentials):\n%s", got)
 	}
 	checkMetricsPolicies(t, def, nil)
 

@@ -15,6 +15,7 @@ import (
 	codehubv1 "github.com/codehub-dev/codehub/api/v1alpha1"
 	"github.com/codehub-dev/codehub/internal/backend"
 	"github.com/codehub-dev/codehub/internal/identity"
+	"github.com/codehub-dev/codehub/internal/profile"
 )
 
 // Config wires a Backend.
@@ -34,6 +35,9 @@ type Config struct {
 	// before it is read again (default 1m). Entries are per Workspace UID, so a re-created
 	// Workspace (whose credential the operator rotates) is read at once.
 	CredentialTTL time.Duration
+	// Profiles is the catalog a start resolves the workspace's profile from (nil: the
+	// built-in default, which leaves the Workspace's own settings alone).
+	Profiles *profile.Catalog
 }
 
 // Backend implements backend.Backend and backend.ActivityRecorder with Workspaces.
@@ -69,6 +73,9 @@ func New(cfg Config) (*Backend, error) {
 	if cfg.Endpoint == nil {
 		cfg.Endpoint = StatusEndpoint
 	}
+	if cfg.Profiles == nil {
+		cfg.Profiles, _ = profile.New(nil)
+	}
 	if cfg.CredentialTTL <= 0 {
 		cfg.CredentialTTL = time.Minute
 	}
@@ -91,13 +98,20 @@ func (b *Backend) Get(ctx context.Context, user string) (backend.Workspace, erro
 	return b.view(ctx, ws), nil
 }
 
-// Start creates the Workspace from the defaults, or sets running on an existing one. The
-// apiserver's name uniqueness makes concurrent first visits create it once.
+// Start creates the Workspace from the defaults and the owner's profile, or sets running on
+// an existing stopped one with its profile's current definition (profile.go). The
+// apiserver's name uniqueness makes concurrent first visits create it once. Notice says when
+// the recorded profile was replaced by the default (AnnotationProfileNotice).
 func (b *Backend) Start(ctx context.Context, id identity.Identity) (backend.Workspace, error) {
 	ws := &codehubv1.Workspace{}
 	err := b.cfg.Client.Get(ctx, b.key(id.User), ws)
 	if apierrors.IsNotFound(err) {
+		p, _, rerr := b.resolve(ctx, "", id)
+		if rerr != nil {
+			return backend.Workspace{}, rerr
+		}
 		ws = b.newWorkspace(id)
+		b.applyProfile(&ws.Spec, p)
 		err = b.cfg.Client.Create(ctx, ws)
 		if err == nil {
 			return b.view(ctx, ws), nil
@@ -113,7 +127,7 @@ func (b *Backend) Start(ctx context.Context, id identity.Identity) (backend.Work
 	if ws.Spec.User != id.User {
 		return backend.Workspace{}, fmt.Errorf("workspace %s belongs to %q, not %q", ws.Name, ws.Spec.User, id.User)
 	}
-	if err := b.setRunning(ctx, ws, true); err != nil {
+	if err := b.startStopped(ctx, ws, id); err != nil {
 		return backend.Workspace{}, err
 	}
 	return b.view(ctx, ws), nil

@@ -3,6 +3,7 @@ package kubernetes
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -16,7 +17,8 @@ import (
 // reports where it is going, so a just-started workspace never reads as Stopped. A Running
 // workspace is only reported Running together with its credential.
 func (b *Backend) view(ctx context.Context, ws *codehubv1.Workspace) backend.Workspace {
-	w := backend.Workspace{Name: ws.Name, User: ws.Spec.User, State: backend.State(ws.Status.Phase), Message: ws.Status.Message}
+	w := backend.Workspace{Name: ws.Name, User: ws.Spec.User, State: backend.State(ws.Status.Phase), Message: ws.Status.Message,
+		Profile: ws.Spec.Profile, Created: ws.CreationTimestamp.Time}
 	if t := ws.Status.LastActivityTime; t != nil {
 		w.LastActivity = t.Time
 	}
@@ -35,10 +37,14 @@ func (b *Backend) view(ctx context.Context, ws *codehubv1.Workspace) backend.Wor
 	case w.State == "":
 		w.State = backend.StatePending
 	}
+	profileNotice := ws.Annotations[AnnotationProfileNotice]
+	w.Notice = profileNotice
 	if w.State != backend.StateRunning {
 		b.creds.forget(ws.Name)
 		if current && ws.Spec.Running {
-			w.Steps, w.Notice = steps(ws.Status.Start)
+			var previous string
+			w.Steps, previous = steps(ws.Status.Start)
+			w.Notice = strings.TrimSpace(profileNotice + " " + previous)
 		}
 		return w
 	}

@@ -2,12 +2,14 @@ package local
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/codehub-dev/codehub/internal/backend"
 	"github.com/codehub-dev/codehub/internal/identity"
 	"github.com/codehub-dev/codehub/internal/idle"
 	"github.com/codehub-dev/codehub/internal/procstat"
+	"github.com/codehub-dev/codehub/internal/profile"
 )
 
 // DefaultBusyCPU is the CPU use (in cores, averaged over one check interval) of a
@@ -52,6 +54,11 @@ func (c *Config) checkInterval() time.Duration {
 		return c.CheckInterval
 	}
 	t := c.IdleTimeout
+	for _, p := range c.Profiles.All() {
+		if d := p.Idle(); d > 0 && (t <= 0 || d < t) {
+			t = d // a profile's shorter idle timeout is checked as often as it needs
+		}
+	}
 	if c.MaxRunTime > 0 && (t <= 0 || c.MaxRunTime < t) {
 		t = c.MaxRunTime
 	}
@@ -64,7 +71,7 @@ func (c *Config) checkInterval() time.Duration {
 // watch stops workspaces at their deadline until ctx ends.
 func (b *Backend) watch(ctx context.Context) {
 	defer close(b.watchDone)
-	if b.cfg.IdleTimeout <= 0 && b.cfg.MaxRunTime <= 0 {
+	if b.cfg.IdleTimeout <= 0 && b.cfg.MaxRunTime <= 0 && !slices.ContainsFunc(b.cfg.Profiles.All(), func(p profile.Profile) bool { return p.Idle() > 0 }) {
 		return
 	}
 	tick := time.NewTicker(b.cfg.checkInterval())

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -21,6 +22,7 @@ import (
 	"github.com/codehub-dev/codehub/internal/backend"
 	"github.com/codehub-dev/codehub/internal/idle"
 	"github.com/codehub-dev/codehub/internal/procstat"
+	"github.com/codehub-dev/codehub/internal/profile"
 )
 
 const (
@@ -58,16 +60,28 @@ type instance struct {
 	running  time.Time
 	activity idle.Activity
 	meter    procstat.Meter
+	// profile is the profile of the current start (env, idle timeout, extensions); notice
+	// says when it replaced the recorded one (profile.go).
+	profile profile.Profile
+	notice  string
+	// recorded and created mirror the owner record's profile and creation time, so Get
+	// does not read owner.json.
+	recorded string
+	created  time.Time
 }
 
 func (in *instance) snapshot() backend.Workspace {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	w := backend.Workspace{Name: in.name, User: in.user, State: in.state, Message: in.message,
-		LastActivity: in.activity.Last(), IdleTimeout: in.cfg.IdleTimeout}
+		LastActivity: in.activity.Last(), IdleTimeout: in.idleTimeout(), Notice: in.notice,
+		Profile: in.recorded, Created: in.created}
+	if in.state != backend.StateStopped && in.profile.Name != "" {
+		w.Profile = in.profile.Name // what this run has; a SetProfile since applies next time
+	}
 	if in.state == backend.StateRunning {
 		w.Endpoint, w.Credential = in.endpoint, in.secret
-		w.StopsAt, w.StopReason = idle.Deadline(w.LastActivity, in.running, in.cfg.IdleTimeout, in.cfg.MaxRunTime)
+		w.StopsAt, w.StopReason = idle.Deadline(w.LastActivity, in.running, w.IdleTimeout, in.cfg.MaxRunTime)
 	}
 	return w
 }
@@ -292,6 +306,9 @@ func (in *instance) command() *exec.Cmd {
 		if in.cfg.BuiltinExtensionsDir != "" {
 			args = append(args, "--builtin-extensions-dir", in.cfg.BuiltinExtensionsDir)
 		}
+		if x := in.profile.Extensions; len(x) > 0 {
+			args = append(args, "--extensions", strings.Join(x, ","))
+		}
 		cmd = exec.Command(in.cfg.Init, args...)
 	} else {
 		cmd = exec.Command(in.cfg.CodeServer, append(listen,
@@ -300,7 +317,9 @@ func (in *instance) command() *exec.Cmd {
 			"--reconnection-grace-time", grace, in.folder())...)
 	}
 	cmd.Dir = in.folder()
-	cmd.Env = []string{
+	// The profile's env first: exec keeps the last of duplicate names, so it never
+	// replaces HOME, the credential or the agent's variables below.
+	cmd.Env = append(profileEnv(in.profile), []string{
 		"HOME=" + in.home(),
 		"XDG_CONFIG_HOME=" + filepath.Join(in.home(), ".config"),
 		"XDG_DATA_HOME=" + filepath.Join(in.home(), ".local", "share"),
@@ -314,7 +333,7 @@ func (in *instance) command() *exec.Cmd {
 		"HASHED_PASSWORD=" + in.secret,
 		// What the codehub extension talks to the gateway with: its own workspace only.
 		agent.EnvToken + "=" + agent.Token(in.user, in.secret),
-	}
+	}...)
 	if in.cfg.AgentURL != "" {
 		cmd.Env = append(cmd.Env, agent.EnvURL+"="+in.cfg.AgentURL)
 	}

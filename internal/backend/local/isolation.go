@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/codehub-dev/codehub/internal/backend"
 	"github.com/codehub-dev/codehub/internal/identity"
@@ -40,6 +41,9 @@ type owner struct {
 	User string `json:"user"`
 	UID  *int64 `json:"uid,omitempty"`
 	GID  *int64 `json:"gid,omitempty"`
+	// Profile is the workspace's profile (profile.go); Created when it was first recorded.
+	Profile string    `json:"profile,omitempty"`
+	Created time.Time `json:"created,omitzero"`
 }
 
 const ownerRecord = "owner.json"

@@ -22,6 +22,7 @@ import (
 	"github.com/codehub-dev/codehub/internal/backend"
 	"github.com/codehub-dev/codehub/internal/identity"
 	"github.com/codehub-dev/codehub/internal/idle"
+	"github.com/codehub-dev/codehub/internal/profile"
 )
 
 // Config says how to launch workspaces.
@@ -74,6 +75,9 @@ type Config struct {
 	// unix:<state>/run/agent.sock); PublicURL the gateway as browsers reach it. Both go to
 	// the codehub extension; empty = not set.
 	AgentURL, PublicURL string
+	// Profiles is the catalog a start resolves the workspace's profile from (nil: the
+	// built-in default). See profile.go for what applies locally.
+	Profiles *profile.Catalog
 }
 
 // Backend is the local process backend. Safe for concurrent use.
@@ -81,6 +85,7 @@ type Backend struct {
 	cfg       Config
 	mu        sync.Mutex
 	ws        map[string]*instance // by workspace name
+	deleting  map[string]bool      // workspace names Delete is removing
 	onStop    []func(user, reason string)
 	stopWatch context.CancelFunc
 	watchDone chan struct{}
@@ -106,6 +111,9 @@ func New(cfg Config) (*Backend, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = idle.SystemClock{}
 	}
+	if cfg.Profiles == nil {
+		cfg.Profiles, _ = profile.New(nil)
+	}
 	switch {
 	case cfg.BusyCPU == 0:
 		cfg.BusyCPU = DefaultBusyCPU
@@ -127,7 +135,7 @@ func New(cfg Config) (*Backend, error) {
 	if err := checkIsolation(&cfg); err != nil {
 		return nil, err
 	}
-	b := &Backend{cfg: cfg, ws: map[string]*instance{}, watchDone: make(chan struct{})}
+	b := &Backend{cfg: cfg, ws: map[string]*instance{}, deleting: map[string]bool{}, watchDone: make(chan struct{})}
 	b.stopOrphans()
 	ctx, cancel := context.WithCancel(context.Background())
 	b.stopWatch = cancel
@@ -238,23 +246,38 @@ func (b *Backend) Get(_ context.Context, user string) (backend.Workspace, error)
 	if _, err := os.Stat(b.dirOf(name)); err != nil {
 		return backend.Workspace{}, backend.ErrNotFound
 	}
-	return backend.Workspace{Name: name, User: user, State: backend.StateStopped}, nil
+	w := backend.Workspace{Name: name, User: user, State: backend.StateStopped}
+	if rec, err := readOwner(b.dirOf(name)); err == nil {
+		w.Profile, w.Created = rec.Profile, rec.Created
+	}
+	return w, nil
 }
 
 // Start starts the user's workspace once, however many callers ask at the same time.
-func (b *Backend) Start(_ context.Context, id identity.Identity) (backend.Workspace, error) {
+func (b *Backend) Start(ctx context.Context, id identity.Identity) (backend.Workspace, error) {
 	name := identity.WorkspaceName(id.User)
 	b.mu.Lock()
+	if b.deleting[name] {
+		b.mu.Unlock()
+		return backend.Workspace{Name: name, User: id.User, State: backend.StateStopping}, errors.New("the workspace is being deleted; try again in a moment")
+	}
 	inst := b.ws[name]
 	if inst == nil {
 		inst = &instance{name: name, user: id.User, dir: b.dirOf(name), sockDir: b.sockDirOf(name), cfg: &b.cfg, state: backend.StateStopped}
+		if rec, err := readOwner(inst.dir); err == nil {
+			inst.recorded, inst.created = rec.Profile, rec.Created
+		}
 		b.ws[name] = inst
 	}
 	b.mu.Unlock()
-	if err := inst.start(func() (*syscall.Credential, error) { return b.credentialFor(id, inst.dir) }); err != nil {
-		return inst.snapshot(), err
-	}
-	return inst.snapshot(), nil
+	err := inst.start(func() (*syscall.Credential, error) {
+		cred, err := b.credentialFor(id, inst.dir)
+		if err != nil {
+			return nil, err
+		}
+		return cred, b.chooseProfile(ctx, id, inst)
+	})
+	return inst.snapshot(), err
 }
 
 // Stop stops the user's workspace (SIGTERM, then SIGKILL after the grace period) and
@@ -292,7 +315,7 @@ func (b *Backend) List(_ context.Context) ([]backend.Workspace, error) {
 		if err != nil || rec.User == "" {
 			continue
 		}
-		out = append(out, backend.Workspace{Name: e.Name(), User: rec.User, State: backend.StateStopped})
+		out = append(out, backend.Workspace{Name: e.Name(), User: rec.User, State: backend.StateStopped, Profile: rec.Profile, Created: rec.Created})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil

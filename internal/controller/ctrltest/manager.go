@@ -1,3 +1,5 @@
+// Package ctrltest runs the operator's controller against the shared envtest apiserver
+// (RunManager). The apiserver itself, and the helpers around it, are testkit/kubetest's.
 package ctrltest
 
 import (
@@ -11,6 +13,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/codehub-dev/codehub/internal/controller"
+	"github.com/codehub-dev/codehub/internal/testkit/kubetest"
 	"github.com/codehub-dev/codehub/internal/workspacebuild"
 )
 
@@ -19,8 +22,8 @@ import (
 // killed operator process would.
 func RunManager(t testing.TB, ns string) (stop func()) {
 	t.Helper()
-	mgr, err := ctrl.NewManager(Config(t), ctrl.Options{
-		Scheme:                 Scheme(),
+	mgr, err := ctrl.NewManager(kubetest.Config(t), ctrl.Options{
+		Scheme:                 kubetest.Scheme(),
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
 		Cache:                  controller.CacheOptions([]string{ns}),
