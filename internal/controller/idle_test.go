@@ -17,7 +17,7 @@ func TestIdleTimeoutStops(t *testing.T) {
 	ctx, c, ns := kubetest.Setup(t)
 	clk := testkit.NewClock(time.Now())
 	r := newReconciler(c)
-	r.Now = clk.Now
+	r.Clock = clk
 	ws := kubetest.Workspace("idle", kubetest.InNamespace(ns), kubetest.WithIdleTimeout(time.Hour))
 	createRunning(t, c, r, ws)
 	if res := reconcile(t, r, ws); res.RequeueAfter <= 0 {
@@ -53,7 +53,7 @@ func TestMaxRunTimeStopsBusyWorkspace(t *testing.T) {
 	ctx, c, ns := kubetest.Setup(t)
 	clk := testkit.NewClock(time.Now())
 	r := newReconciler(c)
-	r.Now = clk.Now
+	r.Clock = clk
 	ws := kubetest.Workspace("maxrun", kubetest.InNamespace(ns), kubetest.WithIdleTimeout(time.Hour), kubetest.WithMaxRunTime(3*time.Hour))
 	createRunning(t, c, r, ws)
 	active := func(at time.Time) {

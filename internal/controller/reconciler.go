@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	codehubv1 "github.com/codehub-dev/codehub/api/v1alpha1"
+	"github.com/codehub-dev/codehub/internal/idle"
 	"github.com/codehub-dev/codehub/internal/workspacebuild"
 )
 
@@ -45,16 +46,16 @@ type Reconciler struct {
 	APIReader client.Reader
 	Recorder  events.EventRecorder
 	Options   workspacebuild.Options
-	// Now is the clock for idle stops; time.Now when nil.
-	Now func() time.Time
+	// Clock is the clock for idle stops; the system clock when nil.
+	Clock idle.Clock
 	// MaxConcurrentReconciles: a pass is ~10 sequential apiserver round trips, so several
 	// Workspaces in flight at once keep a mass start (every user at 9am) short.
 	MaxConcurrentReconciles int
 }
 
 func (r *Reconciler) now() time.Time {
-	if r.Now != nil {
-		return r.Now()
+	if r.Clock != nil {
+		return r.Clock.Now()
 	}
 	return time.Now()
 }
