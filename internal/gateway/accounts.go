@@ -3,6 +3,8 @@ package gateway
 import (
 	"context"
 	"time"
+
+	"github.com/codehub-dev/codehub/internal/idle"
 )
 
 // Local accounts change outside the gateway (`codehub users add/delete` rewrites the
@@ -28,18 +30,11 @@ func (g *Gateway) watchAccounts(ctx context.Context) {
 	if err != nil {
 		g.cfg.Logger.Warn("read accounts", "err", err)
 	}
-	tick := time.NewTicker(accountWatchInterval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
+	idle.Every(ctx, accountWatchInterval, func() {
 		next, err := src.Changes()
 		if err != nil {
 			g.cfg.Logger.Warn("read accounts", "err", err)
-			continue
+			return
 		}
 		for user, changed := range prev {
 			now, exists := next[user]
@@ -51,7 +46,7 @@ func (g *Gateway) watchAccounts(ctx context.Context) {
 			}
 		}
 		prev = next
-	}
+	})
 }
 
 // accountGone ends everything of a deleted local account: its WebSockets, its tokens and

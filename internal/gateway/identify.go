@@ -58,13 +58,8 @@ func (g *Gateway) refuse(w http.ResponseWriter, r *http.Request, err error) {
 	w.Header().Set("Cache-Control", "no-store")
 	if errors.Is(err, auth.ErrUnavailable) {
 		g.cfg.Logger.Warn("identity provider unavailable", "provider", g.cfg.RequestAuth.Name(), "err", err)
-		w.Header().Set("Retry-After", "10")
-		if isNavigation(r) {
-			render(w, http.StatusServiceUnavailable, "error.html", pageData{Title: "Sign-in unavailable", Refresh: 10,
-				Message: "The platform's sign-in service is not answering. This page retries by itself."})
-			return
-		}
-		http.Error(w, "sign-in service unavailable", http.StatusServiceUnavailable)
+		retryLater(w, r, 10, "Sign-in unavailable",
+			"The platform's sign-in service is not answering. This page retries by itself.", "sign-in service unavailable")
 		return
 	}
 	if isNavigation(r) {

@@ -77,26 +77,26 @@ func (g *Gateway) stopWorkspace(ctx context.Context, actor, user, via string) er
 // can (backend.Deleter).
 func (g *Gateway) deleteWorkspace(ctx context.Context, actor, user, via string) error {
 	d, ok := g.cfg.Backend.(backend.Deleter)
-	if !ok {
-		g.record(actor, "workspace.delete", user, via, errNotSupported)
-		return errNotSupported
-	}
-	g.dropRoute(user)
-	err := d.Delete(ctx, user)
-	g.record(actor, "workspace.delete", user, via, err)
-	return err
+	return g.optional(ok, actor, "workspace.delete", user, via, func() error {
+		g.dropRoute(user)
+		return d.Delete(ctx, user)
+	})
 }
 
 // setProfile records the profile user's workspace runs with from its next start, when the
 // backend applies profiles (backend.ProfileSetter). The caller checked it is allowed.
 func (g *Gateway) setProfile(ctx context.Context, actor, user, profile string) error {
 	s, ok := g.cfg.Backend.(backend.ProfileSetter)
-	if !ok {
-		g.record(actor, "workspace.profile", user, profile, errNotSupported)
-		return errNotSupported
+	return g.optional(ok, actor, "workspace.profile", user, profile, func() error { return s.SetProfile(ctx, user, profile) })
+}
+
+// optional runs act when the backend has the capability (ok), and audits the outcome.
+func (g *Gateway) optional(ok bool, actor, action, user, detail string, act func() error) error {
+	err := errNotSupported
+	if ok {
+		err = act()
 	}
-	err := s.SetProfile(ctx, user, profile)
-	g.record(actor, "workspace.profile", user, profile, err)
+	g.record(actor, action, user, detail, err)
 	return err
 }
 

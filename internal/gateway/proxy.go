@@ -198,13 +198,7 @@ func (g *Gateway) proxyError(w http.ResponseWriter, r *http.Request, rt *route, 
 		// endpoint and credential.
 		g.routes.dropStale(rt)
 		g.cfg.Logger.Warn("workspace refused the route's credential; re-reading it", "workspace_user", rt.user)
-		w.Header().Set("Retry-After", "1")
-		if isNavigation(r) {
-			render(w, http.StatusServiceUnavailable, "error.html", pageData{Title: "Reconnecting", Refresh: 1,
-				Message: "Your workspace was restarted. Reconnecting…"})
-			return
-		}
-		http.Error(w, "workspace restarted; retry", http.StatusServiceUnavailable)
+		retryLater(w, r, 1, "Reconnecting", "Your workspace was restarted. Reconnecting…", "workspace restarted; retry")
 		return
 	}
 	var opErr *net.OpError

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -128,12 +129,18 @@ func (g *Gateway) wake(w http.ResponseWriter, r *http.Request, id identity.Ident
 }
 
 func (g *Gateway) unavailable(w http.ResponseWriter, r *http.Request, msg string) {
-	w.Header().Set("Retry-After", "5")
+	retryLater(w, r, 5, "Unavailable", msg, msg)
+}
+
+// retryLater answers 503 with Retry-After: a page that reloads itself after that many
+// seconds for a page visit, the plain text for a script.
+func retryLater(w http.ResponseWriter, r *http.Request, seconds int, title, page, plain string) {
+	w.Header().Set("Retry-After", strconv.Itoa(seconds))
 	if isNavigation(r) {
-		render(w, http.StatusServiceUnavailable, "error.html", pageData{Title: "Unavailable", Refresh: 5, Message: msg})
+		render(w, http.StatusServiceUnavailable, "error.html", pageData{Title: title, Refresh: seconds, Message: page})
 		return
 	}
-	http.Error(w, msg, http.StatusServiceUnavailable)
+	http.Error(w, plain, http.StatusServiceUnavailable)
 }
 
 // isNavigation reports whether a request is a real page visit (a user opening or

@@ -2,6 +2,7 @@
 package idle
 
 import (
+	"context"
 	"sync/atomic"
 	"time"
 )
@@ -96,4 +97,19 @@ func Deadline(last, running time.Time, idleTimeout, maxRunTime time.Duration) (t
 		}
 	}
 	return at, reason
+}
+
+// Every calls fn every d until ctx is done (the first call one d from now); the periodic
+// loops of the gateway and the local backend share it.
+func Every(ctx context.Context, d time.Duration, fn func()) {
+	tick := time.NewTicker(d)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			fn()
+		}
+	}
 }

@@ -1,6 +1,7 @@
 package idle
 
 import (
+	"context"
 	"testing"
 	"time"
 )
@@ -76,5 +77,28 @@ func TestDeadline(t *testing.T) {
 		if !at.Equal(c.want) || reason != c.reason {
 			t.Errorf("%s: Deadline = %v %q, want %v %q", c.name, at, reason, c.want, c.reason)
 		}
+	}
+}
+
+func TestEveryStopsWithItsContext(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	calls := make(chan struct{}, 16)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		Every(ctx, time.Millisecond, func() { calls <- struct{}{} })
+	}()
+	for range 3 {
+		select {
+		case <-calls:
+		case <-time.After(10 * time.Second):
+			t.Fatal("fn not called every interval")
+		}
+	}
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Every did not return when its context ended")
 	}
 }

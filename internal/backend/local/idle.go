@@ -74,16 +74,7 @@ func (b *Backend) watch(ctx context.Context) {
 	if b.cfg.IdleTimeout <= 0 && b.cfg.MaxRunTime <= 0 && !slices.ContainsFunc(b.cfg.Profiles.All(), func(p profile.Profile) bool { return p.Idle() > 0 }) {
 		return
 	}
-	tick := time.NewTicker(b.cfg.checkInterval())
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-			b.checkStops(ctx)
-		}
-	}
+	idle.Every(ctx, b.cfg.checkInterval(), func() { b.checkStops(ctx) })
 }
 
 // checkStops samples every running workspace's CPU (busy work is activity) and stops the
