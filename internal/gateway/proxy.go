@@ -83,7 +83,12 @@ func (g *Gateway) newRoute(user string, ws backend.Workspace) *route {
 			pr.SetURL(target)
 			g.prepareUpstream(pr, rt.cookie)
 		},
-		ModifyResponse: g.filterWorkspaceResponse,
+		ModifyResponse: func(resp *http.Response) error {
+			if err := g.filterWorkspaceResponse(resp); err != nil {
+				return err
+			}
+			return takeOverUpgrade(resp)
+		},
 		Transport:      rt.transport,
 		BufferPool:     copyBuffers,
 		// 0: responses go out as the write buffer fills, and ReverseProxy flushes
@@ -117,6 +122,7 @@ func (g *Gateway) prepareUpstream(pr *httputil.ProxyRequest, cookie string) {
 	if cookie != "" {
 		h["Cookie"] = append(h["Cookie"], cookie)
 	}
+	pr.Out = traceConn(pr.Out, pr.In)
 }
 
 func credentialCookie(credential string) string {
@@ -141,6 +147,14 @@ func (b *proxyBufferPool) Get() []byte {
 		return v[:]
 	}
 	return new([copyBufferSize]byte)[:]
+}
+
+// array is Get for the WebSocket pumps, which give it back with b.p.Put.
+func (b *proxyBufferPool) array() *[copyBufferSize]byte {
+	if v, ok := b.p.Get().(*[copyBufferSize]byte); ok {
+		return v
+	}
+	return new([copyBufferSize]byte)
 }
 
 func (b *proxyBufferPool) Put(v []byte) {
@@ -190,8 +204,8 @@ func stripCookie(h http.Header, name string) {
 // proxyError handles a workspace that stopped answering: the route is dropped so the
 // next page visit wakes the workspace again instead of failing forever.
 func (g *Gateway) proxyError(w http.ResponseWriter, r *http.Request, rt *route, err error) {
-	if errors.Is(err, context.Canceled) {
-		return // the client went away
+	if errors.Is(err, context.Canceled) || errors.Is(err, errTakenOver) {
+		return // the client went away, or the WebSocket is proxied (wspump.go)
 	}
 	if errors.Is(err, errCredentialRefused) {
 		// Drop the stale route: the next request asks the backend for the current

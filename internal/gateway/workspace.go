@@ -90,7 +90,7 @@ func (g *Gateway) proxyTo(w http.ResponseWriter, r *http.Request, rt *route, upg
 		return
 	}
 	if upgrade {
-		w = g.sockets.trackRoute(w, g.socketOwner(r, rt.user), rt, g.newFollower(rt))
+		w, r = g.sockets.trackRoute(w, r, g.socketOwner(r, rt.user), rt, g.newFollower(rt))
 	}
 	start := time.Now()
 	rt.proxy.ServeHTTP(w, r)
