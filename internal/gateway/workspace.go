@@ -24,7 +24,7 @@ func (g *Gateway) serveWorkspace(w http.ResponseWriter, r *http.Request) {
 		g.refuse(w, r, err)
 		return
 	}
-	if g.interceptContent(w, r, identity.WorkspaceName(id.User)) {
+	if interceptsContent(r.URL.Path) && g.interceptContent(w, r, identity.WorkspaceName(id.User)) {
 		return
 	}
 	g.proxyWorkspace(w, r, id)
