@@ -89,8 +89,8 @@ func (g *Gateway) newRoute(user string, ws backend.Workspace) *route {
 			}
 			return takeOverUpgrade(resp)
 		},
-		Transport:      rt.transport,
-		BufferPool:     copyBuffers,
+		Transport:  rt.transport,
+		BufferPool: copyBuffers,
 		// 0: responses go out as the write buffer fills, and ReverseProxy flushes
 		// streaming responses (unknown length, event streams) after every write itself;
 		// -1 would cost a flush syscall per write of every small response.
