@@ -101,17 +101,26 @@ func (g *Gateway) newFollower(rt *route) *follower {
 // be stopped under someone working because the gateway could not read their traffic.
 func (c *wsConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
-	if n > 0 && c.client != nil {
-		f := c.client
-		if !f.lost && f.conn.Feed(vsproto.ClientToServer, p[:n]) != nil {
-			f.lost = true
-			f.onLost()
-		}
-		if f.lost {
-			f.touch()
-		}
+	if n > 0 {
+		c.observe(p[:n])
 	}
 	return n, err
+}
+
+// observe feeds bytes the client sent to the follower (one caller at a time: the copy to
+// the workspace).
+func (c *wsConn) observe(p []byte) {
+	f := c.client
+	if f == nil {
+		return
+	}
+	if !f.lost && f.conn.Feed(vsproto.ClientToServer, p) != nil {
+		f.lost = true
+		f.onLost()
+	}
+	if f.lost {
+		f.touch()
+	}
 }
 
 // navigationActivity counts a page visit (or a port app's state change) as activity.

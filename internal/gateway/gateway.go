@@ -174,23 +174,33 @@ func (g *Gateway) Handler() http.Handler {
 	return cop.Handler(g)
 }
 
+// recorders recycles the per-request statusRecorder (it escapes to the handlers as an
+// http.ResponseWriter, so it would be allocated for every request); a ResponseWriter is
+// not used after its handler returns.
+var recorders = sync.Pool{New: func() any { return new(statusRecorder) }}
+
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	sw := statusRecorder{ResponseWriter: w}
+	sw := recorders.Get().(*statusRecorder)
+	*sw = statusRecorder{ResponseWriter: w}
+	defer func() {
+		*sw = statusRecorder{}
+		recorders.Put(sw)
+	}()
 	label, ok := g.hostLabel(r.Host)
 	_, _, isPort := parsePortLabel(label)
 	switch {
 	case !ok:
-		http.Error(&sw, "unknown host", http.StatusMisdirectedRequest)
+		http.Error(sw, "unknown host", http.StatusMisdirectedRequest)
 	case isPort:
-		g.servePortHost(&sw, r, label)
+		g.servePortHost(sw, r, label)
 	case label != "":
-		g.serveWorkspaceHost(&sw, r, label)
+		g.serveWorkspaceHost(sw, r, label)
 	case strings.HasPrefix(r.URL.Path, Prefix):
-		g.internal.ServeHTTP(&sw, r)
+		g.internal.ServeHTTP(sw, r)
 	case g.origins != nil:
-		g.serveMainHostInOriginMode(&sw, r)
+		g.serveMainHostInOriginMode(sw, r)
 	default:
-		g.serveWorkspace(&sw, r)
+		g.serveWorkspace(sw, r)
 	}
 	g.cfg.Metrics.CountStatus(sw.statusCode())
 }

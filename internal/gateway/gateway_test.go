@@ -255,8 +255,10 @@ func TestHeadersStrippedBeforeWorkspace(t *testing.T) {
 	if strings.Contains(h.Get("Cookie"), f.cookies["alice"]) || strings.Contains(h.Get("Cookie"), "codehub_session") {
 		t.Errorf("session cookie reached the workspace: %q", h.Get("Cookie"))
 	}
-	if h.Get("Cookie") != "theme=dark; vscode-tkn=abc" {
-		t.Errorf("other cookies not kept: %q", h.Get("Cookie"))
+	// One Cookie line, as a browser sends it (RFC 6265 §5.4): the other cookies in their
+	// order, then the workspace's credential.
+	if got := h.Values("Cookie"); len(got) != 1 || got[0] != "theme=dark; vscode-tkn=abc; "+backend.CodeServerCookie+"=cred-of-alice" {
+		t.Errorf("other cookies not kept, or the credential not added: %q", got)
 	}
 	for _, k := range []string{"Authorization", "X-Remote-User", "Forwarded", "X-V3io-Session-Key", "X-Real-Ip"} {
 		if v := h.Get(k); v != "" {
@@ -332,17 +334,35 @@ func TestNavigationDetection(t *testing.T) {
 	}
 }
 
-func TestStripCookie(t *testing.T) {
-	for _, tt := range []struct{ in, want string }{
-		{"codehub_session=x", ""},
-		{"a=1; codehub_session=x; b=2", "a=1; b=2"},
-		{"codehub_session_other=1; codehub_session=x", "codehub_session_other=1"},
-		{"a=1", "a=1"},
+// TestRewriteCookies: the gateway's cookies leave the Cookie lines, the workspace's
+// credential is added, everything else is kept as sent.
+func TestRewriteCookies(t *testing.T) {
+	strip := []string{"codehub_session", "codehub_ws"}
+	for _, tt := range []struct {
+		in        []string
+		add, want string
+	}{
+		{[]string{"codehub_session=x"}, "", ""},
+		{[]string{"a=1; codehub_session=x; b=2"}, "", "a=1; b=2"},
+		{[]string{"codehub_session_other=1; codehub_session=x"}, "", "codehub_session_other=1"},
+		{[]string{"a=1"}, "", "a=1"},
+		{[]string{"codehub_session=x"}, "cs=secret", "cs=secret"},
+		{[]string{"a=1; codehub_session=x;codehub_ws=y; b=2"}, "cs=secret", "a=1; b=2; cs=secret"},
+		{[]string{"a=1", "codehub_ws=y"}, "cs=secret", "a=1, cs=secret"},
+		{[]string{"a=1"}, "cs=secret", "a=1, cs=secret"},
+		{nil, "cs=secret", "cs=secret"},
+		{[]string{"codehub_session"}, "", ""},
 	} {
-		h := http.Header{"Cookie": {tt.in}}
-		stripCookie(h, "codehub_session")
-		if got := h.Get("Cookie"); got != tt.want {
-			t.Errorf("stripCookie(%q) = %q, want %q", tt.in, got, tt.want)
+		h := http.Header{}
+		if tt.in != nil {
+			h["Cookie"] = append([]string(nil), tt.in...)
+		}
+		rewriteCookies(h, strip, tt.add)
+		if got := strings.Join(h["Cookie"], ", "); got != tt.want {
+			t.Errorf("rewriteCookies(%q, add %q) = %q, want %q", tt.in, tt.add, got, tt.want)
+		}
+		if _, ok := h["Cookie"]; ok == (tt.want == "") {
+			t.Errorf("rewriteCookies(%q, add %q): Cookie present = %v", tt.in, tt.add, ok)
 		}
 	}
 }

@@ -55,7 +55,7 @@ func (g *Gateway) servePortHost(w http.ResponseWriter, r *http.Request, label st
 	g.requestActivity(rt, r, true)
 	proxy := g.portProxy(rt, port)
 	if r.Header.Get("Upgrade") != "" {
-		w = g.sockets.track(w, g.socketOwner(r, rt.user))
+		w, r = g.sockets.track(w, r, g.socketOwner(r, rt.user))
 	}
 	proxy.ServeHTTP(w, r)
 }
@@ -84,7 +84,7 @@ func (g *Gateway) portProxy(rt *route, port int) *httputil.ReverseProxy {
 	p := &httputil.ReverseProxy{
 		ModifyResponse: func(resp *http.Response) error {
 			dropGatewaySetCookies(resp.Header, g.gatewayCookieNames())
-			return nil
+			return takeOverUpgrade(resp)
 		},
 		BufferPool:   copyBuffers,
 		ErrorHandler: g.portError(port),
@@ -118,7 +118,7 @@ func (g *Gateway) portProxy(rt *route, port int) *httputil.ReverseProxy {
 
 func (g *Gateway) portError(port int) func(http.ResponseWriter, *http.Request, error) {
 	return func(w http.ResponseWriter, r *http.Request, err error) {
-		if errors.Is(err, context.Canceled) {
+		if errors.Is(err, context.Canceled) || errors.Is(err, errTakenOver) {
 			return
 		}
 		msg := "Nothing of yours answers on port " + strconv.Itoa(port) + " in your workspace."

@@ -83,9 +83,14 @@ func (g *Gateway) newRoute(user string, ws backend.Workspace) *route {
 			pr.SetURL(target)
 			g.prepareUpstream(pr, rt.cookie)
 		},
-		ModifyResponse: g.filterWorkspaceResponse,
-		Transport:      rt.transport,
-		BufferPool:     copyBuffers,
+		ModifyResponse: func(resp *http.Response) error {
+			if err := g.filterWorkspaceResponse(resp); err != nil {
+				return err
+			}
+			return takeOverUpgrade(resp)
+		},
+		Transport:  rt.transport,
+		BufferPool: copyBuffers,
 		// 0: responses go out as the write buffer fills, and ReverseProxy flushes
 		// streaming responses (unknown length, event streams) after every write itself;
 		// -1 would cost a flush syscall per write of every small response.
@@ -106,17 +111,37 @@ func (g *Gateway) newRoute(user string, ws backend.Workspace) *route {
 // sees it (a client-sent code-server-session was stripped with the rest).
 func (g *Gateway) prepareUpstream(pr *httputil.ProxyRequest, cookie string) {
 	pr.Out.Host = pr.In.Host
-	pr.SetXForwarded()
+	setXForwarded(pr)
 	h := pr.Out.Header
 	for _, k := range g.strippedHeaders {
 		delete(h, k) // keys are canonical already: no per-request canonicalisation
 	}
-	for _, c := range g.strippedCookies {
-		stripCookie(h, c)
+	rewriteCookies(h, g.strippedCookies, cookie)
+	pr.Out = traceConn(pr.Out, pr.In)
+}
+
+// setXForwarded is httputil.ProxyRequest.SetXForwarded with the three header values in
+// one allocation instead of three (Header.Set allocates a slice per value); the result
+// is the same (TestSetXForwardedAsLibrary).
+func setXForwarded(pr *httputil.ProxyRequest) {
+	h := pr.Out.Header
+	v := new([3]string)
+	v[1] = pr.In.Host
+	v[2] = "http"
+	if pr.In.TLS != nil {
+		v[2] = "https"
 	}
-	if cookie != "" {
-		h["Cookie"] = append(h["Cookie"], cookie)
+	if ip, _, err := net.SplitHostPort(pr.In.RemoteAddr); err == nil {
+		if prior := h["X-Forwarded-For"]; len(prior) > 0 {
+			ip = strings.Join(prior, ", ") + ", " + ip
+		}
+		v[0] = ip
+		h["X-Forwarded-For"] = v[0:1:1]
+	} else {
+		delete(h, "X-Forwarded-For")
 	}
+	h["X-Forwarded-Host"] = v[1:2:2]
+	h["X-Forwarded-Proto"] = v[2:3:3]
 }
 
 func credentialCookie(credential string) string {
@@ -143,55 +168,110 @@ func (b *proxyBufferPool) Get() []byte {
 	return new([copyBufferSize]byte)[:]
 }
 
+// array is Get for the WebSocket pumps, which give it back with b.p.Put.
+func (b *proxyBufferPool) array() *[copyBufferSize]byte {
+	if v, ok := b.p.Get().(*[copyBufferSize]byte); ok {
+		return v
+	}
+	return new([copyBufferSize]byte)
+}
+
 func (b *proxyBufferPool) Put(v []byte) {
 	if cap(v) >= copyBufferSize {
 		b.p.Put((*[copyBufferSize]byte)(v[:copyBufferSize]))
 	}
 }
 
-// stripCookie removes the gateway's session cookie from the Cookie header(s) so
-// code-server and its extensions never see it.
-func stripCookie(h http.Header, name string) {
+// rewriteCookies removes the cookies named in strip from the Cookie header(s), so
+// code-server and its extensions never see them, and adds add ("name=value", or ""). It
+// rewrites the outgoing request's own copy of the lines in place and builds at most one
+// new line (the usual browser request, one line with the session among other cookies,
+// costs one allocation; a line with the session alone, none).
+func rewriteCookies(h http.Header, strip []string, add string) {
 	lines := h["Cookie"]
-	if len(lines) == 0 {
-		return
-	}
-	var kept []string
-	changed := false
+	kept := lines[:0]
 	for _, line := range lines {
-		if !strings.Contains(line, name) {
+		if !containsAny(line, strip) {
 			kept = append(kept, line)
 			continue
 		}
-		changed = true
-		parts := strings.Split(line, ";")
-		out := parts[:0]
-		for _, p := range parts {
-			tp := strings.TrimSpace(p)
-			if tp == name || strings.HasPrefix(tp, name+"=") {
-				continue
-			}
-			out = append(out, tp)
+		if line = withoutCookies(line, strip, add); line != "" {
+			kept = append(kept, line)
 		}
-		if len(out) > 0 {
-			kept = append(kept, strings.Join(out, "; "))
-		}
+		add = ""
 	}
-	if !changed {
-		return
+	if add != "" {
+		kept = append(kept, add)
 	}
 	if len(kept) == 0 {
-		h.Del("Cookie")
+		delete(h, "Cookie")
 		return
 	}
 	h["Cookie"] = kept
 }
 
+func containsAny(line string, names []string) bool {
+	for _, n := range names {
+		if strings.Contains(line, n) {
+			return true
+		}
+	}
+	return false
+}
+
+// withoutCookies is line without the cookies named in strip, with add appended. A result
+// that is one piece of line (or add alone) is returned without copying.
+func withoutCookies(line string, strip []string, add string) string {
+	var b strings.Builder
+	first := "" // the only piece so far, not yet copied into b
+	n := 0
+	put := func(piece string) {
+		switch n++; n {
+		case 1:
+			first = piece
+		case 2:
+			b.Grow(len(line) + len(add))
+			b.WriteString(first)
+			fallthrough
+		default:
+			b.WriteString("; ")
+			b.WriteString(piece)
+		}
+	}
+	for rest := line; rest != ""; {
+		var piece string
+		piece, rest, _ = strings.Cut(rest, ";")
+		piece = strings.TrimSpace(piece)
+		if piece == "" || isCookie(piece, strip) {
+			continue
+		}
+		put(piece)
+	}
+	if add != "" {
+		put(add)
+	}
+	if n == 1 {
+		return first
+	}
+	return b.String()
+}
+
+// isCookie reports whether piece ("name=value" or "name") names one of names.
+func isCookie(piece string, names []string) bool {
+	name, _, _ := strings.Cut(piece, "=")
+	for _, n := range names {
+		if name == n {
+			return true
+		}
+	}
+	return false
+}
+
 // proxyError handles a workspace that stopped answering: the route is dropped so the
 // next page visit wakes the workspace again instead of failing forever.
 func (g *Gateway) proxyError(w http.ResponseWriter, r *http.Request, rt *route, err error) {
-	if errors.Is(err, context.Canceled) {
-		return // the client went away
+	if errors.Is(err, context.Canceled) || errors.Is(err, errTakenOver) {
+		return // the client went away, or the WebSocket is proxied (wspump.go)
 	}
 	if errors.Is(err, errCredentialRefused) {
 		// Drop the stale route: the next request asks the backend for the current

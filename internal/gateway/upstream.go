@@ -114,6 +114,12 @@ func portPath(path string) (port int, rest string, ok bool) {
 	return p, "/" + after, true
 }
 
+// interceptsContent is a cheap first look for interceptContent: whether path may be one
+// of its paths (the workspace's name it needs costs a hash to compute).
+func interceptsContent(path string) bool {
+	return path == "/logout" || path == "/login" || strings.HasPrefix(path, "/proxy/") || strings.HasPrefix(path, "/absproxy/")
+}
+
 // interceptContent handles the paths of a workspace-content origin (the main host without
 // per-workspace origins, or a workspace host) that must not reach code-server: its port
 // proxy (user apps never run on this origin) and its own login and logout pages (the

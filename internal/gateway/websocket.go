@@ -29,14 +29,18 @@ type socketOwner struct {
 	session [16]byte // the session id (zero when the request had no codehub session)
 }
 
-func (s *socketSet) track(w http.ResponseWriter, owner socketOwner) http.ResponseWriter {
-	return &hijackTracker{ResponseWriter: w, set: s, owner: owner}
+// track wraps an upgrade request's writer, and puts the wrapper in the request's context
+// for the proxy (wspump.go).
+func (s *socketSet) track(w http.ResponseWriter, r *http.Request, owner socketOwner) (http.ResponseWriter, *http.Request) {
+	h := &hijackTracker{ResponseWriter: w, set: s, owner: owner}
+	return h, withTracker(r, h)
 }
 
 // trackRoute is track for a WebSocket to rt's workspace: what the client sends on it is
 // fed to client (activity.go), and stopping the workspace closes it.
-func (s *socketSet) trackRoute(w http.ResponseWriter, owner socketOwner, rt *route, client *follower) http.ResponseWriter {
-	return &hijackTracker{ResponseWriter: w, set: s, owner: owner, rt: rt, client: client}
+func (s *socketSet) trackRoute(w http.ResponseWriter, r *http.Request, owner socketOwner, rt *route, client *follower) (http.ResponseWriter, *http.Request) {
+	h := &hijackTracker{ResponseWriter: w, set: s, owner: owner, rt: rt, client: client}
+	return h, withTracker(r, h)
 }
 
 func (s *socketSet) add(c *wsConn) {
@@ -130,6 +134,8 @@ type hijackTracker struct {
 	owner  socketOwner
 	rt     *route    // nil: not a workspace's code-server (a port preview)
 	client *follower // nil: the client's messages are not followed
+	// upstream is the connection the upgrade request went out on (wspump.go).
+	upstream net.Conn
 }
 
 func (h *hijackTracker) Unwrap() http.ResponseWriter { return h.ResponseWriter }

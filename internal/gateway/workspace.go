@@ -25,7 +25,7 @@ func (g *Gateway) serveWorkspace(w http.ResponseWriter, r *http.Request) {
 		g.refuse(w, r, err)
 		return
 	}
-	if g.interceptContent(w, r, identity.WorkspaceName(id.User)) {
+	if interceptsContent(r.URL.Path) && g.interceptContent(w, r, identity.WorkspaceName(id.User)) {
 		return
 	}
 	g.proxyWorkspace(w, r, id)
@@ -80,7 +80,7 @@ func (g *Gateway) proxyTo(w http.ResponseWriter, r *http.Request, rt *route, upg
 		return
 	}
 	if upgrade {
-		w = g.sockets.trackRoute(w, g.socketOwner(r, rt.user), rt, g.newFollower(rt))
+		w, r = g.sockets.trackRoute(w, r, g.socketOwner(r, rt.user), rt, g.newFollower(rt))
 	}
 	start := time.Now()
 	rt.proxy.ServeHTTP(w, r)

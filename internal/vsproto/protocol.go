@@ -167,7 +167,9 @@ func (d Direction) String() string {
 // the client's handshake and reports every message with it.
 type Conn struct {
 	Type ConnType
-	dirs [2]stream
+	// A direction's state is made when it is first fed: a follower of one direction
+	// (the gateway's) or of an idle connection keeps none for the other.
+	dirs [2]*stream
 	// OnMessage receives every message of either direction (nil = ignore).
 	OnMessage func(Direction, ConnType, Message)
 }
@@ -179,31 +181,35 @@ type stream struct {
 
 // NewConn returns a follower for one connection. Only the directions fed are followed.
 func NewConn(on func(Direction, ConnType, Message)) *Conn {
-	c := &Conn{OnMessage: on}
-	for d := range c.dirs {
-		dir := Direction(d)
-		s := &c.dirs[d]
-		s.f.data = s.m.feed
-		s.m.on = func(msg Message) {
-			if dir == ClientToServer && msg.Type == TypeControl && c.Type == ConnUnknown {
-				c.Type = connectionType(msg.Body)
-			}
-			if c.OnMessage != nil {
-				c.OnMessage(dir, c.Type, msg)
-			}
+	return &Conn{OnMessage: on}
+}
+
+func (c *Conn) stream(d Direction) *stream {
+	if s := c.dirs[d]; s != nil {
+		return s
+	}
+	s := &stream{}
+	s.f.data = s.m.feed
+	s.m.on = func(msg Message) {
+		if d == ClientToServer && msg.Type == TypeControl && c.Type == ConnUnknown {
+			c.Type = connectionType(msg.Body)
+		}
+		if c.OnMessage != nil {
+			c.OnMessage(d, c.Type, msg)
 		}
 	}
-	return c
+	c.dirs[d] = s
+	return s
 }
 
 // Feed advances the follower over raw WebSocket bytes of direction d (after the HTTP
 // upgrade). After ErrLost it reports nothing more for that direction.
 func (c *Conn) Feed(d Direction, p []byte) error {
-	return c.dirs[d].f.feed(p)
+	return c.stream(d).f.feed(p)
 }
 
 // Lost reports whether direction d could not be followed.
-func (c *Conn) Lost(d Direction) bool { return c.dirs[d].f.lost }
+func (c *Conn) Lost(d Direction) bool { return c.dirs[d] != nil && c.dirs[d].f.lost }
 
 var desiredKey = []byte(`"desiredConnectionType":`)
 

@@ -9,7 +9,8 @@
 //
 // It never modifies the stream and keeps little per connection: a 14-byte frame header, a
 // 13-byte message header, up to BodyPrefix bytes of the current message, and, only for
-// compressed streams, the 32 KiB inflate window plus the current compressed message.
+// compressed streams, the 32 KiB inflate window (in a 40 KiB buffer) plus the current
+// compressed message; the decompressor itself is pooled between messages.
 package vsproto
 
 import (
@@ -17,6 +18,7 @@ import (
 	"compress/flate"
 	"errors"
 	"io"
+	"sync"
 )
 
 // maxCompressedMessage bounds the compressed message buffered for inflating. A client
@@ -134,12 +136,12 @@ func (f *frames) endFrame() {
 		if f.z == nil {
 			f.z = &inflater{}
 		}
-		if err := f.z.inflate(f.zbuf, f.data); err != nil {
+		if err := f.z.inflate(append(f.zbuf, tail...), f.data); err != nil {
 			f.lost = true
 		}
 		f.zbuf = f.zbuf[:0]
-		if cap(f.zbuf) > 64<<10 {
-			f.zbuf = nil // do not keep a large paste's buffer for the connection's life
+		if cap(f.zbuf) > 4<<10 {
+			f.zbuf = nil // keep no large message's buffer for the connection's life
 		}
 	}
 	if f.end != nil && !f.lost {
@@ -211,34 +213,50 @@ func framePayloadLen(h []byte) uint64 {
 }
 
 // inflater decompresses permessage-deflate messages with context takeover: each message
-// continues the LZ77 window of the ones before it (RFC 7692 §7.2.3).
+// continues the LZ77 window of the ones before it (RFC 7692 §7.2.3). Between messages a
+// connection keeps only its window; the decompressor (about 40 KiB with its own copy of
+// the window and its Huffman tables) and the output buffer are borrowed from a pool for
+// the message, since flate is reset with the window for every message anyway.
 type inflater struct {
 	window []byte
-	src    bytes.Reader
-	r      io.ReadCloser
-	out    [4096]byte
 }
+
+// A window keeps windowSize bytes and slides by one copy per windowSlack bytes of output.
+const windowSlack = 8 << 10
+
+type decompressor struct {
+	src bytes.Reader
+	r   io.ReadCloser
+	out [4096]byte
+}
+
+var decompressors sync.Pool
 
 // tail ends a message's deflate data: the sync-flush marker the sender stripped, then an
 // empty final stored block so the reader reaches a clean EOF.
 var tail = []byte{0x00, 0x00, 0xff, 0xff, 0x01, 0x00, 0x00, 0xff, 0xff}
 
 func (z *inflater) inflate(msg []byte, data func([]byte)) error {
-	z.src.Reset(append(msg, tail...))
+	d, _ := decompressors.Get().(*decompressor)
+	if d == nil {
+		d = &decompressor{}
+	}
+	defer decompressors.Put(d)
+	d.src.Reset(msg)
 	dict := z.window
 	if len(dict) > windowSize {
 		dict = dict[len(dict)-windowSize:]
 	}
-	if z.r == nil {
-		z.r = flate.NewReaderDict(&z.src, dict)
-	} else if err := z.r.(flate.Resetter).Reset(&z.src, dict); err != nil {
+	if d.r == nil {
+		d.r = flate.NewReaderDict(&d.src, dict)
+	} else if err := d.r.(flate.Resetter).Reset(&d.src, dict); err != nil {
 		return err
 	}
 	for {
-		n, err := z.r.Read(z.out[:])
+		n, err := d.r.Read(d.out[:])
 		if n > 0 {
-			data(z.out[:n])
-			z.remember(z.out[:n])
+			data(d.out[:n])
+			z.remember(d.out[:n])
 		}
 		if err == io.EOF {
 			return nil
@@ -249,16 +267,19 @@ func (z *inflater) inflate(msg []byte, data func([]byte)) error {
 	}
 }
 
-// remember keeps the last windowSize bytes of output in a buffer of twice that, so the
-// window slides by one copy per windowSize bytes, not one per message.
+// remember keeps the last windowSize bytes of output in a buffer of windowSize plus
+// windowSlack.
 func (z *inflater) remember(p []byte) {
 	if len(p) >= windowSize {
 		z.window = append(z.window[:0], p[len(p)-windowSize:]...)
 		return
 	}
-	if len(z.window)+len(p) > 2*windowSize {
+	if len(z.window)+len(p) > windowSize+windowSlack {
 		keep := z.window[len(z.window)-windowSize:]
 		z.window = append(z.window[:0], keep...)
+	}
+	if z.window == nil {
+		z.window = make([]byte, 0, windowSize+windowSlack)
 	}
 	z.window = append(z.window, p...)
 }

@@ -102,7 +102,7 @@ func main() {
 	flag.StringVar(&outDir, "out", "docs", "directory for benchmarks.md and benchmarks/")
 	flag.BoolVar(&quick, "quick", false, "one short round, 1k idle WebSockets: for iterating, not for the report")
 	fromJSON := flag.String("from-json", "", "only rewrite the report (markdown, CSV, charts) from this results.json; runs nothing")
-	only := flag.String("only", "", "run one part only and print its results as JSON instead of writing the report: browser")
+	only := flag.String("only", "", "run one part only and print its results as JSON instead of writing the report: browser, small, ws or idle (sections.go)")
 	flag.Parse()
 	if *fromJSON != "" {
 		b, err := os.ReadFile(*fromJSON)
@@ -163,6 +163,16 @@ func main() {
 	if *only == "browser" {
 		b := measureBrowser(ctx, e)
 		os.Stdout.Write(mustJSON(b))
+		progress("work dir kept: %s", work)
+		return
+	}
+	if isSection(*only) {
+		s, err := runSection(ctx, e, p, cfg, *only)
+		p.stopAll()
+		if err != nil {
+			fatal(err)
+		}
+		os.Stdout.Write(mustJSON(s))
 		progress("work dir kept: %s", work)
 		return
 	}
@@ -320,6 +330,10 @@ func idleMem(ctx context.Context, t *Target, cookie string, steps []int) IdleMem
 		m.RSSKiB[n] = rss
 		m.PerConn[n] = float64(rss-m.BaseKiB) / float64(n)
 		progress("idle ws %-24s %5d conns: RSS %7d KiB (base %d) = %5.1f KiB/conn", t.Name, n, rss, m.BaseKiB, m.PerConn[n])
+	}
+	if *idleHold > 0 {
+		progress("idle ws %-24s holding %d connections for %s", t.Name, ic.Len(), *idleHold)
+		time.Sleep(*idleHold)
 	}
 	_ = pids
 	return m

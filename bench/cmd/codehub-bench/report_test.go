@@ -30,3 +30,19 @@ func TestRealNodeNote(t *testing.T) {
 		}
 	}
 }
+
+// The hand-written section of docs/benchmarks.md survives a regeneration, and only it.
+func TestKeptSection(t *testing.T) {
+	dir := t.TempDir()
+	if got := keptNote(dir); got != "" {
+		t.Errorf("without benchmarks.md: %q", got)
+	}
+	doc := "# Benchmarks\n\n## WebSocket\n\ngenerated\n\n" + keptSection + "\n\nmeasured by hand\n\n### Before/after\n\n| a |\n\n## Exact configurations\n\ngenerated too\n"
+	if err := os.WriteFile(filepath.Join(dir, "benchmarks.md"), []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got := keptNote(dir)
+	if want := keptSection + "\n\nmeasured by hand\n\n### Before/after\n\n| a |"; got != want {
+		t.Errorf("kept %q, want %q", got, want)
+	}
+}
