@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/codehub-dev/codehub/internal/vsproto"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -215,44 +216,10 @@ func (c *wsConn) follow(p []byte) {
 		c.hdr[c.hdrLen] = p[0]
 		c.hdrLen++
 		p = p[1:]
-		if need := frameHeaderLen(c.hdr[:c.hdrLen]); need == c.hdrLen {
-			c.remaining = framePayloadLen(c.hdr[:c.hdrLen])
+		if need := vsproto.FrameHeaderLen(c.hdr[:c.hdrLen]); need == c.hdrLen {
+			c.remaining = vsproto.FramePayloadLen(c.hdr[:c.hdrLen])
 			c.hdrLen = 0
 		}
-	}
-}
-
-// frameHeaderLen returns the full header length of a frame given its first bytes (or
-// a number larger than len(h) while it cannot tell yet).
-func frameHeaderLen(h []byte) int {
-	if len(h) < 2 {
-		return 2
-	}
-	n := 2
-	switch h[1] & 0x7f {
-	case 126:
-		n += 2
-	case 127:
-		n += 8
-	}
-	if h[1]&0x80 != 0 {
-		n += 4
-	}
-	return n
-}
-
-func framePayloadLen(h []byte) uint64 {
-	switch l := h[1] & 0x7f; l {
-	case 126:
-		return uint64(h[2])<<8 | uint64(h[3])
-	case 127:
-		var v uint64
-		for _, b := range h[2:10] {
-			v = v<<8 | uint64(b)
-		}
-		return v
-	default:
-		return uint64(l)
 	}
 }
 

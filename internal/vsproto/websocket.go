@@ -60,7 +60,7 @@ func (f *frames) feed(p []byte) error {
 			f.hdr[f.hdrLen] = p[0]
 			f.hdrLen++
 			p = p[1:]
-			if need := frameHeaderLen(f.hdr[:f.hdrLen]); f.hdrLen == need {
+			if need := FrameHeaderLen(f.hdr[:f.hdrLen]); f.hdrLen == need {
 				if err := f.startFrame(); err != nil {
 					f.lost = true
 					return err
@@ -97,7 +97,7 @@ func (f *frames) startFrame() error {
 	opcode := h[0] & 0x0f
 	rsv1 := h[0]&0x40 != 0
 	f.fin = h[0]&0x80 != 0
-	f.remaining = framePayloadLen(h)
+	f.remaining = FramePayloadLen(h)
 	f.masked = h[1]&0x80 != 0
 	if f.masked {
 		copy(f.mask[:], h[len(h)-4:])
@@ -178,9 +178,9 @@ func (f *frames) payload(chunk []byte) {
 	}
 }
 
-// frameHeaderLen is the full header length of a frame given its first bytes (2 while
+// FrameHeaderLen is the full header length of a frame given its first bytes (2 while
 // fewer than 2 are known).
-func frameHeaderLen(h []byte) int {
+func FrameHeaderLen(h []byte) int {
 	if len(h) < 2 {
 		return 2
 	}
@@ -197,7 +197,8 @@ func frameHeaderLen(h []byte) int {
 	return n
 }
 
-func framePayloadLen(h []byte) uint64 {
+// FramePayloadLen is the payload length a complete frame header (h) announces.
+func FramePayloadLen(h []byte) uint64 {
 	switch l := h[1] & 0x7f; l {
 	case 126:
 		return uint64(h[2])<<8 | uint64(h[3])

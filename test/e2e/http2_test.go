@@ -16,7 +16,7 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/codehub-dev/codehub/internal/testenv"
+	"github.com/codehub-dev/codehub/internal/testkit"
 )
 
 // TestTLSServesHTTP2AndWebSockets: with --tls-cert/--tls-key the gateway negotiates h2
@@ -25,7 +25,7 @@ import (
 // RFC 8441 (Go's server does not by default), are upgraded and carry VS Code's protocol
 // to the real code-server and back.
 func TestTLSServesHTTP2AndWebSockets(t *testing.T) {
-	state := testenv.TraversableTempDir(t)
+	state := testkit.TraversableTempDir(t)
 	addUser(t, state, "alice", "alice-password", false)
 	port := freePort(t)
 	base := fmt.Sprintf("https://127.0.0.1:%d", port)
