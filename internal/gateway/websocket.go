@@ -59,36 +59,33 @@ func (s *socketSet) remove(c *wsConn) {
 // closeAll sends a close frame (1001) on every tracked connection, at a frame boundary,
 // and closes it.
 func (s *socketSet) closeAll(ctx context.Context) {
-	s.mu.Lock()
-	all := make([]*wsConn, 0, len(s.conns))
-	for c := range s.conns {
-		all = append(all, c)
-	}
-	s.mu.Unlock()
-	var wg sync.WaitGroup
-	for _, c := range all {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c.closeWith(ctx, closeGoingAway)
-		}()
-	}
-	wg.Wait()
+	s.closeMatching(ctx, func(*wsConn) bool { return true }, closeGoingAway)
 }
 
 // closeWhere closes, with code, every tracked WebSocket whose owner matches; it returns
 // how many it closed.
 func (s *socketSet) closeWhere(match func(socketOwner) bool, code uint16) int {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	return s.closeMatching(ctx, func(c *wsConn) bool { return match(c.owner) }, code)
+}
+
+// closeRoute sends close code on every tracked connection to rt's workspace.
+func (s *socketSet) closeRoute(ctx context.Context, rt *route, code uint16) {
+	s.closeMatching(ctx, func(c *wsConn) bool { return c.rt == rt }, code)
+}
+
+// closeMatching closes every tracked connection match selects, each with code at its next
+// frame boundary (or at ctx's deadline), all at once; it waits for them and says how many.
+func (s *socketSet) closeMatching(ctx context.Context, match func(*wsConn) bool, code uint16) int {
 	s.mu.Lock()
 	var hit []*wsConn
 	for c := range s.conns {
-		if match(c.owner) {
+		if match(c) {
 			hit = append(hit, c)
 		}
 	}
 	s.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	defer cancel()
 	var wg sync.WaitGroup
 	for _, c := range hit {
 		wg.Add(1)
@@ -99,21 +96,6 @@ func (s *socketSet) closeWhere(match func(socketOwner) bool, code uint16) int {
 	}
 	wg.Wait()
 	return len(hit)
-}
-
-// closeRoute sends close code on every tracked connection to rt's workspace.
-func (s *socketSet) closeRoute(ctx context.Context, rt *route, code uint16) {
-	s.mu.Lock()
-	var all []*wsConn
-	for c := range s.conns {
-		if c.rt == rt {
-			all = append(all, c)
-		}
-	}
-	s.mu.Unlock()
-	for _, c := range all {
-		go c.closeWith(ctx, code)
-	}
 }
 
 // WebSocket close codes the gateway sends.

@@ -21,26 +21,15 @@ const (
 	TypeKeepAlive     Type = 9
 )
 
+var typeNames = map[Type]string{
+	TypeNone: "none", TypeRegular: "regular", TypeControl: "control", TypeAck: "ack",
+	TypeDisconnect: "disconnect", TypeReplayRequest: "replay-request", TypePause: "pause",
+	TypeResume: "resume", TypeKeepAlive: "keep-alive",
+}
+
 func (t Type) String() string {
-	switch t {
-	case TypeNone:
-		return "none"
-	case TypeRegular:
-		return "regular"
-	case TypeControl:
-		return "control"
-	case TypeAck:
-		return "ack"
-	case TypeDisconnect:
-		return "disconnect"
-	case TypeReplayRequest:
-		return "replay-request"
-	case TypePause:
-		return "pause"
-	case TypeResume:
-		return "resume"
-	case TypeKeepAlive:
-		return "keep-alive"
+	if name, ok := typeNames[t]; ok {
+		return name
 	}
 	return "type-" + strconv.Itoa(int(t))
 }
@@ -58,14 +47,11 @@ const (
 	ConnTunnel        ConnType = 3
 )
 
+var connTypeNames = map[ConnType]string{ConnManagement: "management", ConnExtensionHost: "exthost", ConnTunnel: "tunnel"}
+
 func (c ConnType) String() string {
-	switch c {
-	case ConnManagement:
-		return "management"
-	case ConnExtensionHost:
-		return "exthost"
-	case ConnTunnel:
-		return "tunnel"
+	if name, ok := connTypeNames[c]; ok {
+		return name
 	}
 	return "unknown"
 }
