@@ -248,9 +248,13 @@ func newUsers() *cobra.Command {
 	}
 	add.Flags().BoolVar(&admin, "admin", false, "make the user an admin")
 	add.Flags().BoolVar(&fromStdin, "password-stdin", false, "read the password from stdin")
+	var usersOut output
 	list := &cobra.Command{
 		Use: "list", Short: "List users", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := usersOut.check(); err != nil {
+				return err
+			}
 			s, err := open(cmd)
 			if err != nil {
 				return err
@@ -259,16 +263,24 @@ func newUsers() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			type userJSON struct { // never the password hash
+				Name    string    `json:"name"`
+				Admin   bool      `json:"admin"`
+				Created time.Time `json:"created"`
+			}
+			list, rows := []userJSON{}, [][]string{}
 			for _, u := range all {
 				role := "user"
 				if u.Admin {
 					role = "admin"
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "%s\t%s\t%s\n", u.Name, role, u.Created.Format(time.RFC3339))
+				list = append(list, userJSON{u.Name, u.Admin, u.Created})
+				rows = append(rows, []string{u.Name, role, u.Created.Format(time.RFC3339)})
 			}
-			return nil
+			return usersOut.print(cmd.OutOrStdout(), map[string]any{"users": list}, []string{"NAME", "ROLE", "CREATED"}, rows)
 		},
 	}
+	usersOut.register(list)
 	del := &cobra.Command{
 		Use: "delete NAME", Short: "Delete a user (their workspace files stay)", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
