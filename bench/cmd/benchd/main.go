@@ -44,6 +44,9 @@ type options struct {
 	socket     string
 	proxyTo    string
 	authCookie string // name=value the /auth endpoint expects
+	// extensionCommand is code-server's extension CLI (--install-extension ID, …), which
+	// codehub-init runs before the server: the stand-in has no extensions, says so, exits 0.
+	extensionCommand string
 }
 
 func parseArgs(args []string) (options, bool, error) {
@@ -73,6 +76,12 @@ func parseArgs(args []string) (options, bool, error) {
 			o.proxyTo, err = take()
 		case name == "--auth-cookie":
 			o.authCookie, err = take()
+		case name == "--install-extension" || name == "--uninstall-extension":
+			var id string
+			id, err = take()
+			o.extensionCommand = name + " " + id
+		case name == "--list-extensions":
+			o.extensionCommand = name
 		case valueFlags[name]:
 			_, err = take()
 		default:
@@ -93,6 +102,10 @@ func main() {
 	}
 	if version {
 		fmt.Println(Version)
+		return
+	}
+	if o.extensionCommand != "" {
+		fmt.Printf("benchd (code-server stand-in): %s: nothing to do, no extensions here\n", o.extensionCommand)
 		return
 	}
 	var h http.Handler
