@@ -217,6 +217,9 @@ func writeReport(outDir string, res *Results) error {
 	for _, line := range targetsCheck(ss, cfg.IdleSteps, "codehub") {
 		w("- %s\n", line)
 	}
+	for _, line := range nginxTargets(ss, cfg.IdleSteps, "codehub") {
+		w("- %s\n", line)
+	}
 	if findTarget(res, baselineName) != nil {
 		w("\nThe same checks for **%s** (codehub from an earlier revision, for comparison — see its configuration below):\n\n", baselineName)
 		for _, line := range targetsCheck(ss, cfg.IdleSteps, baselineName) {
