@@ -157,7 +157,9 @@ type DeleteDescriber interface {
 
 // StopNotifier is implemented by backends that stop workspaces by themselves (the local
 // backend's idle stop): fn is called with the user before the workspace goes away, so the
-// gateway drops its route and tells the open tabs at once.
+// gateway drops its route and tells the open tabs at once. reason is the backend's own stop
+// (StopIdle, StopMaxRunTime), or "" for a stop decided elsewhere (on Kubernetes: the
+// operator, another replica, kubectl — recorded there, so not counted or audited again).
 type StopNotifier interface {
 	NotifyStops(fn func(user, reason string))
 }

@@ -74,9 +74,12 @@ func (g *Gateway) recordNow(ctx context.Context, user string) error {
 // (idle, maximum run time): the route goes, and the open tabs' connections are closed, so
 // their workbenches reconnect, are told the workspace stopped, and offer a reload.
 func (g *Gateway) workspaceStopped(user, reason string) {
+	g.dropRoute(user)
+	if reason == "" {
+		return // stopped elsewhere, and counted and recorded there
+	}
 	if reason == backend.StopIdle {
 		g.cfg.Metrics.IdleStops.Inc()
 	}
-	g.dropRoute(user)
 	g.record(actorSystem, "workspace.stop", user, "by the backend: "+reason, nil)
 }

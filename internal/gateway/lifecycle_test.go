@@ -45,3 +45,22 @@ func TestEveryStopDropsTheRouteAndIsAudited(t *testing.T) {
 		}
 	}
 }
+
+// TestStopDecidedElsewhereOnlyDropsTheRoute: a stop the backend saw but did not make (on
+// Kubernetes: the operator's, another replica's) drops the route, and is neither counted as
+// this replica's idle stop nor audited again — every replica gets the notice.
+func TestStopDecidedElsewhereOnlyDropsTheRoute(t *testing.T) {
+	f, _ := pagesFixture(t, true, twoProfiles)
+	f.be.running["alice"] = true
+	if _, body := f.do(t, "GET", "/", map[string]string{"Cookie": f.cookie("alice")}); body != "workspace:alice" {
+		t.Fatalf("alice's workspace: %q", body)
+	}
+	before := len(f.gw.cfg.Audit.Recent(200))
+	f.gw.workspaceStopped("alice", "")
+	if _, ok := f.gw.routes.get("alice"); ok {
+		t.Fatal("the route stayed")
+	}
+	if after := f.gw.cfg.Audit.Recent(200); len(after) != before {
+		t.Fatalf("audited again: %+v", after[len(after)-1])
+	}
+}

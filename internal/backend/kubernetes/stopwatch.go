@@ -10,7 +10,6 @@ import (
 
 	codehubv1 "github.com/codehub-dev/codehub/api/v1alpha1"
 	"github.com/codehub-dev/codehub/internal/backend"
-	"github.com/codehub-dev/codehub/internal/workspacebuild"
 )
 
 var _ backend.StopNotifier = (*Backend)(nil)
@@ -19,8 +18,9 @@ var _ backend.StopNotifier = (*Backend)(nil)
 // operator's idle or maximum-run-time stop above all, but also another gateway replica or
 // kubectl — so this gateway drops its route at once. Without it the route points at a
 // Service with no pod behind it until a request fails (a dial timeout), and the open tabs
-// learn of the stop only then. It needs a client that can watch (NewClient's can); with
-// another client nothing is watched.
+// learn of the stop only then. The reason passed is always "": every replica sees every
+// stop, so counting or auditing it here would count it once per replica. It needs a client
+// that can watch (NewClient's can); with another client nothing is watched.
 func (b *Backend) NotifyStops(fn func(user, reason string)) {
 	wc, ok := b.cfg.Client.(client.WithWatch)
 	if !ok {
@@ -84,17 +84,8 @@ func (b *Backend) followStops(ctx context.Context, wc client.WithWatch, version 
 				delete(running, ws.Name)
 			}
 			if was && !now {
-				fn(ws.Spec.User, stopReason(ws, time.Now()))
+				fn(ws.Spec.User, "") // decided elsewhere; the operator's Events record why
 			}
 		}
 	}
-}
-
-// stopReason says why ws was stopped when its idle or run-time deadline has passed ("" when
-// someone stopped it).
-func stopReason(ws *codehubv1.Workspace, now time.Time) string {
-	if at, reason := workspacebuild.StopDeadline(ws); !at.IsZero() && !at.After(now) {
-		return reason
-	}
-	return ""
 }
