@@ -38,9 +38,21 @@ const maxSlug = 30
 // Users that differ only in case or punctuation ("Alice"/"alice", "a-b"/"a.b") get
 // different names because the suffix hashes the exact user string.
 func WorkspaceName(user string) string {
+	slug := slugOf(user, maxSlug)
+	sum := sha256.Sum256([]byte(user))
+	h := hex.EncodeToString(sum[:5])
+	if slug == "" {
+		return "u-" + h
+	}
+	return slug + "-" + h
+}
+
+// slugOf folds s to lowercase letters and digits with single dashes between runs, at most
+// max bytes, no dash at either end ("" if nothing is left). It never contains "--".
+func slugOf(s string, max int) string {
 	var b strings.Builder
 	lastDash := true
-	for _, r := range strings.ToLower(user) {
+	for _, r := range strings.ToLower(s) {
 		switch {
 		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
 			b.WriteRune(r)
@@ -49,20 +61,65 @@ func WorkspaceName(user string) string {
 			b.WriteByte('-')
 			lastDash = true
 		}
-		if b.Len() >= maxSlug {
+		if b.Len() >= max {
 			break
 		}
 	}
 	slug := strings.Trim(b.String(), "-")
-	if len(slug) > maxSlug {
-		slug = strings.TrimRight(slug[:maxSlug], "-")
+	if len(slug) > max {
+		slug = strings.TrimRight(slug[:max], "-")
 	}
-	sum := sha256.Sum256([]byte(user))
-	h := hex.EncodeToString(sum[:5])
-	if slug == "" {
-		return "u-" + h
+	return slug
+}
+
+// MaxWorkspaceNameLen bounds the name a user gives a named workspace.
+const MaxWorkspaceNameLen = 20
+
+// DefaultWorkspace is how lists show the default workspace's name; no named workspace
+// may take it.
+const DefaultWorkspace = "default"
+
+// CheckWorkspaceName is the one policy for the names users give their named workspaces:
+// 1 to MaxWorkspaceNameLen lowercase letters, digits and single dashes, starting and
+// ending with a letter or digit. "--" is refused because port hosts are
+// p<port>--<workspace>, and "default" because lists show the default workspace so.
+func CheckWorkspaceName(name string) error {
+	if name == "" || len(name) > MaxWorkspaceNameLen {
+		return fmt.Errorf("workspace name must be 1 to %d characters", MaxWorkspaceNameLen)
 	}
-	return slug + "-" + h
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '-' {
+			return fmt.Errorf("workspace name %q may contain only lowercase letters, digits and dashes", name)
+		}
+	}
+	switch {
+	case name[0] == '-' || name[len(name)-1] == '-':
+		return fmt.Errorf("workspace name %q must start and end with a letter or digit", name)
+	case strings.Contains(name, "--"):
+		return fmt.Errorf("workspace name %q must not contain two dashes in a row", name)
+	case name == DefaultWorkspace:
+		return fmt.Errorf("workspace name %q is reserved for the default workspace", name)
+	}
+	return nil
+}
+
+// NamedWorkspaceName returns the full name of user's workspace called name (checked by
+// CheckWorkspaceName): a readable prefix of both, then 12 hex digits of a hash of the
+// exact user and name. At most 41 characters, like WorkspaceName, and never equal to
+// any WorkspaceName: those end in exactly 10 hex digits after the last dash, these in 12.
+// The NUL separator keeps ("a", "b-c") and ("a-b", "c") apart.
+func NamedWorkspaceName(user, name string) string {
+	sum := sha256.Sum256([]byte(user + "\x00" + name))
+	h := hex.EncodeToString(sum[:6])
+	prefix := slugOf(user, 10)
+	if prefix == "" {
+		prefix = "u"
+	}
+	if n := slugOf(name, 17); n != "" {
+		prefix += "-" + n
+	}
+	return prefix + "-" + h
 }
 
 // MaxNameLen bounds a user name from any provider.

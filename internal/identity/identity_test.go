@@ -75,3 +75,72 @@ func TestCheckName(t *testing.T) {
 		t.Errorf("LogName leaks or has the wrong shape: %q", got)
 	}
 }
+
+func TestNamedWorkspaceName(t *testing.T) {
+	users := []string{"alice", "Alice", "a-b", "a.b", "", "ユーザー", strings.Repeat("x", 300), "a\x00b", "alice-dev"}
+	names := []string{"dev", "b-c", "x", strings.Repeat("z", MaxWorkspaceNameLen), "a1-b2"}
+	seen := map[string]string{}
+	for _, u := range users {
+		seen[WorkspaceName(u)] = "default of " + u
+	}
+	for _, u := range users {
+		for _, n := range names {
+			full := NamedWorkspaceName(u, n)
+			if len(full) > 41 || !dnsLabel.MatchString(full) || strings.Contains(full, "--") {
+				t.Errorf("NamedWorkspaceName(%q, %q) = %q: not a short DNS label without \"--\"", u, n, full)
+			}
+			if prev, dup := seen[full]; dup {
+				t.Errorf("%q/%q and %s share the name %q", u, n, prev, full)
+			}
+			seen[full] = u + "/" + n
+			if NamedWorkspaceName(u, n) != full {
+				t.Errorf("NamedWorkspaceName(%q, %q) not deterministic", u, n)
+			}
+		}
+	}
+	// The separator is not ambiguous: ("a", "b-c") and ("a-b", "c") differ.
+	if NamedWorkspaceName("a", "b-c") == NamedWorkspaceName("a-b", "c") {
+		t.Error("user/name split is ambiguous")
+	}
+	if got := NamedWorkspaceName("alice", "dev"); !strings.HasPrefix(got, "alice-dev-") {
+		t.Errorf("NamedWorkspaceName(alice, dev) = %q, want a readable prefix", got)
+	}
+}
+
+func TestCheckWorkspaceName(t *testing.T) {
+	for _, good := range []string{"dev", "a", "0", "a-b", "ml2", strings.Repeat("a", MaxWorkspaceNameLen)} {
+		if err := CheckWorkspaceName(good); err != nil {
+			t.Errorf("CheckWorkspaceName(%q) = %v, want ok", good, err)
+		}
+	}
+	bad := map[string]string{
+		"": "1 to",
+		strings.Repeat("a", MaxWorkspaceNameLen+1): "1 to",
+		"Dev":     "lowercase",
+		"a_b":     "lowercase",
+		"a/b":     "lowercase",
+		"..":      "lowercase",
+		"a.b":     "lowercase",
+		"-a":      "start and end",
+		"a-":      "start and end",
+		"a--b":    "two dashes",
+		"default": "reserved",
+		"dév":     "lowercase",
+	}
+	for name, want := range bad {
+		err := CheckWorkspaceName(name)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("CheckWorkspaceName(%q) = %v, want an error saying %q", name, err, want)
+		}
+	}
+}
+
+// TestWorkspaceNameUnchanged pins default names: existing state dirs, Workspace objects and
+// volumes are found by them, so a change would lose every user's files.
+func TestWorkspaceNameUnchanged(t *testing.T) {
+	for user, want := range map[string]string{"alice": "alice-2bd806c97f", "Alice.B--c": "alice-b-c-e6be3fcf49", "": "u-e3b0c44298", "ユーザー": "u-11f06de567"} {
+		if got := WorkspaceName(user); got != want {
+			t.Errorf("WorkspaceName(%q) = %q, want %q (as before named workspaces)", user, got, want)
+		}
+	}
+}
