@@ -146,6 +146,7 @@ func newServe() *cobra.Command {
 	f.StringVar(&o.Backend, "backend", envOr("CODEHUB_BACKEND", "local"), "where workspaces run: local (code-server processes here) or kubernetes (Workspace resources)")
 	f.StringVar(&o.KubernetesConfig, "workspace-defaults", os.Getenv("CODEHUB_WORKSPACE_DEFAULTS"), "kubernetes backend: YAML file with namespace, Workspace spec defaults and activityInterval")
 	f.StringVar(&o.Namespace, "namespace", os.Getenv("CODEHUB_NAMESPACE"), "kubernetes backend: namespace of the Workspaces (default: the file's, else the gateway's own)")
+	f.IntVar(&o.MaxWorkspaces, "max-workspaces", 3, "how many workspaces a user may have, the default one included (named workspaces: each its own home); 1 = the default one only")
 	f.StringVar(&o.WorkspaceOrigins, "workspace-origins", os.Getenv("CODEHUB_WORKSPACE_ORIGINS"), "serve each workspace on its own host <workspace>.<this host> (needs wildcard DNS and TLS); empty = one host")
 	f.BoolVar(&o.SharedUnixUser, "shared-unix-user", false, "local backend without root: let several users share this unix user. Only for a trusted team: everyone can act as everyone (read each other's files, reach each other's workspaces). Without it, a gateway that is not root serves one person; as root every workspace gets its own unix uid")
 	f.StringSliceVar(&o.TrustedProxies, "trusted-proxies", nil, "CIDRs of reverse proxies (an ingress) whose X-Forwarded-For names the client, for sign-in throttling; other peers are the client")

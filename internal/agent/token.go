@@ -29,6 +29,22 @@ const (
 
 const prefix = "chagent_"
 
+// Subject is what a workspace's token names: its owner, and for a named workspace a NUL
+// and its name (user names never contain control characters: identity.CheckName), so the
+// default workspace's token is what it was before named workspaces.
+func Subject(user, name string) string {
+	if name == "" {
+		return user
+	}
+	return user + "\x00" + name
+}
+
+// SplitSubject is the inverse of Subject.
+func SplitSubject(subject string) (user, name string) {
+	user, name, _ = strings.Cut(subject, "\x00")
+	return user, name
+}
+
 // Token is the agent token of user's workspace whose credential is credential.
 func Token(user, credential string) string {
 	return prefix + base64.RawURLEncoding.EncodeToString([]byte(user)) + "." + mac(user, credential)

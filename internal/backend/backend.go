@@ -26,11 +26,41 @@ const (
 	StateFailed   State = "Failed"
 )
 
+// Ref names one workspace: its owner and, for a named workspace, its name among the
+// owner's ("" = the user's default workspace, the one every user had before named ones).
+// It is what every backend method and the gateway's route table key by.
+type Ref struct {
+	User string
+	Name string
+}
+
+// Default is the reference to user's default workspace.
+func Default(user string) Ref { return Ref{User: user} }
+
+// FullName is the workspace's deterministic name (state directory, Workspace object, host
+// label): identity.WorkspaceName for the default, so no existing workspace moves.
+func (r Ref) FullName() string {
+	if r.Name == "" {
+		return identity.WorkspaceName(r.User)
+	}
+	return identity.NamedWorkspaceName(r.User, r.Name)
+}
+
+// String is the reference as logs and messages show it: "alice" or "alice/dev".
+func (r Ref) String() string {
+	if r.Name == "" {
+		return r.User
+	}
+	return r.User + "/" + r.Name
+}
+
 // Workspace is the gateway's view of one user's workspace.
 type Workspace struct {
-	Name  string // identity.WorkspaceName(User)
-	User  string // exact platform user name
-	State State  // current phase
+	Name string // Ref().FullName()
+	User string // exact platform user name
+	// Named is the workspace's name among its owner's ("" = the default workspace).
+	Named string
+	State State // current phase
 	// Endpoint is where code-server answers; set only when State is Running. Scheme "http"
 	// is a TCP address; scheme "unix" is a unix socket at Endpoint.Path (the local backend:
 	// no TCP listener for code-server at all).
@@ -66,6 +96,9 @@ type Workspace struct {
 	Created time.Time
 }
 
+// Ref is the reference to ws.
+func (ws Workspace) Ref() Ref { return Ref{User: ws.User, Name: ws.Named} }
+
 // Step is one step of a workspace's start. Started and Done are zero until they happen.
 type Step struct {
 	Name          string
@@ -81,7 +114,7 @@ const (
 // CodeServerCookie is the cookie code-server reads its session from (no --cookie-suffix).
 const CodeServerCookie = "code-server-session"
 
-// ErrNotFound means the user has no workspace yet.
+// ErrNotFound means the workspace does not exist (yet).
 var ErrNotFound = errors.New("workspace not found")
 
 // ErrRefused means the backend will not start this workspace as asked (it would break
@@ -91,13 +124,15 @@ var ErrRefused = errors.New("workspace refused")
 // Backend starts, stops and locates workspaces. All methods are safe for concurrent use
 // and idempotent; none blocks until a workspace is ready.
 type Backend interface {
-	// Get reports the user's workspace; ErrNotFound if it was never created.
-	Get(ctx context.Context, user string) (Workspace, error)
-	// Start creates the workspace if needed and begins starting it. Concurrent calls
-	// for the same user start it once.
-	Start(ctx context.Context, id identity.Identity) (Workspace, error)
+	// Get reports the workspace; ErrNotFound if it was never created.
+	Get(ctx context.Context, ref Ref) (Workspace, error)
+	// Start creates id.User's workspace called name ("" = the default) if needed and begins
+	// starting it. Concurrent calls for the same workspace start it once. Limits on how
+	// many a user may have are the gateway's; the name was checked
+	// (identity.CheckWorkspaceName).
+	Start(ctx context.Context, id identity.Identity, name string) (Workspace, error)
 	// Stop stops the workspace and keeps all of its data.
-	Stop(ctx context.Context, user string) error
+	Stop(ctx context.Context, ref Ref) error
 	// List reports every workspace the backend knows.
 	List(ctx context.Context) ([]Workspace, error)
 	// Shutdown releases the backend's resources when the gateway exits; the local
@@ -110,7 +145,7 @@ type Backend interface {
 // the workspace's own unix user). Backends without it are reached through code-server's
 // /proxy/<port>/ route inside the workspace (Kubernetes: the pod's own loopback).
 type PortDialer interface {
-	DialPort(ctx context.Context, user string, port int) (net.Conn, error)
+	DialPort(ctx context.Context, ref Ref, port int) (net.Conn, error)
 }
 
 // ActivityRecorder stores activity: the gateway hands it what people do in a workspace,
@@ -118,14 +153,14 @@ type PortDialer interface {
 // stops idle workspaces itself; the kubernetes backend writes status.lastActivityTime at a
 // bounded rate, from which the operator alone stops them.
 type ActivityRecorder interface {
-	RecordActivity(ctx context.Context, user string, at time.Time) error
+	RecordActivity(ctx context.Context, ref Ref, at time.Time) error
 }
 
 // ProfileSetter is implemented by backends that apply profiles: SetProfile records the
-// profile the user's workspace runs with from its next start (ErrNotFound-free: it may be
+// profile the workspace runs with from its next start (ErrNotFound-free: it may be
 // called before the first start). The caller has checked that the user may use it.
 type ProfileSetter interface {
-	SetProfile(ctx context.Context, user, profile string) error
+	SetProfile(ctx context.Context, ref Ref, profile string) error
 }
 
 type profileCheckedKey struct{}
@@ -146,20 +181,20 @@ func ProfileChecked(ctx context.Context) bool {
 // Deleter is implemented by backends that can delete a workspace: it is stopped and its
 // record removed, and so are its files (home volume) — callers must tell the user so first.
 type Deleter interface {
-	Delete(ctx context.Context, user string) error
+	Delete(ctx context.Context, ref Ref) error
 }
 
 // DeleteDescriber is implemented by Deleters that can say, before deleting, what Delete does
 // to the user's files (kept or removed, and where), in words for the user.
 type DeleteDescriber interface {
-	DeleteEffect(ctx context.Context, user string) (string, error)
+	DeleteEffect(ctx context.Context, ref Ref) (string, error)
 }
 
 // StopNotifier is implemented by backends that stop workspaces by themselves (the local
-// backend's idle stop): fn is called with the user before the workspace goes away, so the
+// backend's idle stop): fn is called with the workspace before the workspace goes away, so the
 // gateway drops its route and tells the open tabs at once. reason is the backend's own stop
 // (StopIdle, StopMaxRunTime), or "" for a stop decided elsewhere (on Kubernetes: the
 // operator, another replica, kubectl — recorded there, so not counted or audited again).
 type StopNotifier interface {
-	NotifyStops(fn func(user, reason string))
+	NotifyStops(fn func(ref Ref, reason string))
 }

@@ -50,7 +50,7 @@ func (g *Gateway) watchAccounts(ctx context.Context) {
 }
 
 // accountGone ends everything of a deleted local account: its WebSockets, its tokens and
-// its running workspace (files are kept).
+// its running workspaces (files are kept).
 func (g *Gateway) accountGone(ctx context.Context, user string) {
 	sockets := g.closeUserSockets(user)
 	tokens := 0
@@ -58,7 +58,7 @@ func (g *Gateway) accountGone(ctx context.Context, user string) {
 		tokens, _ = g.cfg.Tokens.RevokeUser(user, time.Time{})
 	}
 	stopCtx, cancel := context.WithTimeout(ctx, time.Minute)
-	err := g.stopWorkspace(stopCtx, actorSystem, user, "account deleted")
+	err := g.stopUserWorkspaces(stopCtx, actorSystem, user, "account deleted")
 	cancel()
 	g.cfg.Logger.Info("account deleted: signed out", "user", user, "websockets_closed", sockets, "tokens_revoked", tokens, "stop_err", err)
 }

@@ -80,7 +80,7 @@ func (g *Gateway) newFollower(rt *route) *follower {
 	f := &follower{
 		touch: func() { rt.activity.Touch(g.cfg.Clock.Now()) },
 		onLost: func() {
-			g.cfg.Logger.Warn("cannot follow a workbench connection; counting all its traffic as activity", "workspace_user", rt.user)
+			g.cfg.Logger.Warn("cannot follow a workbench connection; counting all its traffic as activity", "workspace", rt.ref.String())
 		},
 	}
 	debug := g.cfg.Logger.Enabled(context.Background(), slog.LevelDebug)
@@ -88,7 +88,7 @@ func (g *Gateway) newFollower(rt *route) *follower {
 		if name, ok := personal(ct, m); ok {
 			rt.activity.Touch(g.cfg.Clock.Now())
 			if debug {
-				g.cfg.Logger.Debug("activity", "workspace_user", rt.user, "message", name)
+				g.cfg.Logger.Debug("activity", "workspace", rt.ref.String(), "message", name)
 			}
 		}
 	})

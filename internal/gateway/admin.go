@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"errors"
 	"net/http"
 	"net/url"
 	"slices"
@@ -77,7 +76,7 @@ func (g *Gateway) adminCaller(w http.ResponseWriter, r *http.Request, form bool)
 	}
 	if ok && !id.Admin {
 		if form {
-			g.record(id.User, "admin."+r.PostForm.Get("action"), r.PostForm.Get("user"), r.URL.Path, errForbidden)
+			g.record(id.User, "admin."+r.PostForm.Get("action"), backend.Default(r.PostForm.Get("user")), r.URL.Path, errForbidden)
 		}
 		render(w, http.StatusForbidden, "error.html", pageData{Title: "Admins only", Message: "This page is for codehub admins."})
 		return id, false
@@ -171,28 +170,37 @@ func (g *Gateway) adminWorkspace(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusBadRequest, "No workspace named.")
 		return
 	}
+	ref, err := formRef(r, target)
+	if err != nil {
+		fail(http.StatusBadRequest, err.Error())
+		return
+	}
 	switch r.PostForm.Get("action") {
 	case "start":
-		if _, err := g.startWorkspace(ctx, id, target, "admin page"); err != nil {
-			fail(http.StatusConflict, "Could not start "+target+"'s workspace: "+err.Error())
+		if _, err := g.startWorkspace(ctx, id, ref, "admin page"); err != nil {
+			fail(http.StatusConflict, "Could not start "+describe(ref)+": "+err.Error())
 			return
 		}
 		http.Redirect(w, r, adminBack(r, "admin-started"), http.StatusSeeOther)
 	case "stop":
-		if err := g.stopWorkspace(ctx, id.User, target, "admin page"); err != nil {
-			fail(http.StatusInternalServerError, "Could not stop "+target+"'s workspace: "+err.Error())
+		if err := g.stopWorkspace(ctx, id.User, ref, "admin page"); err != nil {
+			fail(http.StatusInternalServerError, "Could not stop "+describe(ref)+": "+err.Error())
 			return
 		}
 		http.Redirect(w, r, adminBack(r, "admin-stopped"), http.StatusSeeOther)
 	case "delete":
 		if r.PostForm.Get("confirm") != "yes" {
-			g.confirm(w, r, id, confirmView{Action: "/_codehub/admin/workspace", Heading: "Delete " + target + "'s workspace?",
-				Consequence: "The workspace " + identity.WorkspaceName(target) + " is stopped and deleted with every file in it (its home directory or home volume). This cannot be undone; " + target + " gets a new, empty workspace on their next visit.",
-				Fields:      map[string]string{"action": "delete", "user": target}, Button: "Delete workspace and files", Back: "/_codehub/admin"})
+			again := target + " gets a new, empty workspace on their next visit."
+			if ref.Name != "" {
+				again = "their other workspaces are not touched."
+			}
+			g.confirm(w, r, id, confirmView{Action: "/_codehub/admin/workspace", Heading: "Delete " + describe(ref) + "?",
+				Consequence: "The workspace " + ref.FullName() + " is stopped and deleted with every file in it (its home directory or home volume). This cannot be undone; " + again,
+				Fields:      map[string]string{"action": "delete", "user": target, "name": ref.Name}, Button: "Delete workspace and files", Back: "/_codehub/admin"})
 			return
 		}
-		if err := g.deleteWorkspace(ctx, id.User, target, "admin page"); err != nil {
-			fail(http.StatusConflict, "Could not delete "+target+"'s workspace: "+err.Error())
+		if err := g.deleteWorkspace(ctx, id.User, ref, "admin page"); err != nil {
+			fail(http.StatusConflict, "Could not delete "+describe(ref)+": "+err.Error())
 			return
 		}
 		http.Redirect(w, r, adminBack(r, "admin-deleted"), http.StatusSeeOther)
@@ -224,11 +232,11 @@ func (g *Gateway) adminStopIdle(w http.ResponseWriter, r *http.Request) {
 		if ws.State != backend.StateRunning || ws.LastActivity.IsZero() || ws.LastActivity.After(cutoff) {
 			continue
 		}
-		if err := g.stopWorkspace(r.Context(), id.User, ws.User, "admin page: stop all idle for "+strconv.Itoa(minutes)+" min"); err != nil {
-			failed = append(failed, ws.User)
+		if err := g.stopWorkspace(r.Context(), id.User, ws.Ref(), "admin page: stop all idle for "+strconv.Itoa(minutes)+" min"); err != nil {
+			failed = append(failed, ws.Ref().String())
 			continue
 		}
-		stopped = append(stopped, ws.User)
+		stopped = append(stopped, ws.Ref().String())
 	}
 	msg := "No running workspace was idle for " + strconv.Itoa(minutes) + " minutes."
 	if len(stopped) > 0 {
@@ -257,7 +265,7 @@ func (g *Gateway) adminUser(w http.ResponseWriter, r *http.Request) {
 	f, ctx := r.PostForm, r.Context()
 	action, name := f.Get("action"), strings.TrimSpace(f.Get("user"))
 	fail := func(status int, msg string, err error) {
-		g.record(id.User, "user."+action, name, "admin page", err)
+		g.record(id.User, "user."+action, backend.Default(name), "admin page", err)
 		g.renderAdmin(w, r, id, status, adminView{}, "", msg)
 	}
 	_, _, exists := g.cfg.Accounts.Account(name)
@@ -289,7 +297,7 @@ func (g *Gateway) adminUser(w http.ResponseWriter, r *http.Request) {
 		if action == "password" {
 			g.accountChanged(name, g.cfg.Clock.Now())
 		}
-		g.record(id.User, "user."+action, name, "admin page"+map[bool]string{true: " (admin)", false: ""}[admin && action == "add"], nil)
+		g.record(id.User, "user."+action, backend.Default(name), "admin page"+map[bool]string{true: " (admin)", false: ""}[admin && action == "add"], nil)
 		view := adminView{}
 		if generated {
 			view.NewPassword, view.NewPasswordUser = pw, name
@@ -301,7 +309,7 @@ func (g *Gateway) adminUser(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		g.accountChanged(name, g.cfg.Clock.Now())
-		g.record(id.User, "user."+action+"-admin", name, "admin page", nil)
+		g.record(id.User, "user."+action+"-admin", backend.Default(name), "admin page", nil)
 		http.Redirect(w, r, adminBack(r, "user-changed"), http.StatusSeeOther)
 	case "delete":
 		if f.Get("confirm") != "yes" {
@@ -318,11 +326,11 @@ func (g *Gateway) adminUser(w http.ResponseWriter, r *http.Request) {
 			fail(http.StatusInternalServerError, "Could not delete "+name+": "+err.Error(), err)
 			return
 		}
-		g.record(id.User, "user.delete", name, "admin page", nil)
+		g.record(id.User, "user.delete", backend.Default(name), "admin page", nil)
 		// At once, not at the account watcher's next look (which then finds nothing left).
 		g.accountGone(ctx, name)
 		if f.Get("delete_workspace") == "yes" {
-			if err := g.deleteWorkspace(ctx, id.User, name, "admin page: with the user"); err != nil && !errors.Is(err, backend.ErrNotFound) {
+			if err := g.deleteUserWorkspaces(ctx, id.User, name, "admin page: with the user"); err != nil {
 				g.renderAdmin(w, r, id, http.StatusConflict, adminView{}, adminNotices["user-deleted"], "Could not delete their workspace: "+err.Error())
 				return
 			}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/codehub-dev/codehub/internal/backend"
 	"github.com/codehub-dev/codehub/internal/identity"
 )
 
@@ -58,7 +59,7 @@ func TestAdminPageWorkspaces(t *testing.T) {
 	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/_codehub/admin?done=admin-stopped&user=bo" {
 		t.Fatalf("stop bob: %d → %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
-	if _, ok := f.gw.routes.get("bob"); ok || f.be.stops["bob"] != 1 {
+	if _, ok := f.gw.routes.get(backend.Default("bob")); ok || f.be.stops["bob"] != 1 {
 		t.Fatalf("after the admin's stop: route kept %v, stops %d", ok, f.be.stops["bob"])
 	}
 	f.be.running["bob"] = true

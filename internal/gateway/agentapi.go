@@ -47,19 +47,20 @@ type agentStatusJSON struct {
 // agentCaller authenticates an agent request and returns its workspace (running).
 func (g *Gateway) agentCaller(w http.ResponseWriter, r *http.Request) (backend.Workspace, bool) {
 	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	user, claimed := agent.User(token)
+	subject, claimed := agent.User(token)
+	user, name := agent.SplitSubject(subject)
 	if !ok || !claimed {
 		writeJSON(w, http.StatusUnauthorized, apiError{"send Authorization: Bearer $" + agent.EnvToken})
 		return backend.Workspace{}, false
 	}
-	ws, err := g.cfg.Backend.Get(r.Context(), user)
+	ws, err := g.cfg.Backend.Get(r.Context(), backend.Ref{User: user, Name: name})
 	if err != nil && !errors.Is(err, backend.ErrNotFound) {
 		writeJSON(w, http.StatusServiceUnavailable, apiError{"backend unavailable"})
 		return ws, false
 	}
 	// Only a running workspace has a credential to check against; a stopped one's agent
 	// has nothing left to say.
-	if err != nil || !agent.Verify(token, user, ws.Credential) {
+	if err != nil || !agent.Verify(token, subject, ws.Credential) {
 		writeJSON(w, http.StatusUnauthorized, apiError{"not a running workspace's agent token"})
 		return ws, false
 	}
@@ -102,16 +103,16 @@ func (g *Gateway) agentActivity(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, apiError{`body must be {"kind": "keep-running"} or {"kind": "busy"}`})
 		return
 	}
-	if err := g.recordNow(r.Context(), ws.User); err != nil {
+	if err := g.recordNow(r.Context(), ws.Ref()); err != nil {
 		writeJSON(w, http.StatusServiceUnavailable, apiError{"could not record activity: " + err.Error()})
 		return
 	}
 	if req.Kind == "keep-running" {
-		g.cfg.Logger.Info("keep running", "user", ws.User)
+		g.cfg.Logger.Info("keep running", "workspace", ws.Ref().String())
 	} else {
-		g.cfg.Logger.Debug("busy report", "user", ws.User, "cpu_cores", req.Cores)
+		g.cfg.Logger.Debug("busy report", "workspace", ws.Ref().String(), "cpu_cores", req.Cores)
 	}
-	if fresh, err := g.cfg.Backend.Get(r.Context(), ws.User); err == nil {
+	if fresh, err := g.cfg.Backend.Get(r.Context(), ws.Ref()); err == nil {
 		ws = fresh
 	}
 	g.writeAgentStatus(w, r, ws)
@@ -122,7 +123,7 @@ func (g *Gateway) agentStop(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if err := g.stopWorkspace(r.Context(), ws.User, ws.User, "from the workspace (codehub extension)"); err != nil {
+	if err := g.stopWorkspace(r.Context(), ws.User, ws.Ref(), "from the workspace (codehub extension)"); err != nil {
 		writeJSON(w, http.StatusInternalServerError, apiError{err.Error()})
 		return
 	}

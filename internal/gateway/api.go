@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/codehub-dev/codehub/internal/auth"
+	"github.com/codehub-dev/codehub/internal/backend"
 	"github.com/codehub-dev/codehub/internal/identity"
 	"github.com/codehub-dev/codehub/internal/tokens"
 )
@@ -24,6 +25,10 @@ func (g *Gateway) apiRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("DELETE /_codehub/api/v1/workspaces/{user}", g.apiDelete)
 	mux.HandleFunc("POST /_codehub/api/v1/workspaces/{user}/start", g.apiStart)
 	mux.HandleFunc("POST /_codehub/api/v1/workspaces/{user}/stop", g.apiStop)
+	mux.HandleFunc("GET /_codehub/api/v1/workspaces/{user}/{name}", g.apiGetWorkspace)
+	mux.HandleFunc("DELETE /_codehub/api/v1/workspaces/{user}/{name}", g.apiDelete)
+	mux.HandleFunc("POST /_codehub/api/v1/workspaces/{user}/{name}/start", g.apiStart)
+	mux.HandleFunc("POST /_codehub/api/v1/workspaces/{user}/{name}/stop", g.apiStop)
 	mux.HandleFunc("GET /_codehub/api/v1/profiles", g.apiListProfiles)
 	mux.HandleFunc("GET /_codehub/api/v1/tokens", g.apiListTokens)
 	mux.HandleFunc("POST /_codehub/api/v1/tokens", g.apiCreateToken)
@@ -170,7 +175,7 @@ func (g *Gateway) apiCreateToken(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, apiError{err.Error()})
 		return
 	}
-	g.record(id.User, "token.create", id.User, "API: "+t.ID+" "+t.Name, nil)
+	g.record(id.User, "token.create", backend.Default(id.User), "API: "+t.ID+" "+t.Name, nil)
 	out := toJSON(t)
 	out.Token = secret
 	writeJSON(w, http.StatusCreated, out)
@@ -190,7 +195,7 @@ func (g *Gateway) apiRevokeToken(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusInternalServerError, apiError{err.Error()})
 		return
 	}
-	g.record(id.User, "token.revoke", t.User, "API: "+t.ID, nil)
+	g.record(id.User, "token.revoke", backend.Default(t.User), "API: "+t.ID, nil)
 	w.WriteHeader(http.StatusNoContent)
 }
 

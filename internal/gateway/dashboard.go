@@ -25,6 +25,11 @@ func (g *Gateway) dashboardRoutes(mux *http.ServeMux) {
 // homeView is the home page's own data.
 type homeView struct {
 	Workspace     *wsView // nil: the user has none yet
+	Named         []wsView
+	// CreateNamed offers the form for one more named workspace (below the limit); Max is
+	// the limit, the default workspace included.
+	CreateNamed   bool
+	Max           int
 	Profiles      []profileView
 	ChooseProfile bool   // more than one profile, and the backend applies them
 	ProfileNote   string // why there is no choice
@@ -62,8 +67,13 @@ func (g *Gateway) dashboard(w http.ResponseWriter, r *http.Request) {
 // renderHome renders the home page for id over the parts of view already set (Next, the
 // new token).
 func (g *Gateway) renderHome(w http.ResponseWriter, r *http.Request, id identity.Identity, status int, view homeView, notice, errMsg string) {
-	ws, err := g.cfg.Backend.Get(r.Context(), id.User)
+	ws, err := g.cfg.Backend.Get(r.Context(), backend.Default(id.User))
 	if err != nil && !errors.Is(err, backend.ErrNotFound) {
+		g.unavailable(w, r, "The workspace service is unavailable; please try again shortly.")
+		return
+	}
+	mine, lerr := g.userWorkspaces(r.Context(), id.User)
+	if lerr != nil {
 		g.unavailable(w, r, "The workspace service is unavailable; please try again shortly.")
 		return
 	}
@@ -77,6 +87,19 @@ func (g *Gateway) renderHome(w http.ResponseWriter, r *http.Request, id identity
 			data.Refresh = 5
 		}
 	}
+	for _, n := range mine {
+		if n.Named == "" {
+			continue
+		}
+		view.Named = append(view.Named, g.wsView(n, now))
+		if n.State == backend.StateStarting || n.State == backend.StateStopping {
+			if view.NewToken == "" {
+				data.Refresh = 5
+			}
+		}
+	}
+	view.Max = g.maxWorkspaces()
+	view.CreateNamed = 1+len(view.Named) < view.Max
 	allowed := g.cfg.Profiles.For(id.Groups, id.Admin)
 	selected := ""
 	if err == nil {
@@ -121,29 +144,38 @@ func (g *Gateway) dashboardWorkspace(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, f := r.Context(), r.PostForm
 	fail := func(msg string) { g.renderHome(w, r, id, http.StatusConflict, homeView{}, "", msg) }
+	ref, err := formRef(r, id.User) // the caller's own workspaces only
+	if err != nil {
+		g.renderHome(w, r, id, http.StatusBadRequest, homeView{}, "", err.Error())
+		return
+	}
 	switch f.Get("action") {
 	case "start":
-		if _, err := g.startWorkspace(ctx, id, id.User, "home page"); err != nil {
+		if _, err := g.startWorkspace(ctx, id, ref, "home page"); err != nil {
 			fail("Could not start the workspace: " + err.Error())
 			return
 		}
 		http.Redirect(w, r, "/_codehub/?done=started", http.StatusSeeOther)
 	case "stop":
-		if err := g.stopWorkspace(ctx, id.User, id.User, "home page"); err != nil {
+		if err := g.stopWorkspace(ctx, id.User, ref, "home page"); err != nil {
 			fail("Could not stop the workspace: " + err.Error())
 			return
 		}
 		http.Redirect(w, r, "/_codehub/?done=stopped", http.StatusSeeOther)
 	case "create":
-		g.createOwn(w, r, id)
+		g.createOwn(w, r, id, ref)
 	case "delete":
 		if f.Get("confirm") != "yes" {
-			g.confirm(w, r, id, confirmView{Action: "/_codehub/workspace", Heading: "Delete your workspace?",
-				Consequence: "Your workspace " + identity.WorkspaceName(id.User) + " is stopped and deleted with every file in it: its home directory (local backend) or home volume (Kubernetes). This cannot be undone. To keep your files, stop the workspace instead.",
-				Fields:      map[string]string{"action": "delete"}, Button: "Delete workspace and files", Back: "/_codehub/"})
+			heading, which := "Delete your workspace?", "Your workspace "+ref.FullName()
+			if ref.Name != "" {
+				heading, which = "Delete your workspace "+ref.Name+"?", "Your workspace "+ref.Name+" ("+ref.FullName()+")"
+			}
+			g.confirm(w, r, id, confirmView{Action: "/_codehub/workspace", Heading: heading,
+				Consequence: which + " is stopped and deleted with every file in it: its home directory (local backend) or home volume (Kubernetes). Your other workspaces are not touched. This cannot be undone. To keep your files, stop the workspace instead.",
+				Fields:      map[string]string{"action": "delete", "name": ref.Name}, Button: "Delete workspace and files", Back: "/_codehub/"})
 			return
 		}
-		if err := g.deleteWorkspace(ctx, id.User, id.User, "home page"); err != nil {
+		if err := g.deleteWorkspace(ctx, id.User, ref, "home page"); err != nil {
 			fail("Could not delete the workspace: " + err.Error())
 			return
 		}
@@ -153,10 +185,18 @@ func (g *Gateway) dashboardWorkspace(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// createOwn creates the caller's workspace with the profile chosen (one they may use) and
-// goes on to next: "/" opens it, which shows its start's progress.
-func (g *Gateway) createOwn(w http.ResponseWriter, r *http.Request, id identity.Identity) {
+// createOwn creates the caller's workspace ref with the profile chosen (one they may use)
+// and goes on to next: "/" opens the default one, which shows its start's progress; a
+// named one opens at its own URL.
+func (g *Gateway) createOwn(w http.ResponseWriter, r *http.Request, id identity.Identity, ref backend.Ref) {
 	name, next := r.PostForm.Get("profile"), safeNext(r.PostForm.Get("next"))
+	if ref.Name != "" {
+		next = g.namedURL(ref)
+		if _, err := g.cfg.Backend.Get(r.Context(), ref); err == nil {
+			g.renderHome(w, r, id, http.StatusConflict, homeView{}, "", "You already have a workspace named "+ref.Name+".")
+			return
+		}
+	}
 	var chosen bool
 	for _, p := range g.cfg.Profiles.For(id.Groups, id.Admin) {
 		if p.Name == name {
@@ -164,12 +204,12 @@ func (g *Gateway) createOwn(w http.ResponseWriter, r *http.Request, id identity.
 		}
 	}
 	if !chosen {
-		g.record(id.User, "workspace.profile", id.User, name, errForbidden)
+		g.record(id.User, "workspace.profile", ref, name, errForbidden)
 		g.renderHome(w, r, id, http.StatusForbidden, homeView{Next: next}, "", "You may not use the profile "+name+".")
 		return
 	}
 	if g.canSetProfiles() {
-		if err := g.setProfile(r.Context(), id.User, id.User, name); err != nil {
+		if err := g.setProfile(r.Context(), id.User, ref, name); err != nil {
 			g.renderHome(w, r, id, http.StatusConflict, homeView{Next: next}, "", "Could not set the profile: "+err.Error())
 			return
 		}
@@ -177,7 +217,7 @@ func (g *Gateway) createOwn(w http.ResponseWriter, r *http.Request, id identity.
 		g.renderHome(w, r, id, http.StatusConflict, homeView{Next: next}, "", "Choosing a profile is "+errNotSupported.Error()+".")
 		return
 	}
-	if _, err := g.startWorkspace(r.Context(), id, id.User, "home page: create with "+name); err != nil {
+	if _, err := g.startWorkspace(r.Context(), id, ref, "home page: create with "+name); err != nil {
 		g.renderHome(w, r, id, http.StatusConflict, homeView{Next: next}, "", "Could not create the workspace: "+err.Error())
 		return
 	}
@@ -211,7 +251,7 @@ func (g *Gateway) dashboardTokens(w http.ResponseWriter, r *http.Request) {
 			g.renderHome(w, r, id, http.StatusBadRequest, homeView{}, "", err.Error())
 			return
 		}
-		g.record(id.User, "token.create", id.User, "home page: "+t.ID+" "+t.Name, nil)
+		g.record(id.User, "token.create", backend.Default(id.User), "home page: "+t.ID+" "+t.Name, nil)
 		g.renderHome(w, r, id, http.StatusOK, homeView{NewToken: secret, NewTokenName: t.Name}, "", "")
 	case "revoke":
 		t, err := g.cfg.Tokens.Get(f.Get("id"))
@@ -223,7 +263,7 @@ func (g *Gateway) dashboardTokens(w http.ResponseWriter, r *http.Request) {
 			g.renderHome(w, r, id, http.StatusInternalServerError, homeView{}, "", "Could not revoke the token: "+err.Error())
 			return
 		}
-		g.record(id.User, "token.revoke", id.User, "home page: "+t.ID, nil)
+		g.record(id.User, "token.revoke", backend.Default(id.User), "home page: "+t.ID, nil)
 		http.Redirect(w, r, "/_codehub/?done=revoked", http.StatusSeeOther)
 	default:
 		g.renderHome(w, r, id, http.StatusBadRequest, homeView{}, "", "Unknown action.")

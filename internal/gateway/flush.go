@@ -48,8 +48,8 @@ func (g *Gateway) FlushActivity(ctx context.Context) {
 		if last.IsZero() || !last.After(rt.flushed) {
 			return true
 		}
-		if err := rec.RecordActivity(ctx, rt.user, last); err != nil {
-			g.cfg.Logger.Warn("record activity", "user", rt.user, "err", err)
+		if err := rec.RecordActivity(ctx, rt.ref, last); err != nil {
+			g.cfg.Logger.Warn("record activity", "workspace", rt.ref.String(), "err", err)
 			return true
 		}
 		rt.flushed = last
@@ -57,29 +57,29 @@ func (g *Gateway) FlushActivity(ctx context.Context) {
 	})
 }
 
-// recordNow stores activity of user's workspace at once (the extension's "Keep running",
+// recordNow stores activity of a workspace at once (the extension's "Keep running",
 // a busy report from inside the workspace): on any replica, with or without a route.
-func (g *Gateway) recordNow(ctx context.Context, user string) error {
+func (g *Gateway) recordNow(ctx context.Context, ref backend.Ref) error {
 	now := g.cfg.Clock.Now()
-	if rt, ok := g.routes.get(user); ok {
+	if rt, ok := g.routes.get(ref); ok {
 		rt.activity.Touch(now)
 	}
 	if rec, ok := g.cfg.Backend.(backend.ActivityRecorder); ok {
-		return rec.RecordActivity(ctx, user, now)
+		return rec.RecordActivity(ctx, ref, now)
 	}
 	return nil
 }
 
-// workspaceStopped is the backend's notice that it is stopping user's workspace by itself
+// workspaceStopped is the backend's notice that it is stopping a workspace by itself
 // (idle, maximum run time): the route goes, and the open tabs' connections are closed, so
 // their workbenches reconnect, are told the workspace stopped, and offer a reload.
-func (g *Gateway) workspaceStopped(user, reason string) {
-	g.dropRoute(user)
+func (g *Gateway) workspaceStopped(ref backend.Ref, reason string) {
+	g.dropRoute(ref)
 	if reason == "" {
 		return // stopped elsewhere, and counted and recorded there
 	}
 	if reason == backend.StopIdle {
 		g.cfg.Metrics.IdleStops.Inc()
 	}
-	g.record(actorSystem, "workspace.stop", user, "by the backend: "+reason, nil)
+	g.record(actorSystem, "workspace.stop", ref, "by the backend: "+reason, nil)
 }

@@ -48,6 +48,9 @@ type Config struct {
 	// WorkspaceOrigins, when set to the main host (e.g. "vscode.example.com"), serves
 	// each workspace on its own host <workspace>.<main host>; see origins.go.
 	WorkspaceOrigins string
+	// MaxWorkspaces is how many workspaces a user may have, her default one included
+	// (0 = DefaultMaxWorkspaces; 1 = the default one only).
+	MaxWorkspaces int
 	// Profiles are the kinds of workspace users choose from (nil: the built-in default).
 	Profiles *profile.Catalog
 	// Assets serves code-server's static files from a trusted tree to every user (nil: each

@@ -53,45 +53,60 @@ func newUpstream(t *testing.T, name string) *upstream {
 	return u
 }
 
-// mapBackend runs nothing: each user's workspace is a given upstream.
+// mapBackend runs nothing: each workspace is a given upstream, keyed by its Ref's String
+// ("alice" for alice's default workspace, "alice/dev" for her workspace dev). A start of
+// a named workspace it does not have makes one with newUp, when set.
 type mapBackend struct {
 	mu      sync.Mutex
 	byUser  map[string]*upstream
 	running map[string]bool
 	starts  map[string]int
 	stops   map[string]int
+	newUp   func(key string) *upstream
 }
 
-func (b *mapBackend) Get(_ context.Context, user string) (backend.Workspace, error) {
+func (b *mapBackend) Get(_ context.Context, ref backend.Ref) (backend.Workspace, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	up, ok := b.byUser[user]
+	key := ref.String()
+	up, ok := b.byUser[key]
 	if !ok {
 		return backend.Workspace{}, backend.ErrNotFound
 	}
-	w := backend.Workspace{Name: identity.WorkspaceName(user), User: user, State: backend.StateStopped}
-	if b.running[user] {
-		w.State, w.Endpoint, w.Credential = backend.StateRunning, mustURL(up.srv.URL), "cred-of-"+user
+	w := backend.Workspace{Name: ref.FullName(), User: ref.User, Named: ref.Name, State: backend.StateStopped}
+	if b.running[key] {
+		w.State, w.Endpoint, w.Credential = backend.StateRunning, mustURL(up.srv.URL), "cred-of-"+key
 	}
 	return w, nil
 }
 
-func (b *mapBackend) Start(ctx context.Context, id identity.Identity) (backend.Workspace, error) {
+func (b *mapBackend) Start(ctx context.Context, id identity.Identity, name string) (backend.Workspace, error) {
+	ref := backend.Ref{User: id.User, Name: name}
+	key := ref.String()
 	b.mu.Lock()
-	b.starts[id.User]++
-	b.running[id.User] = true
+	if _, ok := b.byUser[key]; !ok && name != "" && b.newUp != nil {
+		b.byUser[key] = b.newUp(key)
+	}
+	b.starts[key]++
+	b.running[key] = true
 	b.mu.Unlock()
-	w, _ := b.Get(ctx, id.User)
+	w, _ := b.Get(ctx, ref)
 	w.State, w.Endpoint = backend.StateStarting, nil
 	return w, nil
 }
 
-func (b *mapBackend) Stop(_ context.Context, user string) error {
+func (b *mapBackend) Stop(_ context.Context, ref backend.Ref) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.stops[user]++
-	b.running[user] = false
+	b.stops[ref.String()]++
+	b.running[ref.String()] = false
 	return nil
+}
+
+// refOf is the inverse of Ref.String (user names have no slash).
+func refOf(key string) backend.Ref {
+	user, name, _ := strings.Cut(key, "/")
+	return backend.Ref{User: user, Name: name}
 }
 
 func (b *mapBackend) List(ctx context.Context) ([]backend.Workspace, error) { return nil, nil }
@@ -150,7 +165,8 @@ func newFixtureWith(t *testing.T, idleTimeout time.Duration, adjust func(c *Conf
 		alice: newUpstream(t, "alice"), bob: newUpstream(t, "bob"), cookies: map[string]string{},
 	}
 	f.be = &mapBackend{byUser: map[string]*upstream{"alice": f.alice, "bob": f.bob, "root": newUpstream(t, "root")},
-		running: map[string]bool{}, starts: map[string]int{}, stops: map[string]int{}}
+		running: map[string]bool{}, starts: map[string]int{}, stops: map[string]int{},
+		newUp: func(key string) *upstream { return newUpstream(t, key) }}
 	cfg := Config{Backend: f.be, Passwords: auth.Local{Users: store}, Accounts: store, Codec: codec, Revocations: rev, Tokens: toks,
 		Clock: f.clock, SessionTTL: 24 * time.Hour, Logger: slog.New(slog.DiscardHandler)}
 	var handler http.Handler

@@ -161,13 +161,18 @@ func (g *Gateway) startAgain(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	g.startWorkspace(r.Context(), id, id.User, "try again")
+	ref, err := formRef(r, id.User)
+	if err == nil {
+		g.startWorkspace(r.Context(), id, ref, "try again")
+	}
 	http.Redirect(w, r, safeNext(r.PostForm.Get("next")), http.StatusSeeOther)
 }
 
 type workspaceJSON struct {
-	Name         string        `json:"name"`
-	User         string        `json:"user"`
+	Name string `json:"name"`
+	User string `json:"user"`
+	// Named is the workspace's name among its owner's ("" = her default workspace).
+	Named        string        `json:"workspace,omitempty"`
 	State        backend.State `json:"state"`
 	Message      string        `json:"message,omitempty"`
 	LastActivity *time.Time    `json:"lastActivity,omitempty"`
@@ -188,13 +193,13 @@ func (g *Gateway) workspaceStatus(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	g.writeWorkspace(w, r, id.User)
+	g.writeWorkspace(w, r, backend.Default(id.User))
 }
 
-func (g *Gateway) writeWorkspace(w http.ResponseWriter, r *http.Request, user string) {
-	ws, err := g.cfg.Backend.Get(r.Context(), user)
+func (g *Gateway) writeWorkspace(w http.ResponseWriter, r *http.Request, ref backend.Ref) {
+	ws, err := g.cfg.Backend.Get(r.Context(), ref)
 	if errors.Is(err, backend.ErrNotFound) {
-		writeJSON(w, http.StatusOK, workspaceJSON{Name: identity.WorkspaceName(user), User: user, State: backend.StatePending})
+		writeJSON(w, http.StatusOK, workspaceJSON{Name: ref.FullName(), User: ref.User, Named: ref.Name, State: backend.StatePending})
 		return
 	}
 	if err != nil {
@@ -206,7 +211,7 @@ func (g *Gateway) writeWorkspace(w http.ResponseWriter, r *http.Request, user st
 
 // workspaceJSON reports the backend's one stored activity value (not a replica's own view).
 func (g *Gateway) workspaceJSON(ws backend.Workspace) workspaceJSON {
-	out := workspaceJSON{Name: ws.Name, User: ws.User, State: ws.State, Message: ws.Message,
+	out := workspaceJSON{Name: ws.Name, User: ws.User, Named: ws.Named, State: ws.State, Message: ws.Message,
 		IdleTimeout: ws.IdleTimeout.Seconds(), StopReason: ws.StopReason, Profile: ws.Profile, Notice: ws.Notice}
 	if t := ws.Created; !t.IsZero() {
 		out.Created = &t

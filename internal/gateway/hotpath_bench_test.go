@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/codehub-dev/codehub/internal/auth"
+	"github.com/codehub-dev/codehub/internal/backend"
 	"github.com/codehub-dev/codehub/internal/idle"
 	"github.com/codehub-dev/codehub/internal/session"
 	"github.com/codehub-dev/codehub/internal/users"
@@ -102,7 +103,7 @@ func newHotPath(b *testing.B, loopback bool) *hotPath {
 		b.Fatalf("warm-up request: status %d", w.code)
 	}
 	if !loopback {
-		rt, ok := gw.routes.get("alice")
+		rt, ok := gw.routes.get(backend.Default("alice"))
 		if !ok {
 			b.Fatal("no route after the first request")
 		}
@@ -184,7 +185,7 @@ func (b *bufferPool) Put(v []byte) { b.p.Put(&v) }
 // route's ReverseProxy given a BufferPool: the recommended fix, measured before it lands.
 func BenchmarkHotPathGatewayBufferPool(b *testing.B) {
 	hp := newHotPath(b, false)
-	rt, _ := hp.gw.routes.get("alice")
+	rt, _ := hp.gw.routes.get(backend.Default("alice"))
 	rt.proxy.BufferPool = newBufferPool()
 	runHandler(b, hp.handler, hp.request("/small", "_ga=GA1.1.1234567890.1700000000; "+hp.cookie+"; vscode-tkn=abcdef"))
 }
@@ -235,7 +236,7 @@ func BenchmarkHotPathGatewayParallel(b *testing.B) {
 // and writes fixed-length responses through the server's buffer.
 func BenchmarkHotPathGatewayFlushIntervalZero(b *testing.B) {
 	hp := newHotPath(b, false)
-	rt, _ := hp.gw.routes.get("alice")
+	rt, _ := hp.gw.routes.get(backend.Default("alice"))
 	rt.proxy.FlushInterval = 0
 	runHandler(b, hp.handler, hp.request("/small", "_ga=GA1.1.1234567890.1700000000; "+hp.cookie+"; vscode-tkn=abcdef"))
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/codehub-dev/codehub/internal/agent"
+	"github.com/codehub-dev/codehub/internal/backend"
 	"github.com/codehub-dev/codehub/internal/vsproto"
 )
 
@@ -23,17 +24,17 @@ type recBackend struct {
 	*mapBackend
 	mu      sync.Mutex
 	records map[string][]time.Time
-	notify  []func(user, reason string)
+	notify  []func(ref backend.Ref, reason string)
 }
 
-func (b *recBackend) RecordActivity(_ context.Context, user string, at time.Time) error {
+func (b *recBackend) RecordActivity(_ context.Context, ref backend.Ref, at time.Time) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.records[user] = append(b.records[user], at)
+	b.records[ref.String()] = append(b.records[ref.String()], at)
 	return nil
 }
 
-func (b *recBackend) NotifyStops(fn func(user, reason string)) {
+func (b *recBackend) NotifyStops(fn func(ref backend.Ref, reason string)) {
 	b.mu.Lock()
 	b.notify = append(b.notify, fn)
 	b.mu.Unlock()
@@ -248,15 +249,15 @@ func TestBackendStopClosesTheTabsConnections(t *testing.T) {
 	if len(rb.notify) != 1 {
 		t.Fatalf("the gateway registered %d stop notices", len(rb.notify))
 	}
-	f.be.Stop(context.Background(), "alice")
-	rb.notify[0]("alice", "idle")
+	f.be.Stop(context.Background(), backend.Default("alice"))
+	rb.notify[0](backend.Default("alice"), "idle")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_, _, err = c.Read(ctx)
 	if code := websocket.CloseStatus(err); code != closeWorkspaceStopped {
 		t.Fatalf("open connection after the stop: %v (close %d), want close %d", err, code, closeWorkspaceStopped)
 	}
-	if _, ok := f.gw.routes.get("alice"); ok {
+	if _, ok := f.gw.routes.get(backend.Default("alice")); ok {
 		t.Fatal("route kept after the stop notice")
 	}
 }

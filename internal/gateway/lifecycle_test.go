@@ -17,7 +17,7 @@ func TestEveryStopDropsTheRouteAndIsAudited(t *testing.T) {
 		if _, body := f.do(t, "GET", "/", map[string]string{"Cookie": f.cookie(user)}); body != "workspace:"+user {
 			t.Fatalf("%s's workspace: %q", user, body)
 		}
-		_, ok := f.gw.routes.get(user)
+		_, ok := f.gw.routes.get(backend.Default(user))
 		return ok
 	}
 	for _, c := range []struct {
@@ -30,13 +30,13 @@ func TestEveryStopDropsTheRouteAndIsAudited(t *testing.T) {
 		{"home page", "bob", "bob", "home page", func() {
 			f.post(t, "/_codehub/workspace", map[string]string{"Cookie": f.cookie("bob")}, form(f.csrf(t, "bob"), "action", "stop"))
 		}},
-		{"idle notice", "root", actorSystem, "by the backend: " + backend.StopIdle, func() { f.gw.workspaceStopped("root", backend.StopIdle) }},
+		{"idle notice", "root", actorSystem, "by the backend: " + backend.StopIdle, func() { f.gw.workspaceStopped(backend.Default("root"), backend.StopIdle) }},
 	} {
 		if !routed(c.user) {
 			t.Fatalf("%s: no route to begin with", c.name)
 		}
 		c.stop()
-		if _, ok := f.gw.routes.get(c.user); ok {
+		if _, ok := f.gw.routes.get(backend.Default(c.user)); ok {
 			t.Errorf("%s: the route of %s stayed", c.name, c.user)
 		}
 		ev := f.gw.cfg.Audit.Recent(1)
@@ -56,8 +56,8 @@ func TestStopDecidedElsewhereOnlyDropsTheRoute(t *testing.T) {
 		t.Fatalf("alice's workspace: %q", body)
 	}
 	before := len(f.gw.cfg.Audit.Recent(200))
-	f.gw.workspaceStopped("alice", "")
-	if _, ok := f.gw.routes.get("alice"); ok {
+	f.gw.workspaceStopped(backend.Default("alice"), "")
+	if _, ok := f.gw.routes.get(backend.Default("alice")); ok {
 		t.Fatal("the route stayed")
 	}
 	if after := f.gw.cfg.Audit.Recent(200); len(after) != before {

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/codehub-dev/codehub/internal/backend"
 	"github.com/codehub-dev/codehub/internal/identity"
 	"github.com/codehub-dev/codehub/internal/session"
 )
@@ -34,7 +35,7 @@ type originMode struct {
 // handoffs issues and redeems the tokens and host cookies of content hosts.
 type handoffs struct {
 	used    sync.Map // handoff nonce → expiry: tokens are single-use
-	owners  sync.Map // workspace name → owner user
+	owners  sync.Map // workspace full name → backend.Ref (deterministic: names hash the ref)
 	codecMu sync.Mutex
 	codecs  map[string]*session.Codec
 }
@@ -126,9 +127,10 @@ func (g *Gateway) serveMainHostInOriginMode(w http.ResponseWriter, r *http.Reque
 	http.Redirect(w, r, "/_codehub/open?next="+url.QueryEscape(safeNext(r.URL.RequestURI())), http.StatusSeeOther)
 }
 
-// open (main host) issues a handoff to a content host: the caller's own workspace (or
-// with ?workspace=NAME another user's, for admins, in origin mode only), or with
-// ?port=P one of the caller's own workspace's ports.
+// open (main host) issues a handoff to a content host: the caller's own default workspace,
+// with ?w=NAME her own named workspace NAME, with ?workspace=FULLNAME the workspace of that
+// full name (content hosts' sign-in links; another user's for admins, in origin mode
+// only), or with ?port=P a port of one of the caller's own workspaces.
 func (g *Gateway) open(w http.ResponseWriter, r *http.Request) {
 	id, err := g.identify(r)
 	if err != nil {
@@ -136,12 +138,33 @@ func (g *Gateway) open(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	name, owner := identity.WorkspaceName(id.User), id.User
+	ref := backend.Default(id.User)
+	if n := q.Get("w"); n != "" {
+		if err := identity.CheckWorkspaceName(n); err != nil {
+			render(w, http.StatusNotFound, "error.html", pageData{Title: "Not found", Message: "No such workspace: " + err.Error() + "."})
+			return
+		}
+		ref.Name = n
+	}
+	if want := q.Get("workspace"); want != "" && want != ref.FullName() {
+		other, ok := g.ownerOf(r.Context(), want)
+		switch {
+		case (!ok || other.User != id.User) && !id.Admin:
+			// The same answer whether it exists or not: nothing to learn about others.
+			render(w, http.StatusForbidden, "error.html", pageData{Title: "Forbidden", Message: "That workspace is not yours."})
+			return
+		case !ok:
+			render(w, http.StatusNotFound, "error.html", pageData{Title: "Not found", Message: "No such workspace."})
+			return
+		}
+		ref = other
+	}
+	name := ref.FullName()
 	next := safeNext(q.Get("next"))
 	if p := q.Get("port"); p != "" {
 		port, err := strconv.Atoi(p)
-		if err != nil || port < 1 || port > 65535 || (q.Get("workspace") != "" && q.Get("workspace") != name) {
-			render(w, http.StatusForbidden, "error.html", pageData{Title: "Forbidden", Message: "You can open the ports of your own workspace only."})
+		if err != nil || port < 1 || port > 65535 || ref.User != id.User {
+			render(w, http.StatusForbidden, "error.html", pageData{Title: "Forbidden", Message: "You can open the ports of your own workspaces only."})
 			return
 		}
 		host := g.portHost(r, name, port)
@@ -149,31 +172,31 @@ func (g *Gateway) open(w http.ResponseWriter, r *http.Request) {
 			render(w, http.StatusNotFound, "error.html", pageData{Title: "Port preview", Message: "This gateway has no port-preview origins."})
 			return
 		}
-		g.handOver(w, r, id, portLabel(name, port), name, owner, host, next)
+		g.handOver(w, r, id, portLabel(name, port), ref, host, next)
 		return
 	}
 	if g.origins == nil {
+		if ref.User == id.User && ref.Name != "" {
+			http.Redirect(w, r, g.namedURL(ref), http.StatusSeeOther) // one host: its path
+			return
+		}
 		http.NotFound(w, r)
 		return
 	}
-	if want := q.Get("workspace"); want != "" && want != name {
+	if ref.User != id.User {
 		if !id.Admin {
 			render(w, http.StatusForbidden, "error.html", pageData{Title: "Forbidden", Message: "That workspace is not yours."})
 			return
 		}
-		if owner = g.ownerOf(r.Context(), want); owner == "" {
-			render(w, http.StatusNotFound, "error.html", pageData{Title: "Not found", Message: "No such workspace."})
-			return
-		}
-		name = want
-		g.record(id.User, "workspace.open-as-admin", owner, "", nil)
+		g.record(id.User, "workspace.open-as-admin", ref, "", nil)
 	}
-	g.handOver(w, r, id, name, name, owner, name+"."+g.origins.base, next)
+	g.handOver(w, r, id, name, ref, name+"."+g.origins.base, next)
 }
 
-// handOver redirects to host's handoff with a token for id sealed for label.
-func (g *Gateway) handOver(w http.ResponseWriter, r *http.Request, id identity.Identity, label, workspace, owner, host, next string) {
-	g.handoffs.owners.Store(workspace, owner)
+// handOver redirects to host's handoff with a token for id sealed for label, a content
+// host of the workspace ref.
+func (g *Gateway) handOver(w http.ResponseWriter, r *http.Request, id identity.Identity, label string, ref backend.Ref, host, next string) {
+	g.handoffs.owners.Store(ref.FullName(), ref)
 	tok, err := g.handoffs.codec(g.cfg.Codec, "handoff", label).Seal(session.For(id, g.cfg.Clock.Now(), handoffTTL))
 	if err != nil {
 		http.Error(w, "could not hand over", http.StatusInternalServerError)
@@ -188,21 +211,34 @@ func (g *Gateway) handOver(w http.ResponseWriter, r *http.Request, id identity.I
 	http.Redirect(w, r, target, http.StatusSeeOther)
 }
 
-func (g *Gateway) ownerOf(ctx context.Context, name string) string {
+// ownerOf finds the workspace a content host's label names (a full name), if it exists.
+func (g *Gateway) ownerOf(ctx context.Context, name string) (backend.Ref, bool) {
 	if v, ok := g.handoffs.owners.Load(name); ok {
-		return v.(string)
+		return v.(backend.Ref), true
 	}
 	list, err := g.cfg.Backend.List(ctx)
 	if err != nil {
-		return ""
+		return backend.Ref{}, false
 	}
 	for _, ws := range list {
 		if ws.Name == name {
-			g.handoffs.owners.Store(name, ws.User)
-			return ws.User
+			g.handoffs.owners.Store(name, ws.Ref())
+			return ws.Ref(), true
 		}
 	}
-	return ""
+	return backend.Ref{}, false
+}
+
+// contentRef is the workspace of a content host's label for its visitor: the one that
+// exists under that name, or her own default workspace before its first start.
+func (g *Gateway) contentRef(ctx context.Context, name, visitor string) (backend.Ref, bool) {
+	if ref, ok := g.ownerOf(ctx, name); ok {
+		return ref, true
+	}
+	if identity.WorkspaceName(visitor) == name {
+		return backend.Default(visitor), true
+	}
+	return backend.Ref{}, false
 }
 
 // serveContentHost serves the gateway's own paths of a content host (handoff, health,
@@ -253,22 +289,19 @@ func (g *Gateway) serveWorkspaceHost(w http.ResponseWriter, r *http.Request, nam
 	if !ok {
 		return
 	}
-	owner := g.ownerOf(r.Context(), name)
-	if owner == "" && identity.WorkspaceName(s.User) == name {
-		owner = s.User
-	}
-	if owner == "" || (owner != s.User && !s.Admin) {
+	ref, ok := g.contentRef(r.Context(), name, s.User)
+	if !ok || (ref.User != s.User && !s.Admin) {
 		http.Error(w, "not your workspace", http.StatusForbidden)
 		return
 	}
 	if g.interceptContent(w, r, name) {
 		return
 	}
-	id := identity.Identity{User: owner}
-	if owner == s.User {
+	id := identity.Identity{User: ref.User}
+	if ref.User == s.User {
 		id = g.withAdmin(s.Identity())
 	}
-	g.proxyWorkspace(w, r, id)
+	g.proxyWorkspace(w, r, id, ref, "")
 }
 
 // mainOrigin is the main host's origin for a visitor of a content host. Without

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/codehub-dev/codehub/internal/backend"
 	"github.com/codehub-dev/codehub/internal/identity"
 )
 
@@ -106,7 +107,7 @@ func TestPerWorkspaceOrigins(t *testing.T) {
 	if status, _ := f.openURL(t, "alice", "?workspace="+identity.WorkspaceName("bob")); status != http.StatusForbidden {
 		t.Errorf("alice opening bob's workspace: %d", status)
 	}
-	f.gw.handoffs.owners.Store(identity.WorkspaceName("bob"), "bob")
+	f.gw.handoffs.owners.Store(identity.WorkspaceName("bob"), backend.Default("bob"))
 	status, rootHandoff := f.openURL(t, "root", "?workspace="+identity.WorkspaceName("bob"))
 	if status != http.StatusSeeOther {
 		t.Fatalf("admin open: %d", status)

@@ -17,7 +17,22 @@ import (
 //go:embed templates/*.html
 var templateFS embed.FS
 
-var pages = template.Must(template.ParseFS(templateFS, "templates/*.html"))
+var pages = template.Must(template.New("pages").Funcs(template.FuncMap{
+	// rowOf and profileChoice hand a sub-template the page with one part of it: a row
+	// of the workspaces table; the profile choice of one form (its select's id).
+	"rowOf": func(p pageData, row wsView) any {
+		return struct {
+			Page pageData
+			Row  wsView
+		}{p, row}
+	},
+	"profileChoice": func(v any, id string) any {
+		return struct {
+			View any
+			ID   string
+		}{v, id}
+	},
+}).ParseFS(templateFS, "templates/*.html"))
 
 // pagePolicy is the pages' Content-Security-Policy: no script at all, and the one style
 // sheet of layout.html allowed by its hash (no inline style attributes, no other sheet).

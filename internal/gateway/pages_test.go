@@ -33,14 +33,15 @@ func newCapBackend(inner *mapBackend) *capBackend {
 		activity: map[string]time.Time{}, deletes: map[string]int{}, failed: map[string]string{}}
 }
 
-func (b *capBackend) Get(ctx context.Context, user string) (backend.Workspace, error) {
+func (b *capBackend) Get(ctx context.Context, ref backend.Ref) (backend.Workspace, error) {
+	user := ref.String()
 	b.mu.Lock()
 	missing, prof, act, failed := b.missing[user], b.profiles[user], b.activity[user], b.failed[user]
 	b.mu.Unlock()
 	if missing {
 		return backend.Workspace{}, backend.ErrNotFound
 	}
-	ws, err := b.mapBackend.Get(ctx, user)
+	ws, err := b.mapBackend.Get(ctx, ref)
 	if failed != "" {
 		ws.State, ws.Message, ws.Endpoint = backend.StateFailed, failed, nil
 	}
@@ -48,11 +49,11 @@ func (b *capBackend) Get(ctx context.Context, user string) (backend.Workspace, e
 	return ws, err
 }
 
-func (b *capBackend) Start(ctx context.Context, id identity.Identity) (backend.Workspace, error) {
+func (b *capBackend) Start(ctx context.Context, id identity.Identity, name string) (backend.Workspace, error) {
 	b.mu.Lock()
-	delete(b.missing, id.User)
+	delete(b.missing, backend.Ref{User: id.User, Name: name}.String())
 	b.mu.Unlock()
-	return b.mapBackend.Start(ctx, id)
+	return b.mapBackend.Start(ctx, id, name)
 }
 
 func (b *capBackend) List(ctx context.Context) ([]backend.Workspace, error) {
@@ -64,7 +65,7 @@ func (b *capBackend) List(ctx context.Context) ([]backend.Workspace, error) {
 	b.mapBackend.mu.Unlock()
 	var out []backend.Workspace
 	for _, u := range names {
-		if ws, err := b.Get(ctx, u); err == nil {
+		if ws, err := b.Get(ctx, refOf(u)); err == nil {
 			out = append(out, ws)
 		}
 	}
@@ -74,21 +75,29 @@ func (b *capBackend) List(ctx context.Context) ([]backend.Workspace, error) {
 // withProfiles and withDelete add the optional interfaces.
 type withProfiles struct{ *capBackend }
 
-func (b withProfiles) SetProfile(_ context.Context, user, p string) error {
+func (b withProfiles) SetProfile(_ context.Context, ref backend.Ref, p string) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.profiles[user] = p
+	b.profiles[ref.String()] = p
+	if ref.Name != "" { // recording a profile creates the workspace, as in the real backends
+		b.mapBackend.mu.Lock()
+		if _, ok := b.byUser[ref.String()]; !ok && b.newUp != nil {
+			b.byUser[ref.String()] = b.newUp(ref.String())
+		}
+		b.mapBackend.mu.Unlock()
+		delete(b.missing, ref.String())
+	}
 	return nil
 }
 
 type withAll struct{ withProfiles }
 
-func (b withAll) Delete(ctx context.Context, user string) error {
-	_ = b.Stop(ctx, user)
+func (b withAll) Delete(ctx context.Context, ref backend.Ref) error {
+	_ = b.Stop(ctx, ref)
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.deletes[user]++
-	b.missing[user] = true
+	b.deletes[ref.String()]++
+	b.missing[ref.String()] = true
 	return nil
 }
 

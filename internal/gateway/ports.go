@@ -11,7 +11,6 @@ import (
 	"sync"
 
 	"github.com/codehub-dev/codehub/internal/backend"
-	"github.com/codehub-dev/codehub/internal/identity"
 )
 
 // Port previews: an app the user runs in her workspace is served on its own origin,
@@ -28,13 +27,14 @@ type portProxies struct {
 
 func (g *Gateway) servePortHost(w http.ResponseWriter, r *http.Request, label string) {
 	workspace, port, _ := parsePortLabel(label)
-	s, ok := g.serveContentHost(w, r, label, "port="+strconv.Itoa(port))
+	s, ok := g.serveContentHost(w, r, label, "port="+strconv.Itoa(port)+"&workspace="+workspace)
 	if !ok {
 		return
 	}
 	// Owner only, admins included: an app is the user's own code, and opening it as
 	// someone else would run it with their browser's trust.
-	if identity.WorkspaceName(s.User) != workspace {
+	ref, ok := g.contentRef(r.Context(), workspace, s.User)
+	if !ok || ref.User != s.User {
 		http.Error(w, "not your workspace", http.StatusForbidden)
 		return
 	}
@@ -42,7 +42,7 @@ func (g *Gateway) servePortHost(w http.ResponseWriter, r *http.Request, label st
 		http.Error(w, "cross-origin WebSocket refused", http.StatusForbidden)
 		return
 	}
-	rt, ok := g.runningRoute(r.Context(), s.User)
+	rt, ok := g.runningRoute(r.Context(), ref)
 	if !ok {
 		if isNavigation(r) {
 			render(w, http.StatusServiceUnavailable, "error.html", pageData{Title: "Workspace not running",
@@ -55,21 +55,21 @@ func (g *Gateway) servePortHost(w http.ResponseWriter, r *http.Request, label st
 	g.requestActivity(rt, r, true)
 	proxy := g.portProxy(rt, port)
 	if r.Header.Get("Upgrade") != "" {
-		w, r = g.sockets.track(w, r, g.socketOwner(r, rt.user))
+		w, r = g.sockets.track(w, r, g.socketOwner(r, rt.ref.User))
 	}
 	proxy.ServeHTTP(w, r)
 }
 
-// runningRoute is the route of user's running workspace, without waking it.
-func (g *Gateway) runningRoute(ctx context.Context, user string) (*route, bool) {
-	if rt, ok := g.routes.get(user); ok {
+// runningRoute is the route of a running workspace, without waking it.
+func (g *Gateway) runningRoute(ctx context.Context, ref backend.Ref) (*route, bool) {
+	if rt, ok := g.routes.get(ref); ok {
 		return rt, true
 	}
-	ws, err := g.cfg.Backend.Get(ctx, user)
+	ws, err := g.cfg.Backend.Get(ctx, ref)
 	if err != nil || ws.State != backend.StateRunning || ws.Endpoint == nil {
 		return nil, false
 	}
-	return g.routeFor(user, ws), true
+	return g.routeFor(ref, ws), true
 }
 
 func (g *Gateway) portProxy(rt *route, port int) *httputil.ReverseProxy {
@@ -91,10 +91,10 @@ func (g *Gateway) portProxy(rt *route, port int) *httputil.ReverseProxy {
 	}
 	if dialer, ok := g.cfg.Backend.(backend.PortDialer); ok {
 		target := &url.URL{Scheme: "http", Host: net.JoinHostPort("127.0.0.1", strconv.Itoa(port))}
-		user := rt.user
+		ref := rt.ref
 		p.Transport = &http.Transport{
 			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-				return dialer.DialPort(ctx, user, port)
+				return dialer.DialPort(ctx, ref, port)
 			},
 			MaxIdleConnsPerHost: 16,
 			DisableCompression:  true,

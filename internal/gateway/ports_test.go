@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/codehub-dev/codehub/internal/backend"
 	"github.com/codehub-dev/codehub/internal/identity"
 )
 
@@ -171,7 +172,7 @@ func TestStaleCredentialDropsRoute(t *testing.T) {
 	if resp.StatusCode != http.StatusServiceUnavailable || strings.Contains(resp.Header.Get("Location"), "login") || !strings.Contains(body, "Reconnecting") {
 		t.Fatalf("stale credential: %d %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
-	if _, ok := f.gw.routes.get("alice"); ok {
+	if _, ok := f.gw.routes.get(backend.Default("alice")); ok {
 		t.Fatal("the stale route is still there")
 	}
 	refuse.Store(false)

@@ -21,7 +21,7 @@ import (
 // stores it, by flush.go). One per user; replaced when the workspace restarts
 // (a new endpoint or a new credential).
 type route struct {
-	user       string
+	ref        backend.Ref
 	endpoint   *url.URL
 	credential string
 	cookie     string // the credential as a Cookie header line ("" = none)
@@ -55,8 +55,8 @@ func canonical(keys ...string) []string {
 	return keys
 }
 
-func (g *Gateway) newRoute(user string, ws backend.Workspace) *route {
-	rt := &route{user: user, endpoint: ws.Endpoint, credential: ws.Credential}
+func (g *Gateway) newRoute(ref backend.Ref, ws backend.Workspace) *route {
+	rt := &route{ref: ref, endpoint: ws.Endpoint, credential: ws.Credential}
 	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
 	target := ws.Endpoint
 	if ws.Endpoint.Scheme == "unix" {
@@ -277,7 +277,7 @@ func (g *Gateway) proxyError(w http.ResponseWriter, r *http.Request, rt *route, 
 		// Drop the stale route: the next request asks the backend for the current
 		// endpoint and credential.
 		g.routes.dropStale(rt)
-		g.cfg.Logger.Warn("workspace refused the route's credential; re-reading it", "workspace_user", rt.user)
+		g.cfg.Logger.Warn("workspace refused the route's credential; re-reading it", "workspace", rt.ref.String())
 		retryLater(w, r, 1, "Reconnecting", "Your workspace was restarted. Reconnecting…", "workspace restarted; retry")
 		return
 	}
@@ -287,13 +287,13 @@ func (g *Gateway) proxyError(w http.ResponseWriter, r *http.Request, rt *route, 
 		if isVSCodeSocket(r) {
 			// A stale route (the workspace stopped under it): tell the tab, once the
 			// backend confirms the workspace is not running.
-			if ws, gerr := g.cfg.Backend.Get(r.Context(), rt.user); gerr != nil || ws.State != backend.StateRunning {
+			if ws, gerr := g.cfg.Backend.Get(r.Context(), rt.ref); gerr != nil || ws.State != backend.StateRunning {
 				g.tombstone(w, r, reasonStopped)
 				return
 			}
 		}
 	}
-	g.cfg.Logger.Warn("proxy error", "workspace_user", rt.user, "method", r.Method, "path", r.URL.Path, "err", err)
+	g.cfg.Logger.Warn("proxy error", "workspace", rt.ref.String(), "method", r.Method, "path", r.URL.Path, "err", err)
 	if isNavigation(r) {
 		render(w, http.StatusBadGateway, "error.html", pageData{Title: "Workspace not reachable", Refresh: 2,
 			Message: "Your workspace is not answering. This page retries by itself."})

@@ -10,7 +10,7 @@ import (
 )
 
 func testRoute(user string, ws backend.Workspace) *route {
-	return &route{user: user, endpoint: ws.Endpoint, credential: ws.Credential, transport: &http.Transport{}}
+	return &route{ref: backend.Default(user), endpoint: ws.Endpoint, credential: ws.Credential, transport: &http.Transport{}}
 }
 
 func TestRouteTable(t *testing.T) {
@@ -22,26 +22,26 @@ func TestRouteTable(t *testing.T) {
 		return func() *route { made++; return testRoute("alice", ws) }
 	}
 
-	a := table.put("alice", first, fresh(first))
-	if again := table.put("alice", first, fresh(first)); again != a || made != 1 {
+	a := table.put(backend.Default("alice"), first, fresh(first))
+	if again := table.put(backend.Default("alice"), first, fresh(first)); again != a || made != 1 {
 		t.Fatalf("same workspace: got a new route (made %d)", made)
 	}
-	b := table.put("alice", restarted, fresh(restarted))
+	b := table.put(backend.Default("alice"), restarted, fresh(restarted))
 	if b == a {
 		t.Fatal("a restarted workspace (new credential) kept the old route")
 	}
-	if got, _ := table.get("alice"); got != b {
+	if got, _ := table.get(backend.Default("alice")); got != b {
 		t.Fatal("the table does not hold the replacement route")
 	}
 
 	table.dropStale(a) // a request still on the old route fails: the new one must stay
-	if got, ok := table.get("alice"); !ok || got != b {
+	if got, ok := table.get(backend.Default("alice")); !ok || got != b {
 		t.Fatal("dropping a stale route removed its replacement")
 	}
-	if rt, ok := table.drop("alice"); !ok || rt != b {
+	if rt, ok := table.drop(backend.Default("alice")); !ok || rt != b {
 		t.Fatal("drop did not return the current route")
 	}
-	if _, ok := table.get("alice"); ok {
+	if _, ok := table.get(backend.Default("alice")); ok {
 		t.Fatal("route still there after drop")
 	}
 }
@@ -56,7 +56,7 @@ func TestRouteTableConcurrentPutsAgree(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			got[i] = table.put("alice", ws, func() *route { return testRoute("alice", ws) })
+			got[i] = table.put(backend.Default("alice"), ws, func() *route { return testRoute("alice", ws) })
 		}()
 	}
 	wg.Wait()

@@ -16,6 +16,9 @@ import (
 // user's several named workspaces can become several rows.
 type wsView struct {
 	Name, User, State, Message string
+	// Named is the name among its owner's workspaces ("" = the default one), URL where it
+	// opens for its owner, and IDSuffix makes its buttons' ids unique on the page.
+	Named, URL, IDSuffix string
 	Profile, Resources         string
 	LastActivity, StopsIn      string
 	IdleTimeout, Age           string
@@ -26,10 +29,13 @@ type wsView struct {
 }
 
 func (g *Gateway) wsView(ws backend.Workspace, now time.Time) wsView {
-	v := wsView{Name: ws.Name, User: ws.User, State: string(ws.State), Message: ws.Message,
+	v := wsView{Name: ws.Name, User: ws.User, Named: ws.Named, URL: g.namedURL(ws.Ref()), State: string(ws.State), Message: ws.Message,
 		LastActivity: "—", StopsIn: "—", IdleTimeout: "never", Age: "—", LastActivityAt: ws.LastActivity,
 		Running:   ws.State == backend.StateRunning || ws.State == backend.StateStarting,
 		Startable: ws.State == backend.StateStopped || ws.State == backend.StateFailed || ws.State == backend.StatePending}
+	if ws.Named != "" {
+		v.IDSuffix = "-" + ws.Named
+	}
 	p, ok := g.cfg.Profiles.Get(ws.Profile)
 	if !ok {
 		p, _ = g.defaultProfile()

@@ -13,8 +13,9 @@ import (
 	"github.com/codehub-dev/codehub/internal/identity"
 )
 
-// serveWorkspace proxies a request to the signed-in user's own workspace. The workspace
-// comes from the session alone: no path, query or header can name another one.
+// serveWorkspace proxies a request to the signed-in user's own workspace. The workspace's
+// owner comes from the session alone: no path, query or header can name another user's
+// workspace; a path under /w/ names one of her own named workspaces (named.go).
 func (g *Gateway) serveWorkspace(w http.ResponseWriter, r *http.Request) {
 	id, err := g.identify(r)
 	if err != nil {
@@ -25,33 +26,44 @@ func (g *Gateway) serveWorkspace(w http.ResponseWriter, r *http.Request) {
 		g.refuse(w, r, err)
 		return
 	}
+	if strings.HasPrefix(r.URL.Path, namedPrefix) {
+		g.serveNamed(w, r, id)
+		return
+	}
 	if interceptsContent(r.URL.Path) && g.interceptContent(w, r, identity.WorkspaceName(id.User)) {
 		return
 	}
-	g.proxyWorkspace(w, r, id)
+	g.proxyWorkspace(w, r, id, backend.Default(id.User), "")
 }
 
-// proxyWorkspace proxies to the workspace of id.User, waking it on a page visit.
-func (g *Gateway) proxyWorkspace(w http.ResponseWriter, r *http.Request, id identity.Identity) {
+// proxyWorkspace proxies to ref, a workspace of id.User, waking it on a page visit. prefix
+// is the path it is served under on this host ("" = at /), taken off before code-server.
+func (g *Gateway) proxyWorkspace(w http.ResponseWriter, r *http.Request, id identity.Identity, ref backend.Ref, prefix string) {
 	upgrade := r.Header.Get("Upgrade") != ""
 	if upgrade && !sameOrigin(r, g.cfg.Secure) {
 		// Cross-site WebSocket hijacking: a page elsewhere cannot use the cookie.
 		http.Error(w, "cross-origin WebSocket refused", http.StatusForbidden)
 		return
 	}
-	if rt, ok := g.routes.get(id.User); ok {
-		g.proxyTo(w, r, rt, upgrade)
+	if rt, ok := g.routes.get(ref); ok {
+		g.proxyTo(w, stripped(r, prefix), rt, upgrade)
 		return
 	}
-	ws, err := g.cfg.Backend.Get(r.Context(), id.User)
+	ws, err := g.cfg.Backend.Get(r.Context(), ref)
 	if err != nil && !errors.Is(err, backend.ErrNotFound) {
-		g.cfg.Logger.Error("backend lookup", "user", id.User, "err", err)
+		g.cfg.Logger.Error("backend lookup", "workspace", ref.String(), "err", err)
 		g.unavailable(w, r, "The workspace service is unavailable; please try again shortly.")
 		return
 	}
 	if err == nil && ws.State == backend.StateRunning && ws.Endpoint != nil {
-		rt := g.routeFor(id.User, ws)
-		g.proxyTo(w, r, rt, upgrade)
+		rt := g.routeFor(ref, ws)
+		g.proxyTo(w, stripped(r, prefix), rt, upgrade)
+		return
+	}
+	if errors.Is(err, backend.ErrNotFound) && ref.Name != "" {
+		// A visit never creates a named workspace: its owner does, on purpose (home page,
+		// API), within her limit.
+		g.notFound(w, r, "You have no workspace named "+ref.Name+". Create it on the home page (/_codehub/).")
 		return
 	}
 	if !isNavigation(r) {
@@ -66,12 +78,12 @@ func (g *Gateway) proxyWorkspace(w http.ResponseWriter, r *http.Request, id iden
 		http.Error(w, "workspace not running", http.StatusServiceUnavailable)
 		return
 	}
-	g.wake(w, r, id, ws, err)
+	g.wake(w, r, id, ref, ws, err)
 }
 
-// routeFor returns the route for user's running workspace ws, creating it once.
-func (g *Gateway) routeFor(user string, ws backend.Workspace) *route {
-	return g.routes.put(user, ws, func() *route { return g.newRoute(user, ws) })
+// routeFor returns the route for the running workspace ws (ref), creating it once.
+func (g *Gateway) routeFor(ref backend.Ref, ws backend.Workspace) *route {
+	return g.routes.put(ref, ws, func() *route { return g.newRoute(ref, ws) })
 }
 
 func (g *Gateway) proxyTo(w http.ResponseWriter, r *http.Request, rt *route, upgrade bool) {
@@ -80,7 +92,7 @@ func (g *Gateway) proxyTo(w http.ResponseWriter, r *http.Request, rt *route, upg
 		return
 	}
 	if upgrade {
-		w, r = g.sockets.trackRoute(w, r, g.socketOwner(r, rt.user), rt, g.newFollower(rt))
+		w, r = g.sockets.trackRoute(w, r, g.socketOwner(r, rt.ref.User), rt, g.newFollower(rt))
 	}
 	start := time.Now()
 	rt.proxy.ServeHTTP(w, r)
@@ -91,29 +103,29 @@ func (g *Gateway) proxyTo(w http.ResponseWriter, r *http.Request, rt *route, upg
 
 // wake starts the workspace for a real page visit and shows the progress page, which
 // reloads itself until the workspace answers and the same URL is proxied.
-func (g *Gateway) wake(w http.ResponseWriter, r *http.Request, id identity.Identity, ws backend.Workspace, getErr error) {
+func (g *Gateway) wake(w http.ResponseWriter, r *http.Request, id identity.Identity, ref backend.Ref, ws backend.Workspace, getErr error) {
 	next := safeNext(r.URL.RequestURI())
 	if getErr == nil && ws.State == backend.StateFailed {
 		render(w, http.StatusServiceUnavailable, "progress.html", pageData{Title: "Workspace failed", Failed: true, Message: ws.Message, Next: next, User: id.User, CSRF: g.csrfToken(r, id),
 			Steps: stepViews(ws.Steps), Notice: ws.Notice})
 		return
 	}
-	if errors.Is(getErr, backend.ErrNotFound) && g.firstVisitChoice(w, r, id, next) {
+	if errors.Is(getErr, backend.ErrNotFound) && ref.Name == "" && g.firstVisitChoice(w, r, id, next) {
 		return
 	}
-	started, err := g.cfg.Backend.Start(r.Context(), id)
+	started, err := g.cfg.Backend.Start(r.Context(), id, ref.Name)
 	if errors.Is(getErr, backend.ErrNotFound) || ws.State == backend.StateStopped || ws.State == backend.StatePending {
 		// The visit that starts it (the progress page's reloads ask again: not audited).
-		g.record(id.User, "workspace.start", id.User, "page visit", err)
+		g.record(id.User, "workspace.start", ref, "page visit", err)
 	}
 	msg := "Starting VS Code…"
 	if errors.Is(err, backend.ErrRefused) {
-		g.cfg.Logger.Warn("workspace refused", "user", id.User, "err", err)
+		g.cfg.Logger.Warn("workspace refused", "workspace", ref.String(), "err", err)
 		render(w, http.StatusForbidden, "progress.html", pageData{Title: "Workspace refused", Failed: true, Message: err.Error(), Next: next, User: id.User, CSRF: g.csrfToken(r, id)})
 		return
 	}
 	if err != nil {
-		g.cfg.Logger.Warn("start workspace", "user", id.User, "err", err)
+		g.cfg.Logger.Warn("start workspace", "workspace", ref.String(), "err", err)
 		msg = "Waiting for the workspace: " + err.Error()
 	} else if started.Message != "" {
 		msg = capitalize(started.Message) + "…"

@@ -15,31 +15,46 @@ import (
 )
 
 // The per-workspace API: GET, start (with an optional profile), stop and DELETE of
-// /_codehub/api/v1/workspaces/{user}. Users manage their own workspace and admins anyone's.
-// None of it gives access to a workspace's content: the proxy routes by the caller's own
-// identity.
+// /_codehub/api/v1/workspaces/{user} (the default workspace) and
+// /_codehub/api/v1/workspaces/{user}/{name} (a named one; its start creates it). Users
+// manage their own workspaces and admins anyone's. None of it gives access to a
+// workspace's content: the proxy routes by the caller's own identity.
 
-// apiTarget authenticates the call and checks that the caller may manage target's
-// workspace; it writes the error response itself.
-func (g *Gateway) apiTarget(w http.ResponseWriter, r *http.Request) (id identity.Identity, target string, ok bool) {
+// apiTarget authenticates the call and checks that the caller may manage the workspace
+// the path names; it writes the error response itself.
+func (g *Gateway) apiTarget(w http.ResponseWriter, r *http.Request) (id identity.Identity, target backend.Ref, ok bool) {
 	id, ok = g.apiIdentity(w, r)
 	if !ok {
-		return id, "", false
+		return id, target, false
 	}
-	target = r.PathValue("user")
-	if target != id.User && !id.Admin {
+	target = backend.Ref{User: r.PathValue("user"), Name: r.PathValue("name")}
+	if target.User != id.User && !id.Admin {
 		writeJSON(w, http.StatusForbidden, apiError{"only admins may manage other users' workspaces"})
 		return id, target, false
+	}
+	if target.Name != "" {
+		if err := identity.CheckWorkspaceName(target.Name); err != nil {
+			writeJSON(w, http.StatusBadRequest, apiError{err.Error()})
+			return id, target, false
+		}
 	}
 	return id, target, true
 }
 
+// noWorkspace says that target does not exist, and how it comes to.
+func noWorkspace(target backend.Ref) string {
+	if target.Name != "" {
+		return fmt.Sprintf("user %q has no workspace named %q (a start creates it: codehub workspaces start --name %s)", target.User, target.Name, target.Name)
+	}
+	return fmt.Sprintf("user %q has no workspace (it is created on their first visit or start)", target.User)
+}
+
 // existing reports target's workspace, or writes 404 (no such workspace) or 503.
-func (g *Gateway) existing(w http.ResponseWriter, r *http.Request, target string) (backend.Workspace, bool) {
+func (g *Gateway) existing(w http.ResponseWriter, r *http.Request, target backend.Ref) (backend.Workspace, bool) {
 	ws, err := g.cfg.Backend.Get(r.Context(), target)
 	switch {
 	case errors.Is(err, backend.ErrNotFound):
-		writeJSON(w, http.StatusNotFound, apiError{fmt.Sprintf("user %q has no workspace (it is created on their first visit or start)", target)})
+		writeJSON(w, http.StatusNotFound, apiError{noWorkspace(target)})
 		return ws, false
 	case err != nil:
 		writeJSON(w, http.StatusServiceUnavailable, apiError{"backend unavailable"})
@@ -81,7 +96,7 @@ func (g *Gateway) apiStart(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	if target != id.User {
+	if target.User != id.User {
 		if _, ok := g.existing(w, r, target); !ok {
 			return
 		}
@@ -95,7 +110,7 @@ func (g *Gateway) apiStart(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, http.StatusNotFound, apiError{fmt.Sprintf("no profile %q (codehub profiles list shows the profiles you may use)", req.Profile)})
 			return
 		}
-		if target == id.User && !p.Allows(id.Groups, id.Admin) {
+		if target.User == id.User && !p.Allows(id.Groups, id.Admin) {
 			writeJSON(w, http.StatusForbidden, apiError{fmt.Sprintf("profile %q is open to the groups %s only", p.Name, strings.Join(p.Groups, ", "))})
 			return
 		}
@@ -108,10 +123,10 @@ func (g *Gateway) apiStart(w http.ResponseWriter, r *http.Request) {
 			if cur.Profile == "" {
 				runs = "without a profile"
 			}
-			writeJSON(w, http.StatusConflict, apiError{fmt.Sprintf("the workspace of %q runs %s; stop it first to start it with %q", target, runs, p.Name)})
+			writeJSON(w, http.StatusConflict, apiError{fmt.Sprintf("%s runs %s; stop it first to start it with %q", describe(target), runs, p.Name)})
 			return
 		}
-		if err := g.setProfile(ctx, id.User, target, p.Name); errors.Is(err, backend.ErrRefused) {
+		if err := g.setProfile(ctx, id.User, target, p.Name); errors.Is(err, backend.ErrRefused) || errors.Is(err, errLimit) {
 			writeJSON(w, http.StatusForbidden, apiError{err.Error()})
 			return
 		} else if err != nil {
@@ -121,16 +136,16 @@ func (g *Gateway) apiStart(w http.ResponseWriter, r *http.Request) {
 	}
 	started, err := g.startWorkspace(r.Context(), id, target, "API")
 	if errors.Is(err, backend.ErrNotFound) {
-		writeJSON(w, http.StatusNotFound, apiError{fmt.Sprintf("user %q has no workspace (it is created on their first visit or start)", target)})
+		writeJSON(w, http.StatusNotFound, apiError{noWorkspace(target)})
 		return
-	} else if errors.Is(err, backend.ErrRefused) {
+	} else if errors.Is(err, backend.ErrRefused) || errors.Is(err, errLimit) {
 		writeJSON(w, http.StatusForbidden, apiError{err.Error()})
 		return
 	} else if err != nil {
 		writeJSON(w, http.StatusConflict, apiError{err.Error()})
 		return
 	}
-	g.cfg.Logger.Info("workspace API", "action", "start", "target", target, "by", id.User, "profile", started.Profile)
+	g.cfg.Logger.Info("workspace API", "action", "start", "target", target.String(), "by", id.User, "profile", started.Profile)
 	out := g.workspaceJSON(started)
 	if ws, err := g.cfg.Backend.Get(r.Context(), target); err == nil {
 		notice := started.Notice // the start's own word on a replaced profile
@@ -154,7 +169,7 @@ func (g *Gateway) apiStop(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusInternalServerError, apiError{err.Error()})
 		return
 	}
-	g.cfg.Logger.Info("workspace API", "action", "stop", "target", target, "by", id.User)
+	g.cfg.Logger.Info("workspace API", "action", "stop", "target", target.String(), "by", id.User)
 	g.writeWorkspace(w, r, target)
 }
 
@@ -162,6 +177,7 @@ func (g *Gateway) apiStop(w http.ResponseWriter, r *http.Request) {
 type deletedJSON struct {
 	Name    string `json:"name"`
 	User    string `json:"user"`
+	Named   string `json:"workspace,omitempty"`
 	Deleted bool   `json:"deleted"`
 	Files   string `json:"files"`
 }
@@ -188,14 +204,14 @@ func (g *Gateway) apiDelete(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err := g.deleteWorkspace(r.Context(), id.User, target, "API"); errors.Is(err, backend.ErrNotFound) {
-		writeJSON(w, http.StatusNotFound, apiError{fmt.Sprintf("user %q has no workspace", target)})
+		writeJSON(w, http.StatusNotFound, apiError{noWorkspace(target)})
 		return
 	} else if err != nil {
 		writeJSON(w, http.StatusInternalServerError, apiError{err.Error()})
 		return
 	}
-	g.cfg.Logger.Info("workspace API", "action", "delete", "target", target, "by", id.User)
-	writeJSON(w, http.StatusOK, deletedJSON{Name: ws.Name, User: target, Deleted: true, Files: files})
+	g.cfg.Logger.Info("workspace API", "action", "delete", "target", target.String(), "by", id.User)
+	writeJSON(w, http.StatusOK, deletedJSON{Name: ws.Name, User: target.User, Named: target.Name, Deleted: true, Files: files})
 }
 
 // profileJSON is a profile as the API lists it, with the fields this gateway's backend

@@ -88,17 +88,17 @@ func TestWorkspaceAPIAuthorization(t *testing.T) {
 	for _, ep := range endpoints {
 		for caller, hdr := range callers {
 			t.Run(ep.method+" "+ep.path+" "+ep.body+" as "+caller, func(t *testing.T) {
-				if err := be.Stop(ctx, "alice"); err != nil {
+				if err := be.Stop(ctx, backend.Default("alice")); err != nil {
 					t.Fatal(err)
 				}
-				if err := be.SetProfile(ctx, "alice", "small"); err != nil {
+				if err := be.SetProfile(ctx, backend.Default("alice"), "small"); err != nil {
 					t.Fatal(err)
 				}
 				resp, body := f.doBody(t, ep.method, ep.path, hdr, ep.body)
 				if want := ep.want[caller]; resp.StatusCode != want {
 					t.Fatalf("status %d, want %d: %s", resp.StatusCode, want, body)
 				}
-				w, err := be.Get(ctx, "alice")
+				w, err := be.Get(ctx, backend.Default("alice"))
 				switch {
 				case ep.method == "DELETE" && resp.StatusCode == 200:
 					if err != backend.ErrNotFound || !strings.Contains(body, "is removed with everything in it") {

@@ -54,6 +54,9 @@ type Options struct {
 	Namespace string
 	// WorkspaceOrigins is the main host when each workspace gets its own host.
 	WorkspaceOrigins string
+	// MaxWorkspaces is how many workspaces a user may have, the default one included
+	// (0 = gateway.DefaultMaxWorkspaces).
+	MaxWorkspaces int
 	// AdminUsers and AdminGroups are admins besides the users file's admin flag.
 	AdminUsers, AdminGroups []string
 	// Auth selects how requests are identified besides local sign-in: "local" (only),
@@ -201,7 +204,7 @@ func Run(ctx context.Context, o Options) (err error) {
 		Backend: be, Passwords: auth.Local{Users: store}, Accounts: store, Codec: codec, Revocations: revoked, Tokens: toks,
 		RequestAuth: requestAuth, Interactive: interactive, StripCookies: o.Forward.Cookies, StripHeaders: providerHeaders(o),
 		Secure: secure, SessionTTL: o.SessionTTL, Logger: log, Metrics: m, PublicURL: agentPublicURL,
-		WorkspaceOrigins: o.WorkspaceOrigins, AdminUsers: o.AdminUsers, AdminGroups: o.AdminGroups,
+		WorkspaceOrigins: o.WorkspaceOrigins, MaxWorkspaces: o.MaxWorkspaces, AdminUsers: o.AdminUsers, AdminGroups: o.AdminGroups,
 		TrustedProxies: proxies, Assets: assets, Profiles: profiles,
 	})
 	var agentLn net.Listener
@@ -276,6 +279,9 @@ func checkOptions(o Options) error {
 	}
 	if o.Backend != "local" && o.Backend != "kubernetes" {
 		return fmt.Errorf("--backend must be local or kubernetes, not %q", o.Backend)
+	}
+	if o.MaxWorkspaces < 0 {
+		return fmt.Errorf("--max-workspaces must be at least 1 (the default workspace), not %d", o.MaxWorkspaces)
 	}
 	if o.WorkspaceOrigins != "" && !(o.Secure || o.TLSCert != "") {
 		// Without the __Host- prefix a workspace host could toss a cookie onto the main host.

@@ -82,14 +82,21 @@ func New(cfg Config) (*Backend, error) {
 	return &Backend{cfg: cfg, lastActivity: map[string]time.Time{}, creds: credentialCache{entries: map[string]credentialEntry{}}}, nil
 }
 
-func (b *Backend) key(user string) client.ObjectKey {
-	return client.ObjectKey{Namespace: b.cfg.Namespace, Name: identity.WorkspaceName(user)}
+func (b *Backend) key(ref backend.Ref) client.ObjectKey {
+	return client.ObjectKey{Namespace: b.cfg.Namespace, Name: ref.FullName()}
 }
 
-// Get reports the user's Workspace.
-func (b *Backend) Get(ctx context.Context, user string) (backend.Workspace, error) {
+// errNamedUnsupported refuses named workspaces: the operator names a workspace's objects
+// after its user (workspacebuild.ObjectName) and keeps one Workspace per user, so a
+// second Workspace of the same user would fight the first over them.
+func errNamedUnsupported(name string) error {
+	return fmt.Errorf("%w: named workspaces (%q) are not available with the kubernetes backend yet; use your default workspace", backend.ErrRefused, name)
+}
+
+// Get reports the Workspace.
+func (b *Backend) Get(ctx context.Context, ref backend.Ref) (backend.Workspace, error) {
 	ws := &codehubv1.Workspace{}
-	if err := b.cfg.Client.Get(ctx, b.key(user), ws); err != nil {
+	if err := b.cfg.Client.Get(ctx, b.key(ref), ws); err != nil {
 		if apierrors.IsNotFound(err) {
 			return backend.Workspace{}, backend.ErrNotFound
 		}
@@ -102,9 +109,12 @@ func (b *Backend) Get(ctx context.Context, user string) (backend.Workspace, erro
 // an existing stopped one with its profile's current definition (profile.go). The
 // apiserver's name uniqueness makes concurrent first visits create it once. Notice says when
 // the recorded profile was replaced by the default (AnnotationProfileNotice).
-func (b *Backend) Start(ctx context.Context, id identity.Identity) (backend.Workspace, error) {
+func (b *Backend) Start(ctx context.Context, id identity.Identity, named string) (backend.Workspace, error) {
+	if named != "" {
+		return backend.Workspace{}, errNamedUnsupported(named)
+	}
 	ws := &codehubv1.Workspace{}
-	err := b.cfg.Client.Get(ctx, b.key(id.User), ws)
+	err := b.cfg.Client.Get(ctx, b.key(backend.Default(id.User)), ws)
 	if apierrors.IsNotFound(err) {
 		p, _, rerr := b.resolve(ctx, "", id)
 		if rerr != nil {
@@ -119,7 +129,7 @@ func (b *Backend) Start(ctx context.Context, id identity.Identity) (backend.Work
 		if !apierrors.IsAlreadyExists(err) {
 			return backend.Workspace{}, fmt.Errorf("create workspace for %q: %w", id.User, err)
 		}
-		err = b.cfg.Client.Get(ctx, b.key(id.User), ws)
+		err = b.cfg.Client.Get(ctx, b.key(backend.Default(id.User)), ws)
 	}
 	if err != nil {
 		return backend.Workspace{}, err
@@ -149,9 +159,9 @@ func (b *Backend) newWorkspace(id identity.Identity) *codehubv1.Workspace {
 }
 
 // Stop sets running false; the operator scales the pod away and keeps every volume.
-func (b *Backend) Stop(ctx context.Context, user string) error {
+func (b *Backend) Stop(ctx context.Context, ref backend.Ref) error {
 	ws := &codehubv1.Workspace{}
-	if err := b.cfg.Client.Get(ctx, b.key(user), ws); err != nil {
+	if err := b.cfg.Client.Get(ctx, b.key(ref), ws); err != nil {
 		return client.IgnoreNotFound(err)
 	}
 	return b.setRunning(ctx, ws, false)
@@ -194,8 +204,8 @@ func (b *Backend) Shutdown(context.Context) error {
 
 // RecordActivity writes status.lastActivityTime at most once per ActivityInterval per
 // workspace, so a busy editor does not turn into apiserver load.
-func (b *Backend) RecordActivity(ctx context.Context, user string, at time.Time) error {
-	key := b.key(user)
+func (b *Backend) RecordActivity(ctx context.Context, ref backend.Ref, at time.Time) error {
+	key := b.key(ref)
 	at = at.Truncate(time.Second) // what metav1.Time keeps
 	b.mu.Lock()
 	last, seen := b.lastActivity[key.Name]

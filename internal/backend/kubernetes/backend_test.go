@@ -50,10 +50,10 @@ func TestStartRunProxyStop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.Get(ctx, "Alice"); !errors.Is(err, backend.ErrNotFound) {
+	if _, err := b.Get(ctx, backend.Default("Alice")); !errors.Is(err, backend.ErrNotFound) {
 		t.Fatalf("Get before first visit: %v, want ErrNotFound", err)
 	}
-	w, err := b.Start(ctx, identity.Identity{User: "Alice", UID: ptr.To[int64](1001), GID: ptr.To[int64](100)})
+	w, err := b.Start(ctx, identity.Identity{User: "Alice", UID: ptr.To[int64](1001), GID: ptr.To[int64](100)}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +94,7 @@ func TestStartRunProxyStop(t *testing.T) {
 		return kubetest.MarkAvailable(ctx, c, dep)
 	})
 	kubetest.Eventually(t, "backend reports Running", func() error {
-		w, err = b.Get(ctx, "Alice")
+		w, err = b.Get(ctx, backend.Default("Alice"))
 		if err != nil {
 			return err
 		}
@@ -123,11 +123,11 @@ func TestStartRunProxyStop(t *testing.T) {
 		t.Fatal(err)
 	}
 	at := time.Now().Add(time.Minute).Truncate(time.Second)
-	if err := b.RecordActivity(ctx, "Alice", at); err != nil {
+	if err := b.RecordActivity(ctx, backend.Default("Alice"), at); err != nil {
 		t.Fatal(err)
 	}
 	kubetest.Eventually(t, "the deadline from lastActivityTime", func() error {
-		if w, err = b.Get(ctx, "Alice"); err != nil {
+		if w, err = b.Get(ctx, backend.Default("Alice")); err != nil {
 			return err
 		}
 		if !w.LastActivity.Equal(at) || w.IdleTimeout != time.Hour || !w.StopsAt.Equal(at.Add(time.Hour)) || w.StopReason != backend.StopIdle {
@@ -165,7 +165,7 @@ func TestStartRunProxyStop(t *testing.T) {
 	}
 
 	// Idle: the gateway stops the workspace; the Deployment scales to zero.
-	if err := b.Stop(ctx, "Alice"); err != nil {
+	if err := b.Stop(ctx, backend.Default("Alice")); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.Get(ctx, client.ObjectKeyFromObject(ws), ws); err != nil || ws.Spec.Running {
@@ -181,7 +181,7 @@ func TestStartRunProxyStop(t *testing.T) {
 		return kubetest.MarkScaledDown(ctx, c, dep)
 	})
 	kubetest.Eventually(t, "backend reports Stopped", func() error {
-		w, err := b.Get(ctx, "Alice")
+		w, err := b.Get(ctx, backend.Default("Alice"))
 		if err != nil {
 			return err
 		}
@@ -192,7 +192,7 @@ func TestStartRunProxyStop(t *testing.T) {
 	})
 
 	// Wake: running again, same Workspace.
-	if w, err := b.Start(ctx, identity.Identity{User: "Alice"}); err != nil || w.State != backend.StateStarting {
+	if w, err := b.Start(ctx, identity.Identity{User: "Alice"}, ""); err != nil || w.State != backend.StateStarting {
 		t.Fatalf("wake: %+v %v", w, err)
 	}
 	list, err := b.List(ctx)
@@ -214,7 +214,7 @@ func TestConcurrentFirstVisits(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := b.Start(ctx, identity.Identity{User: "bob"})
+			_, err := b.Start(ctx, identity.Identity{User: "bob"}, "")
 			errs <- err
 		}()
 	}
@@ -238,7 +238,7 @@ func TestRecordActivityIsRateLimited(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.Start(ctx, identity.Identity{User: "carol"}); err != nil {
+	if _, err := b.Start(ctx, identity.Identity{User: "carol"}, ""); err != nil {
 		t.Fatal(err)
 	}
 	key := client.ObjectKey{Namespace: ns, Name: identity.WorkspaceName("carol")}
@@ -253,7 +253,7 @@ func TestRecordActivityIsRateLimited(t *testing.T) {
 		return ws.Status.LastActivityTime.Time, ws.ResourceVersion
 	}
 	t0 := time.Now().Truncate(time.Second)
-	if err := b.RecordActivity(ctx, "carol", t0); err != nil {
+	if err := b.RecordActivity(ctx, backend.Default("carol"), t0); err != nil {
 		t.Fatal(err)
 	}
 	got, rv := lastWritten()
@@ -261,20 +261,20 @@ func TestRecordActivityIsRateLimited(t *testing.T) {
 		t.Fatalf("lastActivityTime = %v, want %v", got, t0)
 	}
 	for _, d := range []time.Duration{time.Second, 30 * time.Second, 59 * time.Second} {
-		if err := b.RecordActivity(ctx, "carol", t0.Add(d)); err != nil {
+		if err := b.RecordActivity(ctx, backend.Default("carol"), t0.Add(d)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if got, rv2 := lastWritten(); !got.Equal(t0) || rv2 != rv {
 		t.Fatalf("activity within the interval was written: %v (resourceVersion %s → %s)", got, rv, rv2)
 	}
-	if err := b.RecordActivity(ctx, "carol", t0.Add(61*time.Second)); err != nil {
+	if err := b.RecordActivity(ctx, backend.Default("carol"), t0.Add(61*time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := lastWritten(); !got.Equal(t0.Add(61 * time.Second)) {
 		t.Fatalf("activity after the interval: %v, want %v", got, t0.Add(61*time.Second))
 	}
-	if w, err := b.Get(ctx, "carol"); err != nil || !w.LastActivity.Equal(t0.Add(61*time.Second)) {
+	if w, err := b.Get(ctx, backend.Default("carol")); err != nil || !w.LastActivity.Equal(t0.Add(61*time.Second)) {
 		t.Fatalf("Get().LastActivity = %v, %v", w.LastActivity, err)
 	}
 }

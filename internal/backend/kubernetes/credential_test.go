@@ -61,14 +61,14 @@ func TestCredentialFromSecret(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.Start(ctx, identity.Identity{User: "judy"}); err != nil {
+	if _, err := b.Start(ctx, identity.Identity{User: "judy"}, ""); err != nil {
 		t.Fatal(err)
 	}
 	ws := &codehubv1.Workspace{}
 	ws.Namespace, ws.Name = ns, identity.WorkspaceName("judy")
 	markRunning(t, c, ws)
 
-	w, err := b.Get(ctx, "judy")
+	w, err := b.Get(ctx, backend.Default("judy"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +83,7 @@ func TestCredentialFromSecret(t *testing.T) {
 	}
 	gets.Store(0)
 	for range 20 {
-		w, err = b.Get(ctx, "judy")
+		w, err = b.Get(ctx, backend.Default("judy"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -108,12 +108,12 @@ func TestCredentialFromSecret(t *testing.T) {
 		t.Fatal(err)
 	}
 	kubetest.Eventually(t, "workspace gone", func() error {
-		if _, err := b.Get(ctx, "judy"); err != backend.ErrNotFound {
+		if _, err := b.Get(ctx, backend.Default("judy")); err != backend.ErrNotFound {
 			return fmt.Errorf("Get: %v", err)
 		}
 		return nil
 	})
-	if _, err := b.Start(ctx, identity.Identity{User: "judy"}); err != nil {
+	if _, err := b.Start(ctx, identity.Identity{User: "judy"}, ""); err != nil {
 		t.Fatal(err)
 	}
 	markRunning(t, c, ws)
@@ -121,7 +121,7 @@ func TestCredentialFromSecret(t *testing.T) {
 	if err := c.Create(ctx, workspacebuild.CredentialSecret(ws, second)); err != nil {
 		t.Fatal(err)
 	}
-	if w, err := b.Get(ctx, "judy"); err != nil || w.State != backend.StateRunning || w.Credential != second {
+	if w, err := b.Get(ctx, backend.Default("judy")); err != nil || w.State != backend.StateRunning || w.Credential != second {
 		t.Fatalf("re-created workspace: %+v, %v; want Running with the new credential", w, err)
 	}
 
@@ -138,7 +138,7 @@ func TestCredentialFromSecret(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if w, err := fresh.Get(ctx, "judy"); err != nil || w.State != backend.StateStarting || w.Credential != "" {
+	if w, err := fresh.Get(ctx, backend.Default("judy")); err != nil || w.State != backend.StateStarting || w.Credential != "" {
 		t.Fatalf("malformed credential: %+v, %v; want Starting without a credential", w, err)
 	}
 }

@@ -150,21 +150,24 @@ const AnnotationProfileNotice = "codehub.io/profile-notice"
 // SetProfile records the profile of the user's workspace for its next start: spec.profile
 // on a stopped Workspace, the next-profile annotation on a running one (whose pod keeps what
 // it started with). Without a Workspace yet, one is created stopped with the profile.
-func (b *Backend) SetProfile(ctx context.Context, user, name string) error {
+func (b *Backend) SetProfile(ctx context.Context, ref backend.Ref, name string) error {
+	if ref.Name != "" {
+		return errNamedUnsupported(ref.Name)
+	}
 	if _, ok := b.cfg.Profiles.Get(name); !ok {
 		return fmt.Errorf("no profile %q", name)
 	}
 	ws := &codehubv1.Workspace{}
-	err := b.cfg.Client.Get(ctx, b.key(user), ws)
+	err := b.cfg.Client.Get(ctx, b.key(ref), ws)
 	if apierrors.IsNotFound(err) {
-		ws = b.newWorkspace(identity.Identity{User: user})
+		ws = b.newWorkspace(identity.Identity{User: ref.User})
 		ws.Spec.Running = false
 		p, _ := b.cfg.Profiles.Get(name)
 		b.applyProfile(&ws.Spec, p)
 		if err = b.cfg.Client.Create(ctx, ws); !apierrors.IsAlreadyExists(err) {
 			return err
 		}
-		err = b.cfg.Client.Get(ctx, b.key(user), ws)
+		err = b.cfg.Client.Get(ctx, b.key(ref), ws)
 	}
 	if err != nil {
 		return err
@@ -192,9 +195,9 @@ func (b *Backend) SetProfile(ctx context.Context, user, name string) error {
 // made for it (owner references). The home PVC goes with it only when its reclaimPolicy is
 // Delete; with Retain (the default) it carries no owner reference and stays, and a new
 // Workspace for the same user mounts it again. ErrNotFound if there is none.
-func (b *Backend) Delete(ctx context.Context, user string) error {
+func (b *Backend) Delete(ctx context.Context, ref backend.Ref) error {
 	ws := &codehubv1.Workspace{}
-	if err := b.cfg.Client.Get(ctx, b.key(user), ws); err != nil {
+	if err := b.cfg.Client.Get(ctx, b.key(ref), ws); err != nil {
 		if apierrors.IsNotFound(err) {
 			return backend.ErrNotFound
 		}
@@ -209,9 +212,9 @@ func (b *Backend) Delete(ctx context.Context, user string) error {
 }
 
 // DeleteEffect says what Delete does to the user's files, from the Workspace's home.
-func (b *Backend) DeleteEffect(ctx context.Context, user string) (string, error) {
+func (b *Backend) DeleteEffect(ctx context.Context, ref backend.Ref) (string, error) {
 	ws := &codehubv1.Workspace{}
-	if err := b.cfg.Client.Get(ctx, b.key(user), ws); err != nil {
+	if err := b.cfg.Client.Get(ctx, b.key(ref), ws); err != nil {
 		if apierrors.IsNotFound(err) {
 			return "", backend.ErrNotFound
 		}

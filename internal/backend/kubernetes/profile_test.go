@@ -68,10 +68,10 @@ func TestProfileReachesThePod(t *testing.T) {
 	}
 	b := newBackend(catalog(t, 1, "16Gi", "a"))
 	alice := identity.Identity{User: "Alice", Groups: []string{"ml-team"}, UID: ptr.To[int64](1001), GID: ptr.To[int64](1001)}
-	if err := b.SetProfile(ctx, "Alice", "gpu"); err != nil {
+	if err := b.SetProfile(ctx, backend.Default("Alice"), "gpu"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.Start(ctx, alice); err != nil {
+	if _, err := b.Start(ctx, alice, ""); err != nil {
 		t.Fatal(err)
 	}
 	name := identity.WorkspaceName("Alice")
@@ -128,7 +128,7 @@ func TestProfileReachesThePod(t *testing.T) {
 		}
 	}
 	template("the gpu profile in the pod template", gpuPod("1", "16Gi", "a"))
-	w, err := b.Get(ctx, "Alice")
+	w, err := b.Get(ctx, backend.Default("Alice"))
 	if err != nil || w.Profile != "gpu" || w.Created.IsZero() || w.IdleTimeout.Minutes() != 30 {
 		t.Fatalf("Get: %+v, %v; want profile gpu, a creation time and the profile's 30m idle timeout", w, err)
 	}
@@ -155,12 +155,12 @@ func TestProfileReachesThePod(t *testing.T) {
 	// The admin changes the gpu profile: two GPUs, more memory, another zone. The running
 	// workspace's pod is left alone...
 	b = newBackend(catalog(t, 2, "32Gi", "b"))
-	if _, err := b.Start(ctx, alice); err != nil {
+	if _, err := b.Start(ctx, alice, ""); err != nil {
 		t.Fatal(err)
 	}
 	template("the running pod unchanged", gpuPod("1", "16Gi", "a"))
 	// ...and its next start has the new definition.
-	if err := b.Stop(ctx, "Alice"); err != nil {
+	if err := b.Stop(ctx, backend.Default("Alice")); err != nil {
 		t.Fatal(err)
 	}
 	template("stopped", func(dep *appsv1.Deployment) error {
@@ -169,24 +169,24 @@ func TestProfileReachesThePod(t *testing.T) {
 		}
 		return nil
 	})
-	if _, err := b.Start(ctx, alice); err != nil {
+	if _, err := b.Start(ctx, alice, ""); err != nil {
 		t.Fatal(err)
 	}
 	template("the changed gpu profile in the pod template", gpuPod("2", "32Gi", "b"))
 
 	// She leaves ml-team: her next start falls back to the default, and says so.
-	if err := b.Stop(ctx, "Alice"); err != nil {
+	if err := b.Stop(ctx, backend.Default("Alice")); err != nil {
 		t.Fatal(err)
 	}
 	alice.Groups = []string{"users"}
-	w, err = b.Start(ctx, alice)
+	w, err = b.Start(ctx, alice, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if w.Profile != "small" || !strings.Contains(w.Notice, `"gpu" is open to the groups ml-team only`) || !strings.Contains(w.Notice, `uses "small"`) {
 		t.Errorf("start after leaving ml-team: profile %q, notice %q", w.Profile, w.Notice)
 	}
-	if g, err := b.Get(ctx, "Alice"); err != nil || g.Notice != w.Notice {
+	if g, err := b.Get(ctx, backend.Default("Alice")); err != nil || g.Notice != w.Notice {
 		t.Errorf("Get after the fallback: notice %q, %v; want the start's %q (the progress page reloads)", g.Notice, err, w.Notice)
 	}
 	template("the default profile in the pod template", func(dep *appsv1.Deployment) error {
@@ -205,16 +205,16 @@ func TestProfileReachesThePod(t *testing.T) {
 	// Back in ml-team, she picks gpu while small runs: the running workspace still reports
 	// (and has) small; her next start has gpu.
 	alice.Groups = []string{"ml-team"}
-	if err := b.SetProfile(ctx, "Alice", "gpu"); err != nil {
+	if err := b.SetProfile(ctx, backend.Default("Alice"), "gpu"); err != nil {
 		t.Fatal(err)
 	}
-	if w, err = b.Get(ctx, "Alice"); err != nil || w.Profile != "small" {
+	if w, err = b.Get(ctx, backend.Default("Alice")); err != nil || w.Profile != "small" {
 		t.Errorf("Get after choosing gpu while small runs: profile %q, %v; want small until the next start", w.Profile, err)
 	}
-	if err := b.Stop(ctx, "Alice"); err != nil {
+	if err := b.Stop(ctx, backend.Default("Alice")); err != nil {
 		t.Fatal(err)
 	}
-	if w, err = b.Start(ctx, alice); err != nil || w.Profile != "gpu" || strings.Contains(w.Notice, "profile") {
+	if w, err = b.Start(ctx, alice, ""); err != nil || w.Profile != "gpu" || strings.Contains(w.Notice, "profile") {
 		t.Fatalf("next start: profile %q, notice %q, %v; want gpu and no fallback notice", w.Profile, w.Notice, err)
 	}
 	template("the chosen gpu profile at the next start", gpuPod("2", "32Gi", "b"))
@@ -232,10 +232,10 @@ func TestDeleteKeepsARetainedHome(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := b.Delete(ctx, "bob"); !errors.Is(err, backend.ErrNotFound) {
+	if err := b.Delete(ctx, backend.Default("bob")); !errors.Is(err, backend.ErrNotFound) {
 		t.Fatalf("Delete of a workspace never created: %v, want ErrNotFound", err)
 	}
-	if _, err := b.Start(ctx, identity.Identity{User: "bob"}); err != nil {
+	if _, err := b.Start(ctx, identity.Identity{User: "bob"}, ""); err != nil {
 		t.Fatal(err)
 	}
 	ws := &codehubv1.Workspace{}
@@ -249,20 +249,20 @@ func TestDeleteKeepsARetainedHome(t *testing.T) {
 	if len(pvc.OwnerReferences) != 0 {
 		t.Fatalf("a Retain home PVC has owners %v: garbage collection would delete it with the Workspace", pvc.OwnerReferences)
 	}
-	effect, err := b.DeleteEffect(ctx, "bob")
+	effect, err := b.DeleteEffect(ctx, backend.Default("bob"))
 	if err != nil || !strings.Contains(effect, "stays") || !strings.Contains(effect, pvc.Name) {
 		t.Errorf("DeleteEffect = %q, %v; want it to say the PVC %s stays", effect, err, pvc.Name)
 	}
-	if err := b.Delete(ctx, "bob"); err != nil {
+	if err := b.Delete(ctx, backend.Default("bob")); err != nil {
 		t.Fatal(err)
 	}
 	kubetest.Eventually(t, "the Workspace gone", func() error {
-		if _, err := b.Get(ctx, "bob"); !errors.Is(err, backend.ErrNotFound) {
+		if _, err := b.Get(ctx, backend.Default("bob")); !errors.Is(err, backend.ErrNotFound) {
 			return fmt.Errorf("Get after Delete: %v", err)
 		}
 		return nil
 	})
-	if err := b.Delete(ctx, "bob"); !errors.Is(err, backend.ErrNotFound) {
+	if err := b.Delete(ctx, backend.Default("bob")); !errors.Is(err, backend.ErrNotFound) {
 		t.Errorf("second Delete: %v, want ErrNotFound", err)
 	}
 }

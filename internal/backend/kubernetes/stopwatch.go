@@ -21,7 +21,7 @@ var _ backend.StopNotifier = (*Backend)(nil)
 // learn of the stop only then. The reason passed is always "": every replica sees every
 // stop, so counting or auditing it here would count it once per replica. It needs a client
 // that can watch (NewClient's can); with another client nothing is watched.
-func (b *Backend) NotifyStops(fn func(user, reason string)) {
+func (b *Backend) NotifyStops(fn func(ref backend.Ref, reason string)) {
 	wc, ok := b.cfg.Client.(client.WithWatch)
 	if !ok {
 		return
@@ -38,7 +38,7 @@ func (b *Backend) NotifyStops(fn func(user, reason string)) {
 
 // watchStops lists the Workspaces, then follows their changes from that list's version;
 // a closed or failed watch starts over after a second (the list tells again which run).
-func (b *Backend) watchStops(ctx context.Context, wc client.WithWatch, fn func(user, reason string)) {
+func (b *Backend) watchStops(ctx context.Context, wc client.WithWatch, fn func(ref backend.Ref, reason string)) {
 	for ctx.Err() == nil {
 		var list codehubv1.WorkspaceList
 		if err := wc.List(ctx, &list, client.InNamespace(b.cfg.Namespace)); err == nil {
@@ -55,7 +55,7 @@ func (b *Backend) watchStops(ctx context.Context, wc client.WithWatch, fn func(u
 	}
 }
 
-func (b *Backend) followStops(ctx context.Context, wc client.WithWatch, version string, running map[string]bool, fn func(user, reason string)) {
+func (b *Backend) followStops(ctx context.Context, wc client.WithWatch, version string, running map[string]bool, fn func(ref backend.Ref, reason string)) {
 	w, err := wc.Watch(ctx, &codehubv1.WorkspaceList{}, client.InNamespace(b.cfg.Namespace),
 		&client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: version, AllowWatchBookmarks: true}})
 	if err != nil {
@@ -84,7 +84,7 @@ func (b *Backend) followStops(ctx context.Context, wc client.WithWatch, version 
 				delete(running, ws.Name)
 			}
 			if was && !now {
-				fn(ws.Spec.User, "") // decided elsewhere; the operator's Events record why
+				fn(backend.Default(ws.Spec.User), "") // decided elsewhere; the operator's Events record why
 			}
 		}
 	}

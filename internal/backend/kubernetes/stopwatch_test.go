@@ -9,6 +9,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	codehubv1 "github.com/codehub-dev/codehub/api/v1alpha1"
+	"github.com/codehub-dev/codehub/internal/backend"
 	"github.com/codehub-dev/codehub/internal/backend/kubernetes"
 	"github.com/codehub-dev/codehub/internal/identity"
 	"github.com/codehub-dev/codehub/internal/testkit/kubetest"
@@ -44,10 +45,10 @@ func TestNotifyStops(t *testing.T) {
 
 	var mu sync.Mutex
 	var got []string
-	b.NotifyStops(func(user, reason string) {
+	b.NotifyStops(func(ref backend.Ref, reason string) {
 		mu.Lock()
 		defer mu.Unlock()
-		got = append(got, user+":"+reason)
+		got = append(got, ref.String()+":"+reason)
 	})
 	reported := func() []string {
 		mu.Lock()

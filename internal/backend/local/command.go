@@ -89,7 +89,7 @@ func (in *instance) command() *exec.Cmd {
 		// extensions never inherit it.
 		"HASHED_PASSWORD=" + in.secret,
 		// What the codehub extension talks to the gateway with: its own workspace only.
-		agent.EnvToken + "=" + agent.Token(in.user, in.secret),
+		agent.EnvToken + "=" + agent.Token(agent.Subject(in.user, in.named), in.secret),
 	}...)
 	if in.cfg.AgentURL != "" {
 		cmd.Env = append(cmd.Env, agent.EnvURL+"="+in.cfg.AgentURL)

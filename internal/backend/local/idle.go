@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/codehub-dev/codehub/internal/backend"
-	"github.com/codehub-dev/codehub/internal/identity"
 	"github.com/codehub-dev/codehub/internal/idle"
 	"github.com/codehub-dev/codehub/internal/procstat"
 	"github.com/codehub-dev/codehub/internal/profile"
@@ -23,11 +22,11 @@ const DefaultBusyCPU = 0.25
 // activity (the gateway records what people do through RecordActivity; CPU use above
 // BusyCPU counts as activity too), or after MaxRunTime however busy it is.
 
-// RecordActivity marks activity at at on user's running workspace (in memory; the one
+// RecordActivity marks activity at at on a running workspace (in memory; the one
 // value the idle stop and the API read).
-func (b *Backend) RecordActivity(_ context.Context, user string, at time.Time) error {
+func (b *Backend) RecordActivity(_ context.Context, ref backend.Ref, at time.Time) error {
 	b.mu.Lock()
-	inst := b.ws[identity.WorkspaceName(user)]
+	inst := b.ws[ref.FullName()]
 	b.mu.Unlock()
 	if inst != nil {
 		inst.activity.Touch(at)
@@ -37,7 +36,7 @@ func (b *Backend) RecordActivity(_ context.Context, user string, at time.Time) e
 
 // NotifyStops registers fn, called before the backend stops a workspace by itself (idle,
 // maximum run time).
-func (b *Backend) NotifyStops(fn func(user, reason string)) {
+func (b *Backend) NotifyStops(fn func(ref backend.Ref, reason string)) {
 	b.mu.Lock()
 	b.onStop = append(b.onStop, fn)
 	b.mu.Unlock()
@@ -117,10 +116,10 @@ func (b *Backend) checkStops(ctx context.Context) {
 		// a running workspace to route to again.
 		inst.markStopping()
 		b.mu.Lock()
-		fns := append([]func(string, string){}, b.onStop...)
+		fns := append([]func(backend.Ref, string){}, b.onStop...)
 		b.mu.Unlock()
 		for _, fn := range fns {
-			fn(inst.user, ws.StopReason)
+			fn(ws.Ref(), ws.StopReason)
 		}
 		go func() {
 			stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)

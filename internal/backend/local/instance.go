@@ -37,6 +37,7 @@ const (
 // never became healthy.
 type instance struct {
 	name, user, dir string
+	named           string // the name among its owner's workspaces ("" = the default)
 	sockDir         string // code-server's socket lives here: its unix user (and root) only
 	cfg             *Config
 
@@ -70,7 +71,7 @@ type instance struct {
 func (in *instance) snapshot() backend.Workspace {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	w := backend.Workspace{Name: in.name, User: in.user, State: in.state, Message: in.message,
+	w := backend.Workspace{Name: in.name, User: in.user, Named: in.named, State: in.state, Message: in.message,
 		LastActivity: in.activity.Last(), IdleTimeout: in.idleTimeout(), Notice: in.notice,
 		Profile: in.recorded, Created: in.created}
 	if in.state != backend.StateStopped && in.profile.Name != "" {

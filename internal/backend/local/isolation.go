@@ -39,8 +39,10 @@ type UIDSource func(user string) (uid int64, ok bool, err error)
 // owner, never as the caller or the gateway.
 type owner struct {
 	User string `json:"user"`
-	UID  *int64 `json:"uid,omitempty"`
-	GID  *int64 `json:"gid,omitempty"`
+	// Workspace is the name of a named workspace among its owner's ("" = the default).
+	Workspace string `json:"workspace,omitempty"`
+	UID       *int64 `json:"uid,omitempty"`
+	GID       *int64 `json:"gid,omitempty"`
 	// Profile is the workspace's profile (profile.go); Created when it was first recorded.
 	Profile string    `json:"profile,omitempty"`
 	Created time.Time `json:"created,omitzero"`
@@ -74,6 +76,18 @@ func writeOwner(dir string, o owner) error {
 	return session.WriteFileAtomic(filepath.Join(dir, ownerRecord), append(data, '\n'), 0o600)
 }
 
+// check refuses a record that belongs to another user or another workspace of the same
+// user (a directory is never taken over, whatever the caller asks).
+func (o owner) check(dirName, user, named string) error {
+	switch {
+	case o.User != "" && o.User != user:
+		return fmt.Errorf("workspace %s belongs to %q, not %q", dirName, o.User, user)
+	case o.User != "" && o.Workspace != named:
+		return fmt.Errorf("workspace %s is %q's workspace %q, not %q", dirName, user, o.Workspace, named)
+	}
+	return nil
+}
+
 // errRefused wraps backend.ErrRefused with the reason a user reads on the progress page.
 func errRefused(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{backend.ErrRefused}, args...)...)
@@ -85,15 +99,15 @@ func errRefused(format string, args ...any) error {
 // workspace without ids is refused, never started as the gateway's own user; ids below
 // 1000 (root, system accounts) are refused too. In the other modes it returns nil (run as
 // the gateway's user) after the mode's own check.
-func (b *Backend) credentialFor(id identity.Identity, dir string) (*syscall.Credential, error) {
+func (b *Backend) credentialFor(id identity.Identity, named, dir string) (*syscall.Credential, error) {
 	rec, err := readOwner(dir)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
-	if rec.User != "" && rec.User != id.User {
-		return nil, fmt.Errorf("workspace %s belongs to %q, not %q", filepath.Base(dir), rec.User, id.User)
+	if err := rec.check(filepath.Base(dir), id.User, named); err != nil {
+		return nil, err
 	}
-	rec.User = id.User
+	rec.User, rec.Workspace = id.User, named
 	switch b.cfg.Isolation {
 	case IsolationSingleUser:
 		if other := b.otherOwner(id.User); other != "" {
@@ -107,6 +121,13 @@ func (b *Backend) credentialFor(id identity.Identity, dir string) (*syscall.Cred
 	}
 	if id.UID != nil {
 		rec.UID, rec.GID = id.UID, id.GID
+	}
+	if rec.UID == nil && named != "" {
+		// A named workspace runs as its owner's default one does (the same person: one
+		// unix user), so an API start without the platform's ids still finds them.
+		if def, err := readOwner(b.dirOf(identity.WorkspaceName(id.User))); err == nil && def.User == id.User {
+			rec.UID, rec.GID = def.UID, def.GID
+		}
 	}
 	if rec.UID == nil && b.cfg.UIDs != nil {
 		uid, ok, err := b.cfg.UIDs(id.User)

@@ -54,7 +54,7 @@ func newTestBackend(t *testing.T, mutate func(*Config)) (*Backend, string) {
 func TestRunsAsOwnerUID(t *testing.T) {
 	needRoot(t)
 	b, _ := newTestBackend(t, nil)
-	if _, err := b.Start(context.Background(), identity.Identity{User: "carol", UID: ptr(4321), GID: ptr(4322)}); err != nil {
+	if _, err := b.Start(context.Background(), identity.Identity{User: "carol", UID: ptr(4321), GID: ptr(4322)}, ""); err != nil {
 		t.Fatal(err)
 	}
 	wsDir := b.dirOf(identity.WorkspaceName("carol"))
@@ -121,7 +121,7 @@ func TestUIDComesFromTheOwnersRecord(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			dir := b.dirOf(identity.WorkspaceName(c.id.User))
 			os.MkdirAll(dir, 0o700)
-			cred, err := b.credentialFor(c.id, dir)
+			cred, err := b.credentialFor(c.id, "", dir)
 			if c.wantUID == 0 {
 				if !errors.Is(err, backend.ErrRefused) || cred != nil {
 					t.Fatalf("want refusal, got %+v %v", cred, err)
@@ -142,18 +142,18 @@ func TestSingleUserModeServesOnePerson(t *testing.T) {
 	alice, bob := b.dirOf(identity.WorkspaceName("alice")), b.dirOf(identity.WorkspaceName("bob"))
 	os.MkdirAll(alice, 0o700)
 	os.MkdirAll(bob, 0o700)
-	if cred, err := b.credentialFor(identity.Identity{User: "alice"}, alice); err != nil || cred != nil {
+	if cred, err := b.credentialFor(identity.Identity{User: "alice"}, "", alice); err != nil || cred != nil {
 		t.Fatalf("first user: %+v %v", cred, err)
 	}
-	if _, err := b.credentialFor(identity.Identity{User: "alice"}, alice); err != nil {
+	if _, err := b.credentialFor(identity.Identity{User: "alice"}, "", alice); err != nil {
 		t.Fatalf("same user again: %v", err)
 	}
-	_, err := b.credentialFor(identity.Identity{User: "bob"}, bob)
+	_, err := b.credentialFor(identity.Identity{User: "bob"}, "", bob)
 	if !errors.Is(err, backend.ErrRefused) || !strings.Contains(err.Error(), "alice") || !strings.Contains(err.Error(), "--shared-unix-user") {
 		t.Fatalf("second user: %v", err)
 	}
 	b.cfg.Isolation = IsolationSharedUID
-	if _, err := b.credentialFor(identity.Identity{User: "bob"}, bob); err != nil {
+	if _, err := b.credentialFor(identity.Identity{User: "bob"}, "", bob); err != nil {
 		t.Fatalf("shared uid team: %v", err)
 	}
 }

@@ -86,7 +86,7 @@ type Backend struct {
 	mu        sync.Mutex
 	ws        map[string]*instance // by workspace name
 	deleting  map[string]bool      // workspace names Delete is removing
-	onStop    []func(user, reason string)
+	onStop    []func(ref backend.Ref, reason string)
 	stopWatch context.CancelFunc
 	watchDone chan struct{}
 }
@@ -129,7 +129,7 @@ func New(cfg Config) (*Backend, error) {
 	if cfg.SocketDir == "" {
 		cfg.SocketDir = filepath.Join(filepath.Dir(cfg.Dir), "run")
 	}
-	if n := len(filepath.Join(cfg.SocketDir, "0123456789", socketName)); n > maxSocketPath {
+	if n := len(filepath.Join(cfg.SocketDir, "0123456789ab", socketName)); n > maxSocketPath { // a named workspace's 12 hex
 		return nil, fmt.Errorf("socket dir %s is too long for unix sockets (%d > %d bytes): use a shorter --state-dir", cfg.SocketDir, n, maxSocketPath)
 	}
 	if err := checkIsolation(&cfg); err != nil {
@@ -234,9 +234,9 @@ func (b *Backend) sockDirOf(name string) string {
 	return filepath.Join(b.cfg.SocketDir, name[strings.LastIndexByte(name, '-')+1:])
 }
 
-// Get reports the user's workspace without side effects.
-func (b *Backend) Get(_ context.Context, user string) (backend.Workspace, error) {
-	name := identity.WorkspaceName(user)
+// Get reports the workspace without side effects.
+func (b *Backend) Get(_ context.Context, ref backend.Ref) (backend.Workspace, error) {
+	name := ref.FullName()
 	b.mu.Lock()
 	inst := b.ws[name]
 	b.mu.Unlock()
@@ -246,24 +246,24 @@ func (b *Backend) Get(_ context.Context, user string) (backend.Workspace, error)
 	if _, err := os.Stat(b.dirOf(name)); err != nil {
 		return backend.Workspace{}, backend.ErrNotFound
 	}
-	w := backend.Workspace{Name: name, User: user, State: backend.StateStopped}
+	w := backend.Workspace{Name: name, User: ref.User, Named: ref.Name, State: backend.StateStopped}
 	if rec, err := readOwner(b.dirOf(name)); err == nil {
 		w.Profile, w.Created = rec.Profile, rec.Created
 	}
 	return w, nil
 }
 
-// Start starts the user's workspace once, however many callers ask at the same time.
-func (b *Backend) Start(ctx context.Context, id identity.Identity) (backend.Workspace, error) {
-	name := identity.WorkspaceName(id.User)
+// Start starts the workspace once, however many callers ask at the same time.
+func (b *Backend) Start(ctx context.Context, id identity.Identity, named string) (backend.Workspace, error) {
+	name := backend.Ref{User: id.User, Name: named}.FullName()
 	b.mu.Lock()
 	if b.deleting[name] {
 		b.mu.Unlock()
-		return backend.Workspace{Name: name, User: id.User, State: backend.StateStopping}, errors.New("the workspace is being deleted; try again in a moment")
+		return backend.Workspace{Name: name, User: id.User, Named: named, State: backend.StateStopping}, errors.New("the workspace is being deleted; try again in a moment")
 	}
 	inst := b.ws[name]
 	if inst == nil {
-		inst = &instance{name: name, user: id.User, dir: b.dirOf(name), sockDir: b.sockDirOf(name), cfg: &b.cfg, state: backend.StateStopped}
+		inst = &instance{name: name, user: id.User, named: named, dir: b.dirOf(name), sockDir: b.sockDirOf(name), cfg: &b.cfg, state: backend.StateStopped}
 		if rec, err := readOwner(inst.dir); err == nil {
 			inst.recorded, inst.created = rec.Profile, rec.Created
 		}
@@ -271,7 +271,7 @@ func (b *Backend) Start(ctx context.Context, id identity.Identity) (backend.Work
 	}
 	b.mu.Unlock()
 	err := inst.start(func() (*syscall.Credential, error) {
-		cred, err := b.credentialFor(id, inst.dir)
+		cred, err := b.credentialFor(id, named, inst.dir)
 		if err != nil {
 			return nil, err
 		}
@@ -282,8 +282,8 @@ func (b *Backend) Start(ctx context.Context, id identity.Identity) (backend.Work
 
 // Stop stops the user's workspace (SIGTERM, then SIGKILL after the grace period) and
 // waits for it to exit. Files, settings and extensions stay on disk.
-func (b *Backend) Stop(ctx context.Context, user string) error {
-	name := identity.WorkspaceName(user)
+func (b *Backend) Stop(ctx context.Context, ref backend.Ref) error {
+	name := ref.FullName()
 	b.mu.Lock()
 	inst := b.ws[name]
 	b.mu.Unlock()
@@ -315,7 +315,7 @@ func (b *Backend) List(_ context.Context) ([]backend.Workspace, error) {
 		if err != nil || rec.User == "" {
 			continue
 		}
-		out = append(out, backend.Workspace{Name: e.Name(), User: rec.User, State: backend.StateStopped, Profile: rec.Profile, Created: rec.Created})
+		out = append(out, backend.Workspace{Name: e.Name(), User: rec.User, Named: rec.Workspace, State: backend.StateStopped, Profile: rec.Profile, Created: rec.Created})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil

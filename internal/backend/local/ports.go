@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/codehub-dev/codehub/internal/backend"
-	"github.com/codehub-dev/codehub/internal/identity"
 )
 
 // Workspaces on one host share its loopback, so "port 8000 of alice's workspace" means
@@ -23,15 +22,15 @@ import (
 
 var errNotYourPort = errors.New("port is not served by this workspace")
 
-// DialPort connects to port on the host's loopback for user's running workspace, and keeps
+// DialPort connects to port on the host's loopback for a running workspace, and keeps
 // the connection only if the socket that accepted it belongs to the workspace's unix user
 // and is not one of the gateway's own listeners.
-func (b *Backend) DialPort(ctx context.Context, user string, port int) (net.Conn, error) {
+func (b *Backend) DialPort(ctx context.Context, ref backend.Ref, port int) (net.Conn, error) {
 	if port < 1 || port > 65535 {
 		return nil, fmt.Errorf("port %d out of range", port)
 	}
 	b.mu.Lock()
-	inst := b.ws[identity.WorkspaceName(user)]
+	inst := b.ws[ref.FullName()]
 	b.mu.Unlock()
 	if inst == nil || inst.snapshot().State != backend.StateRunning {
 		return nil, errors.New("workspace not running")

@@ -76,18 +76,19 @@ func (b *Backend) chooseProfile(ctx context.Context, id identity.Identity, inst 
 
 // SetProfile records the profile the user's workspace starts with next (a running one
 // keeps its environment until then). It may precede the first start.
-func (b *Backend) SetProfile(_ context.Context, user, name string) error {
+func (b *Backend) SetProfile(_ context.Context, ref backend.Ref, name string) error {
 	if _, ok := b.cfg.Profiles.Get(name); !ok {
 		return fmt.Errorf("no profile %q", name)
 	}
-	wsName := identity.WorkspaceName(user)
+	user := ref.User
+	wsName := ref.FullName()
 	dir := b.dirOf(wsName)
 	rec, err := readOwner(dir)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
-	if rec.User != "" && rec.User != user {
-		return fmt.Errorf("workspace %s belongs to %q, not %q", wsName, rec.User, user)
+	if err := rec.check(wsName, user, ref.Name); err != nil {
+		return err
 	}
 	if rec.User == "" && b.cfg.Isolation == IsolationSingleUser {
 		// A record for a second person would refuse the one this gateway serves.
@@ -98,7 +99,7 @@ func (b *Backend) SetProfile(_ context.Context, user, name string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("workspace dir: %w", err)
 	}
-	rec.User, rec.Profile = user, name
+	rec.User, rec.Workspace, rec.Profile = user, ref.Name, name
 	if rec.Created.IsZero() {
 		rec.Created = b.cfg.Clock.Now()
 	}
@@ -117,8 +118,8 @@ func (b *Backend) SetProfile(_ context.Context, user, name string) error {
 }
 
 // DeleteEffect says what Delete does to the files.
-func (b *Backend) DeleteEffect(_ context.Context, user string) (string, error) {
-	dir := b.dirOf(identity.WorkspaceName(user))
+func (b *Backend) DeleteEffect(_ context.Context, ref backend.Ref) (string, error) {
+	dir := b.dirOf(ref.FullName())
 	if _, err := os.Stat(dir); err != nil {
 		return "", backend.ErrNotFound
 	}
@@ -127,8 +128,8 @@ func (b *Backend) DeleteEffect(_ context.Context, user string) (string, error) {
 
 // Delete stops the user's workspace and removes its directory. Starts of it are refused
 // until the removal is done.
-func (b *Backend) Delete(ctx context.Context, user string) error {
-	name := identity.WorkspaceName(user)
+func (b *Backend) Delete(ctx context.Context, ref backend.Ref) error {
+	name := ref.FullName()
 	dir := b.dirOf(name)
 	b.mu.Lock()
 	if b.deleting[name] {

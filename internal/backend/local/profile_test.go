@@ -53,17 +53,17 @@ func TestLocalProfile(t *testing.T) {
 	})
 	ctx := context.Background()
 	erin := identity.Identity{User: "erin", UID: ptr(4401), GID: ptr(4401), Groups: []string{"ml-team"}}
-	if err := b.SetProfile(ctx, "erin", "gpu"); err != nil {
+	if err := b.SetProfile(ctx, backend.Default("erin"), "gpu"); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.SetProfile(ctx, "erin", "huge"); err == nil {
+	if err := b.SetProfile(ctx, backend.Default("erin"), "huge"); err == nil {
 		t.Error("SetProfile accepted a profile that does not exist")
 	}
-	w, err := b.Get(ctx, "erin")
+	w, err := b.Get(ctx, backend.Default("erin"))
 	if err != nil || w.Profile != "gpu" || w.State != backend.StateStopped || w.Created.IsZero() {
 		t.Fatalf("Get after SetProfile: %+v, %v", w, err)
 	}
-	if w, err = b.Start(ctx, erin); err != nil {
+	if w, err = b.Start(ctx, erin, ""); err != nil {
 		t.Fatal(err)
 	}
 	if w.Profile != "gpu" || w.IdleTimeout != 30*time.Minute {
@@ -83,11 +83,11 @@ func TestLocalProfile(t *testing.T) {
 	if got := strings.Join(b.IgnoredProfileFields(cat.All()[1]), ","); got != "image,gpus" {
 		t.Errorf("IgnoredProfileFields = %s", got)
 	}
-	if err := b.Stop(ctx, "erin"); err != nil {
+	if err := b.Stop(ctx, backend.Default("erin")); err != nil {
 		t.Fatal(err)
 	}
 	erin.Groups = nil
-	if w, err = b.Start(ctx, erin); err != nil {
+	if w, err = b.Start(ctx, erin, ""); err != nil {
 		t.Fatal(err)
 	}
 	if w.Profile != "small" || w.IdleTimeout != 2*time.Hour || !strings.Contains(w.Notice, `uses "small"`) {
@@ -105,10 +105,10 @@ func TestLocalDelete(t *testing.T) {
 	needRoot(t)
 	b, _ := newTestBackend(t, nil)
 	ctx := context.Background()
-	if err := b.Delete(ctx, "frank"); !errors.Is(err, backend.ErrNotFound) {
+	if err := b.Delete(ctx, backend.Default("frank")); !errors.Is(err, backend.ErrNotFound) {
 		t.Fatalf("Delete before any start: %v", err)
 	}
-	if _, err := b.Start(ctx, identity.Identity{User: "frank", UID: ptr(4402), GID: ptr(4402)}); err != nil {
+	if _, err := b.Start(ctx, identity.Identity{User: "frank", UID: ptr(4402), GID: ptr(4402)}, ""); err != nil {
 		t.Fatal(err)
 	}
 	wsDir := b.dirOf(identity.WorkspaceName("frank"))
@@ -117,23 +117,23 @@ func TestLocalDelete(t *testing.T) {
 	if err := os.WriteFile(file, []byte("mine"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	effect, err := b.DeleteEffect(ctx, "frank")
+	effect, err := b.DeleteEffect(ctx, backend.Default("frank"))
 	if err != nil || !strings.Contains(effect, wsDir) || !strings.Contains(effect, "removed") {
 		t.Errorf("DeleteEffect = %q, %v", effect, err)
 	}
-	if err := b.Delete(ctx, "frank"); err != nil {
+	if err := b.Delete(ctx, backend.Default("frank")); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(wsDir); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("workspace dir after Delete: %v", err)
 	}
-	if _, err := b.Get(ctx, "frank"); !errors.Is(err, backend.ErrNotFound) {
+	if _, err := b.Get(ctx, backend.Default("frank")); !errors.Is(err, backend.ErrNotFound) {
 		t.Errorf("Get after Delete: %v", err)
 	}
 	if list, _ := b.List(ctx); len(list) != 0 {
 		t.Errorf("List after Delete: %+v", list)
 	}
-	if err := b.Delete(ctx, "frank"); !errors.Is(err, backend.ErrNotFound) {
+	if err := b.Delete(ctx, backend.Default("frank")); !errors.Is(err, backend.ErrNotFound) {
 		t.Errorf("second Delete: %v", err)
 	}
 }
