@@ -24,8 +24,8 @@ func (g *Gateway) dashboardRoutes(mux *http.ServeMux) {
 
 // homeView is the home page's own data.
 type homeView struct {
-	Workspace     *wsView // nil: the user has none yet
-	Named         []wsView
+	Workspace *wsView // nil: the user has none yet
+	Named     []wsView
 	// CreateNamed offers the form for one more named workspace (below the limit); Max is
 	// the limit, the default workspace included.
 	CreateNamed   bool

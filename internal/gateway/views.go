@@ -18,10 +18,10 @@ type wsView struct {
 	Name, User, State, Message string
 	// Named is the name among its owner's workspaces ("" = the default one), URL where it
 	// opens for its owner, and IDSuffix makes its buttons' ids unique on the page.
-	Named, URL, IDSuffix string
-	Profile, Resources         string
-	LastActivity, StopsIn      string
-	IdleTimeout, Age           string
+	Named, URL, IDSuffix  string
+	Profile, Resources    string
+	LastActivity, StopsIn string
+	IdleTimeout, Age      string
 	// LastActivityAt and IdleFor order and filter rows (zero: unknown).
 	LastActivityAt time.Time
 	Running        bool // Stop applies
