@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/duration"
 
 	"github.com/codehub-dev/codehub/internal/apiclient"
+	"github.com/codehub-dev/codehub/internal/identity"
 )
 
 func newWorkspaces() *cobra.Command {
@@ -22,18 +23,24 @@ func newWorkspaces() *cobra.Command {
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error { return apiAuth(cmd, c) },
 	}
 	apiFlags(cmd, c)
-	// each adds -o to sub and prints what run returns, or names the user in the error.
-	each := func(sub *cobra.Command, run func(cmd *cobra.Command, user string) (apiclient.Workspace, error)) *cobra.Command {
+	// each adds -o and --name to sub and prints what run returns, or names the workspace
+	// in the error.
+	each := func(sub *cobra.Command, run func(cmd *cobra.Command, user, name string) (apiclient.Workspace, error)) *cobra.Command {
 		var out output
+		var name string
 		out.register(sub)
+		nameFlag(sub, &name)
 		sub.Args = cobra.ExactArgs(1)
 		sub.RunE = func(cmd *cobra.Command, args []string) error {
 			if err := out.check(); err != nil {
 				return err
 			}
-			w, err := run(cmd, args[0])
+			if err := checkName(name); err != nil {
+				return err
+			}
+			w, err := run(cmd, args[0], name)
 			if err != nil {
-				return fmt.Errorf("%s %s: %w", sub.Name(), args[0], err)
+				return fmt.Errorf("%s %s: %w", sub.Name(), refString(args[0], name), err)
 			}
 			if w.Notice != "" {
 				fmt.Fprintln(cmd.ErrOrStderr(), w.Notice)
@@ -60,18 +67,22 @@ func newWorkspaces() *cobra.Command {
 	listOut.register(list)
 
 	var profile string
-	start := each(&cobra.Command{Use: "start USER", Short: "Start a workspace, optionally with another profile (codehub profiles list)"},
-		func(cmd *cobra.Command, user string) (apiclient.Workspace, error) {
-			return c.Start(cmd.Context(), user, profile)
+	start := each(&cobra.Command{Use: "start USER [--name NAME]", Short: "Start a workspace, optionally with another profile (codehub profiles list); --name creates your named workspace on its first start"},
+		func(cmd *cobra.Command, user, name string) (apiclient.Workspace, error) {
+			return c.Start(cmd.Context(), user, name, profile)
 		})
 	start.Flags().StringVar(&profile, "profile", "", "profile to run with from this start on (default: the one it has, or your default)")
 
 	cmd.AddCommand(list,
-		each(&cobra.Command{Use: "get USER", Short: "Show one workspace"},
-			func(cmd *cobra.Command, user string) (apiclient.Workspace, error) { return c.Get(cmd.Context(), user) }),
+		each(&cobra.Command{Use: "get USER [--name NAME]", Short: "Show one workspace"},
+			func(cmd *cobra.Command, user, name string) (apiclient.Workspace, error) {
+				return c.Get(cmd.Context(), user, name)
+			}),
 		start,
-		each(&cobra.Command{Use: "stop USER", Short: "Stop a workspace (its files stay)"},
-			func(cmd *cobra.Command, user string) (apiclient.Workspace, error) { return c.Stop(cmd.Context(), user) }),
+		each(&cobra.Command{Use: "stop USER [--name NAME]", Short: "Stop a workspace (its files stay)"},
+			func(cmd *cobra.Command, user, name string) (apiclient.Workspace, error) {
+				return c.Stop(cmd.Context(), user, name)
+			}),
 		newWorkspaceDelete(c))
 	return cmd
 }
@@ -81,30 +92,35 @@ func newWorkspaces() *cobra.Command {
 func newWorkspaceDelete(c *apiclient.Client) *cobra.Command {
 	var out output
 	var yes bool
+	var name string
 	del := &cobra.Command{
-		Use:   "delete USER --yes",
+		Use:   "delete USER [--name NAME] --yes",
 		Short: "Delete a workspace: it is stopped and removed; the answer says what happened to its files",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := out.check(); err != nil {
 				return err
 			}
+			if err := checkName(name); err != nil {
+				return err
+			}
 			user := args[0]
 			if !yes {
-				return fmt.Errorf("delete %s: this deletes the workspace; with the local backend its files too, on Kubernetes its home volume unless it is retained (docs/operator.md); pass --yes", user)
+				return fmt.Errorf("delete %s: this deletes the workspace; with the local backend its files too, on Kubernetes its home volume unless it is retained (docs/operator.md); pass --yes", refString(user, name))
 			}
-			d, err := c.Delete(cmd.Context(), user)
+			d, err := c.Delete(cmd.Context(), user, name)
 			if err != nil {
-				return fmt.Errorf("delete %s: %w", user, err)
+				return fmt.Errorf("delete %s: %w", refString(user, name), err)
 			}
 			if out.format != "" {
 				return out.print(cmd.OutOrStdout(), d, nil, nil)
 			}
-			_, err = fmt.Fprintf(cmd.OutOrStdout(), "workspace %s of %s deleted. %s\n", d.Name, d.User, d.Files)
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "workspace %s of %s deleted. %s\n", orDefault(d.Workspace), d.User, d.Files)
 			return err
 		},
 	}
 	del.Flags().BoolVar(&yes, "yes", false, "really delete")
+	nameFlag(del, &name)
 	out.register(del)
 	return del
 }
@@ -114,9 +130,41 @@ var workspaceHeader = []string{"NAME", "USER", "PROFILE", "STATE", "LAST ACTIVIT
 func workspaceRows(now time.Time, ws ...apiclient.Workspace) [][]string {
 	rows := make([][]string, 0, len(ws))
 	for _, w := range ws {
-		rows = append(rows, []string{w.Name, w.User, orDash(w.Profile), w.State, since(now, w.LastActivity), since(now, w.Created)})
+		rows = append(rows, []string{orDefault(w.Workspace), w.User, orDash(w.Profile), w.State, since(now, w.LastActivity), since(now, w.Created)})
 	}
 	return rows
+}
+
+// nameFlag adds --name: which of the user's workspaces (default: her default workspace).
+func nameFlag(cmd *cobra.Command, name *string) {
+	cmd.Flags().StringVar(name, "name", "", "a named workspace of the user (default: the user's default workspace)")
+}
+
+// checkName refuses a bad --name before asking the gateway (which checks it again).
+func checkName(name string) error {
+	if name == "" {
+		return nil
+	}
+	if err := identity.CheckWorkspaceName(name); err != nil {
+		return fmt.Errorf("--name: %w", err)
+	}
+	return nil
+}
+
+// refString names a workspace in messages: "alice" or "alice/dev".
+func refString(user, name string) string {
+	if name == "" {
+		return user
+	}
+	return user + "/" + name
+}
+
+// orDefault is the NAME column: a named workspace's name, or "default".
+func orDefault(name string) string {
+	if name == "" {
+		return identity.DefaultWorkspace
+	}
+	return name
 }
 
 // since is kubectl's AGE: 45s, 5m, 3h12m, 2d ("-" when unknown).

@@ -26,8 +26,10 @@ type Client struct {
 
 // Workspace is one workspace as the API reports it.
 type Workspace struct {
-	Name               string     `json:"name"`
-	User               string     `json:"user"`
+	Name string `json:"name"`
+	User string `json:"user"`
+	// Workspace is the name of a named workspace among its owner's ("" = the default).
+	Workspace          string     `json:"workspace,omitempty"`
 	Profile            string     `json:"profile,omitempty"`
 	State              string     `json:"state"`
 	Message            string     `json:"message,omitempty"`
@@ -41,10 +43,11 @@ type Workspace struct {
 
 // Deleted is the API's answer to a delete: what happened to the files.
 type Deleted struct {
-	Name    string `json:"name"`
-	User    string `json:"user"`
-	Deleted bool   `json:"deleted"`
-	Files   string `json:"files"`
+	Name      string `json:"name"`
+	User      string `json:"user"`
+	Workspace string `json:"workspace,omitempty"`
+	Deleted   bool   `json:"deleted"`
+	Files     string `json:"files"`
 }
 
 // Error is an answer of the API other than success; Message is the gateway's.
@@ -111,7 +114,14 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 	return nil
 }
 
-func workspacePath(user string) string { return "/_codehub/api/v1/workspaces/" + url.PathEscape(user) }
+// workspacePath is the API path of user's workspace name ("" = the default one).
+func workspacePath(user, name string) string {
+	p := "/_codehub/api/v1/workspaces/" + url.PathEscape(user)
+	if name != "" {
+		p += "/" + url.PathEscape(name)
+	}
+	return p
+}
 
 // List returns the workspaces the token may see (admins: all).
 func (c *Client) List(ctx context.Context) ([]Workspace, error) {
@@ -120,36 +130,37 @@ func (c *Client) List(ctx context.Context) ([]Workspace, error) {
 	return out.Workspaces, err
 }
 
-// Get returns user's workspace.
-func (c *Client) Get(ctx context.Context, user string) (Workspace, error) {
+// Get returns user's workspace name ("" = the default one).
+func (c *Client) Get(ctx context.Context, user, name string) (Workspace, error) {
 	var w Workspace
-	err := c.do(ctx, http.MethodGet, workspacePath(user), nil, &w)
+	err := c.do(ctx, http.MethodGet, workspacePath(user, name), nil, &w)
 	return w, err
 }
 
-// Start starts user's workspace (your own, or anyone's for admins), with profile when it
-// is not "" (it applies from this start on).
-func (c *Client) Start(ctx context.Context, user, profile string) (Workspace, error) {
+// Start starts user's workspace name (your own, or anyone's for admins), with profile when
+// it is not "" (it applies from this start on). Your own named workspace is created by its
+// first start.
+func (c *Client) Start(ctx context.Context, user, name, profile string) (Workspace, error) {
 	var w Workspace
 	var in any
 	if profile != "" {
 		in = map[string]string{"profile": profile}
 	}
-	err := c.do(ctx, http.MethodPost, workspacePath(user)+"/start", in, &w)
+	err := c.do(ctx, http.MethodPost, workspacePath(user, name)+"/start", in, &w)
 	return w, err
 }
 
-// Stop stops user's workspace; its files stay.
-func (c *Client) Stop(ctx context.Context, user string) (Workspace, error) {
+// Stop stops user's workspace name; its files stay.
+func (c *Client) Stop(ctx context.Context, user, name string) (Workspace, error) {
 	var w Workspace
-	err := c.do(ctx, http.MethodPost, workspacePath(user)+"/stop", nil, &w)
+	err := c.do(ctx, http.MethodPost, workspacePath(user, name)+"/stop", nil, &w)
 	return w, err
 }
 
-// Delete deletes user's workspace; the answer says what happened to its files.
-func (c *Client) Delete(ctx context.Context, user string) (Deleted, error) {
+// Delete deletes user's workspace name; the answer says what happened to its files.
+func (c *Client) Delete(ctx context.Context, user, name string) (Deleted, error) {
 	var d Deleted
-	err := c.do(ctx, http.MethodDelete, workspacePath(user), nil, &d)
+	err := c.do(ctx, http.MethodDelete, workspacePath(user, name), nil, &d)
 	return d, err
 }
 

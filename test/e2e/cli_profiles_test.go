@@ -96,7 +96,7 @@ func TestCLIProfilesAndDelete(t *testing.T) {
 	if err != nil || len(lines) != 2 || strings.Join(strings.Fields(lines[0]), " ") != "NAME USER PROFILE STATE LAST ACTIVITY AGE" {
 		t.Fatalf("list: %v\n%s", err, out)
 	}
-	if f := strings.Fields(lines[1]); len(f) != 6 || f[0] != identity.WorkspaceName("alice") || f[1] != "alice" || f[2] != "small" || f[3] != "Running" || !strings.HasSuffix(f[5], "s") {
+	if f := strings.Fields(lines[1]); len(f) != 6 || f[0] != "default" || f[1] != "alice" || f[2] != "small" || f[3] != "Running" || !strings.HasSuffix(f[5], "s") {
 		t.Errorf("list row %q: want name, alice, small, Running, an activity and an age in seconds", lines[1])
 	}
 	out, _, err = cli(aliceTok, "workspaces", "get", "alice", "-o", "json")
