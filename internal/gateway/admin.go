@@ -106,7 +106,12 @@ func (g *Gateway) renderAdmin(w http.ResponseWriter, r *http.Request, id identit
 		view.ProfileNames = append(view.ProfileNames, p.Name)
 	}
 	view.Total = len(list)
-	slices.SortFunc(list, func(a, b backend.Workspace) int { return strings.Compare(a.User, b.User) })
+	slices.SortFunc(list, func(a, b backend.Workspace) int {
+		if c := strings.Compare(a.User, b.User); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Named, b.Named) // the default workspace first
+	})
 	for _, ws := range list {
 		v := g.wsView(ws, now)
 		if (view.FilterUser != "" && !strings.Contains(strings.ToLower(ws.User), strings.ToLower(view.FilterUser))) ||

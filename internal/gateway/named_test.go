@@ -196,3 +196,24 @@ func TestNamedHomePage(t *testing.T) {
 		t.Fatalf("delete dev: %d, deletes %v", resp.StatusCode, cb.deletes)
 	}
 }
+
+// TestNamedAdminPage: the admin page lists named workspaces with buttons that act on them
+// alone.
+func TestNamedAdminPage(t *testing.T) {
+	f, _, _ := namedFixture(t, false)
+	root := map[string]string{"Cookie": f.cookie("root")}
+	_, body := f.do(t, "GET", "/_codehub/admin", root)
+	if !strings.Contains(body, `data-workspace="dev"`) || !strings.Contains(body, `aria-label="Stop alice's workspace dev"`) {
+		t.Fatalf("the admin page does not list alice/dev with its own buttons:\n%s", body)
+	}
+	csrf := f.csrf(t, "root")
+	if resp, body := f.post(t, "/_codehub/admin/workspace", root, form(csrf, "action", "stop", "user", "alice", "name", "dev")); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("admin stop alice/dev: %d %s", resp.StatusCode, body)
+	}
+	if f.be.stops["alice/dev"] != 1 || f.be.stops["alice"] != 0 {
+		t.Fatalf("stops after the admin stopped alice/dev: %v", f.be.stops)
+	}
+	if resp, _ := f.post(t, "/_codehub/admin/workspace", root, form(csrf, "action", "stop", "user", "alice", "name", "../x")); resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("admin stop with a bad name: %d", resp.StatusCode)
+	}
+}
