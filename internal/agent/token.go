@@ -25,6 +25,7 @@ const (
 	EnvToken     = "CODEHUB_AGENT_TOKEN" // Token(user, credential)
 	EnvPublicURL = "CODEHUB_PUBLIC_URL"  // the gateway as the user's browser reaches it
 	EnvUser      = "CODEHUB_USER"        // the workspace's owner
+	EnvWorkspace = "CODEHUB_WORKSPACE"   // a named workspace's name (unset for the default one)
 )
 
 const prefix = "chagent_"

@@ -9,7 +9,6 @@ import (
 
 	codehubv1 "github.com/codehub-dev/codehub/api/v1alpha1"
 	"github.com/codehub-dev/codehub/internal/agent"
-	"github.com/codehub-dev/codehub/internal/identity"
 )
 
 // Deployment runs code-server through codehub-init, one replica while spec.running.
@@ -55,6 +54,10 @@ func PodTemplate(ws *codehubv1.Workspace, o Options, credential string) corev1.P
 	env := []corev1.EnvVar{
 		{Name: "HOME", Value: HomePath},
 		{Name: "CODEHUB_USER", Value: ws.Spec.User},
+	}
+	if n := NamedOf(ws); n != "" {
+		// codehub-init's agent token names the workspace (agent.Subject), as the gateway checks.
+		env = append(env, corev1.EnvVar{Name: agent.EnvWorkspace, Value: n})
 	}
 	proxyURI := PortProxyURI(ws, o)
 	for _, e := range ws.Spec.Env {
@@ -131,12 +134,12 @@ const EnvProxyURI = "VSCODE_PROXY_URI"
 
 // PortProxyURI is the VSCODE_PROXY_URI of a workspace, //p{{port}}--<workspace>.<base>/
 // (code-server substitutes {{port}}), or "" without o.WorkspaceOrigins. <workspace> is the
-// name the gateway derives from the user (identity.WorkspaceName), which is what it routes by.
+// name the gateway routes by (FullName).
 func PortProxyURI(ws *codehubv1.Workspace, o Options) string {
 	if o.WorkspaceOrigins == "" {
 		return ""
 	}
-	return "//p{{port}}--" + identity.WorkspaceName(ws.Spec.User) + "." + o.WorkspaceOrigins + "/"
+	return "//p{{port}}--" + FullName(ws) + "." + o.WorkspaceOrigins + "/"
 }
 
 // podSecurityContext runs as the user's uid/gid when known. FUSE needs no extra privilege in

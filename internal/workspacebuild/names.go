@@ -29,11 +29,31 @@ const (
 	AnnotationCredentialHash = "codehub.io/credential-hash"
 )
 
+// LabelWorkspace on a Workspace is the name of a named workspace among its user's (the
+// gateway's backend.Ref.Name); absent or "" for the user's default workspace. A label, so
+// that Workspaces made before named workspaces are default ones as they are.
+const LabelWorkspace = "codehub.io/workspace"
+
+// NamedOf is the Workspace's name among its user's ("" = the default workspace).
+func NamedOf(ws *codehubv1.Workspace) string { return ws.Labels[LabelWorkspace] }
+
+// FullName is the name the gateway routes the Workspace by (backend.Ref.FullName):
+// identity.WorkspaceName of the user for the default workspace, so its objects keep their
+// names, else identity.NamedWorkspaceName. Both are DNS labels of at most 41 characters,
+// whatever the label says.
+func FullName(ws *codehubv1.Workspace) string {
+	if n := NamedOf(ws); n != "" {
+		return identity.NamedWorkspaceName(ws.Spec.User, n)
+	}
+	return identity.WorkspaceName(ws.Spec.User)
+}
+
 // Base is the name shared by most objects of a Workspace. The "codehub-" prefix makes it a
-// valid DNS-1035 label (Services must start with a letter) and identity.WorkspaceName keeps
-// it unique per exact user string and short enough for the suffixes below.
+// valid DNS-1035 label (Services must start with a letter) and FullName keeps it unique per
+// exact user string (and named workspace) and short enough for the suffixes below: each of a
+// user's workspaces has its own home claim, Deployment and Service.
 func Base(ws *codehubv1.Workspace) string {
-	return "codehub-" + identity.WorkspaceName(ws.Spec.User)
+	return "codehub-" + FullName(ws)
 }
 
 // CredentialSecretName is the Secret holding the workspace's credential (CredentialKey),

@@ -77,7 +77,7 @@ func SetAgentToken(getenv func(string) string) bool {
 	if user == "" || cred == "" {
 		return false
 	}
-	return os.Setenv(agent.EnvToken, agent.Token(user, cred)) == nil
+	return os.Setenv(agent.EnvToken, agent.Token(agent.Subject(user, getenv(agent.EnvWorkspace)), cred)) == nil
 }
 
 // StartBusyReporter starts the reporter beside code-server (when asked for and an agent

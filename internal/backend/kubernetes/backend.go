@@ -16,6 +16,7 @@ import (
 	"github.com/codehub-dev/codehub/internal/backend"
 	"github.com/codehub-dev/codehub/internal/identity"
 	"github.com/codehub-dev/codehub/internal/profile"
+	"github.com/codehub-dev/codehub/internal/workspacebuild"
 )
 
 // Config wires a Backend.
@@ -86,13 +87,6 @@ func (b *Backend) key(ref backend.Ref) client.ObjectKey {
 	return client.ObjectKey{Namespace: b.cfg.Namespace, Name: ref.FullName()}
 }
 
-// errNamedUnsupported refuses named workspaces: the operator names a workspace's objects
-// after its user (workspacebuild.ObjectName) and keeps one Workspace per user, so a
-// second Workspace of the same user would fight the first over them.
-func errNamedUnsupported(name string) error {
-	return fmt.Errorf("%w: named workspaces (%q) are not available with the kubernetes backend yet; use your default workspace", backend.ErrRefused, name)
-}
-
 // Get reports the Workspace.
 func (b *Backend) Get(ctx context.Context, ref backend.Ref) (backend.Workspace, error) {
 	ws := &codehubv1.Workspace{}
@@ -110,17 +104,15 @@ func (b *Backend) Get(ctx context.Context, ref backend.Ref) (backend.Workspace, 
 // apiserver's name uniqueness makes concurrent first visits create it once. Notice says when
 // the recorded profile was replaced by the default (AnnotationProfileNotice).
 func (b *Backend) Start(ctx context.Context, id identity.Identity, named string) (backend.Workspace, error) {
-	if named != "" {
-		return backend.Workspace{}, errNamedUnsupported(named)
-	}
+	ref := backend.Ref{User: id.User, Name: named}
 	ws := &codehubv1.Workspace{}
-	err := b.cfg.Client.Get(ctx, b.key(backend.Default(id.User)), ws)
+	err := b.cfg.Client.Get(ctx, b.key(ref), ws)
 	if apierrors.IsNotFound(err) {
 		p, _, rerr := b.resolve(ctx, "", id)
 		if rerr != nil {
 			return backend.Workspace{}, rerr
 		}
-		ws = b.newWorkspace(id)
+		ws = b.newWorkspace(id, named)
 		b.applyProfile(&ws.Spec, p)
 		err = b.cfg.Client.Create(ctx, ws)
 		if err == nil {
@@ -129,13 +121,13 @@ func (b *Backend) Start(ctx context.Context, id identity.Identity, named string)
 		if !apierrors.IsAlreadyExists(err) {
 			return backend.Workspace{}, fmt.Errorf("create workspace for %q: %w", id.User, err)
 		}
-		err = b.cfg.Client.Get(ctx, b.key(backend.Default(id.User)), ws)
+		err = b.cfg.Client.Get(ctx, b.key(ref), ws)
 	}
 	if err != nil {
 		return backend.Workspace{}, err
 	}
-	if ws.Spec.User != id.User {
-		return backend.Workspace{}, fmt.Errorf("workspace %s belongs to %q, not %q", ws.Name, ws.Spec.User, id.User)
+	if err := checkOwner(ws, ref); err != nil {
+		return backend.Workspace{}, err
 	}
 	if err := b.startStopped(ctx, ws, id); err != nil {
 		return backend.Workspace{}, err
@@ -143,10 +135,30 @@ func (b *Backend) Start(ctx context.Context, id identity.Identity, named string)
 	return b.view(ctx, ws), nil
 }
 
-func (b *Backend) newWorkspace(id identity.Identity) *codehubv1.Workspace {
+// checkOwner refuses a Workspace under ref's name that is not ref's (another user's, or
+// another of the user's workspaces): its name is derived, but anyone with edit rights may
+// have made it.
+func checkOwner(ws *codehubv1.Workspace, ref backend.Ref) error {
+	switch {
+	case ws.Spec.User != ref.User:
+		return fmt.Errorf("workspace %s belongs to %q, not %q", ws.Name, ws.Spec.User, ref.User)
+	case workspacebuild.NamedOf(ws) != ref.Name:
+		return fmt.Errorf("workspace %s is %q's workspace %q, not %q", ws.Name, ref.User, workspacebuild.NamedOf(ws), ref.Name)
+	}
+	return nil
+}
+
+// newWorkspace is id.User's Workspace called named ("" = the default one), from the
+// defaults: a named one carries its name in the LabelWorkspace label, from which the
+// operator names its objects (its own home claim).
+func (b *Backend) newWorkspace(id identity.Identity, named string) *codehubv1.Workspace {
+	ref := backend.Ref{User: id.User, Name: named}
 	ws := &codehubv1.Workspace{
-		ObjectMeta: metav1.ObjectMeta{Namespace: b.cfg.Namespace, Name: identity.WorkspaceName(id.User)},
+		ObjectMeta: metav1.ObjectMeta{Namespace: b.cfg.Namespace, Name: ref.FullName()},
 		Spec:       *b.cfg.Defaults.DeepCopy(),
+	}
+	if named != "" {
+		ws.Labels = map[string]string{workspacebuild.LabelWorkspace: named}
 	}
 	ws.Spec.User, ws.Spec.Running = id.User, true
 	if id.UID != nil {

@@ -151,16 +151,13 @@ const AnnotationProfileNotice = "codehub.io/profile-notice"
 // on a stopped Workspace, the next-profile annotation on a running one (whose pod keeps what
 // it started with). Without a Workspace yet, one is created stopped with the profile.
 func (b *Backend) SetProfile(ctx context.Context, ref backend.Ref, name string) error {
-	if ref.Name != "" {
-		return errNamedUnsupported(ref.Name)
-	}
 	if _, ok := b.cfg.Profiles.Get(name); !ok {
 		return fmt.Errorf("no profile %q", name)
 	}
 	ws := &codehubv1.Workspace{}
 	err := b.cfg.Client.Get(ctx, b.key(ref), ws)
 	if apierrors.IsNotFound(err) {
-		ws = b.newWorkspace(identity.Identity{User: ref.User})
+		ws = b.newWorkspace(identity.Identity{User: ref.User}, ref.Name)
 		ws.Spec.Running = false
 		p, _ := b.cfg.Profiles.Get(name)
 		b.applyProfile(&ws.Spec, p)
@@ -170,6 +167,9 @@ func (b *Backend) SetProfile(ctx context.Context, ref backend.Ref, name string) 
 		err = b.cfg.Client.Get(ctx, b.key(ref), ws)
 	}
 	if err != nil {
+		return err
+	}
+	if err := checkOwner(ws, ref); err != nil {
 		return err
 	}
 	patch := client.MergeFrom(ws.DeepCopy())

@@ -10,6 +10,7 @@ import (
 
 	codehubv1 "github.com/codehub-dev/codehub/api/v1alpha1"
 	"github.com/codehub-dev/codehub/internal/backend"
+	"github.com/codehub-dev/codehub/internal/workspacebuild"
 )
 
 var _ backend.StopNotifier = (*Backend)(nil)
@@ -84,7 +85,7 @@ func (b *Backend) followStops(ctx context.Context, wc client.WithWatch, version 
 				delete(running, ws.Name)
 			}
 			if was && !now {
-				fn(backend.Default(ws.Spec.User), "") // decided elsewhere; the operator's Events record why
+				fn(backend.Ref{User: ws.Spec.User, Name: workspacebuild.NamedOf(ws)}, "") // decided elsewhere; the operator's Events record why
 			}
 		}
 	}

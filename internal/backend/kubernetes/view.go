@@ -17,7 +17,7 @@ import (
 // reports where it is going, so a just-started workspace never reads as Stopped. A Running
 // workspace is only reported Running together with its credential.
 func (b *Backend) view(ctx context.Context, ws *codehubv1.Workspace) backend.Workspace {
-	w := backend.Workspace{Name: ws.Name, User: ws.Spec.User, State: backend.State(ws.Status.Phase), Message: ws.Status.Message,
+	w := backend.Workspace{Name: ws.Name, User: ws.Spec.User, Named: workspacebuild.NamedOf(ws), State: backend.State(ws.Status.Phase), Message: ws.Status.Message,
 		Profile: ws.Spec.Profile, Created: ws.CreationTimestamp.Time}
 	if t := ws.Status.LastActivityTime; t != nil {
 		w.LastActivity = t.Time

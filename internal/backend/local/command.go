@@ -85,6 +85,7 @@ func (in *instance) command() *exec.Cmd {
 		"SHELL=" + shell(),
 		"LANG=" + envOr("LANG", "C.UTF-8"),
 		agent.EnvUser + "=" + in.user,
+		agent.EnvWorkspace + "=" + in.named,
 		// code-server reads it and removes it from its environment, so terminals and
 		// extensions never inherit it.
 		"HASHED_PASSWORD=" + in.secret,
