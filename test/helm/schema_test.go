@@ -22,6 +22,7 @@ func TestValuesRejected(t *testing.T) {
 		{"unknown nested key", []string{"--set", "workspaceDefaults.storage.v3io.acessKey=x"}, []string{`at '/workspaceDefaults/storage/v3io': additional properties 'acessKey' not allowed`}},
 		{"bad enum", []string{"--set", "auth.mode=kerberos"}, []string{`at '/auth/mode': value must be one of 'local', 'forward', 'oidc', 'header'`}},
 		{"node port out of range", []string{"--set", "nodePort.enabled=true,nodePort.port=80"}, []string{`at '/nodePort/port'`, `minimum: got 80, want 30,000`}},
+		{"no workspace at all", []string{"--set", "gateway.maxWorkspaces=0"}, []string{`at '/gateway/maxWorkspaces'`, `minimum: got 0, want 1`}},
 		{"bad duration", []string{"--set", "workspaceDefaults.idleTimeout=soon"}, []string{`at '/workspaceDefaults/idleTimeout': 'soon' does not match pattern`}},
 		{"forward without url", []string{"--set", "auth.mode=forward"}, []string{`auth\.forward\.url is required`}},
 		{"oidc without client", []string{"--set", "auth.mode=oidc,auth.oidc.issuer=https://idp"}, []string{`auth\.oidc\.issuer, auth\.oidc\.clientID and auth\.oidc\.clientSecretName are required`}},
