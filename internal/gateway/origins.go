@@ -124,7 +124,23 @@ func (g *Gateway) serveMainHostInOriginMode(w http.ResponseWriter, r *http.Reque
 		http.Error(w, "workspaces are served on their own host", http.StatusNotFound)
 		return
 	}
-	http.Redirect(w, r, "/_codehub/open?next="+url.QueryEscape(safeNext(r.URL.RequestURI())), http.StatusSeeOther)
+	open := "/_codehub/open?"
+	next := r.URL.RequestURI()
+	if name, rest, _, ok, err := parseNamedPath(r.URL.Path); ok {
+		// A one-host link to a named workspace (/w/<name>/…) opens its own host.
+		if err != nil {
+			g.notFound(w, r, "No such workspace: "+err.Error()+".")
+			return
+		}
+		open += "w=" + url.QueryEscape(name) + "&"
+		if next = rest; next == "" {
+			next = "/"
+		}
+		if r.URL.RawQuery != "" {
+			next += "?" + r.URL.RawQuery
+		}
+	}
+	http.Redirect(w, r, open+"next="+url.QueryEscape(safeNext(next)), http.StatusSeeOther)
 }
 
 // open (main host) issues a handoff to a content host: the caller's own default workspace,

@@ -70,6 +70,9 @@ type pageData struct {
 	View any
 	// Steps of a workspace's start (the progress page), as the backend reports them.
 	Steps []stepView
+	// Workspace is the named workspace the progress page is about ("" = the default one),
+	// so that "Try again" starts that one.
+	Workspace string
 }
 
 // stepView is one start step on the progress page: State is "done", "now" or "todo".

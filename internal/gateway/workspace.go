@@ -106,7 +106,7 @@ func (g *Gateway) proxyTo(w http.ResponseWriter, r *http.Request, rt *route, upg
 func (g *Gateway) wake(w http.ResponseWriter, r *http.Request, id identity.Identity, ref backend.Ref, ws backend.Workspace, getErr error) {
 	next := safeNext(r.URL.RequestURI())
 	if getErr == nil && ws.State == backend.StateFailed {
-		render(w, http.StatusServiceUnavailable, "progress.html", pageData{Title: "Workspace failed", Failed: true, Message: ws.Message, Next: next, User: id.User, CSRF: g.csrfToken(r, id),
+		render(w, http.StatusServiceUnavailable, "progress.html", pageData{Workspace: ref.Name, Title: "Workspace failed", Failed: true, Message: ws.Message, Next: next, User: id.User, CSRF: g.csrfToken(r, id),
 			Steps: stepViews(ws.Steps), Notice: ws.Notice})
 		return
 	}
@@ -121,7 +121,7 @@ func (g *Gateway) wake(w http.ResponseWriter, r *http.Request, id identity.Ident
 	msg := "Starting VS Code…"
 	if errors.Is(err, backend.ErrRefused) {
 		g.cfg.Logger.Warn("workspace refused", "workspace", ref.String(), "err", err)
-		render(w, http.StatusForbidden, "progress.html", pageData{Title: "Workspace refused", Failed: true, Message: err.Error(), Next: next, User: id.User, CSRF: g.csrfToken(r, id)})
+		render(w, http.StatusForbidden, "progress.html", pageData{Workspace: ref.Name, Title: "Workspace refused", Failed: true, Message: err.Error(), Next: next, User: id.User, CSRF: g.csrfToken(r, id)})
 		return
 	}
 	if err != nil {
@@ -131,12 +131,12 @@ func (g *Gateway) wake(w http.ResponseWriter, r *http.Request, id identity.Ident
 		msg = capitalize(started.Message) + "…"
 	}
 	if err == nil && started.State == backend.StateFailed {
-		render(w, http.StatusServiceUnavailable, "progress.html", pageData{Title: "Workspace failed", Failed: true, Message: started.Message, Next: next, User: id.User, CSRF: g.csrfToken(r, id),
+		render(w, http.StatusServiceUnavailable, "progress.html", pageData{Workspace: ref.Name, Title: "Workspace failed", Failed: true, Message: started.Message, Next: next, User: id.User, CSRF: g.csrfToken(r, id),
 			Steps: stepViews(started.Steps), Notice: started.Notice})
 		return
 	}
 	w.Header().Set("Retry-After", "1")
-	render(w, http.StatusServiceUnavailable, "progress.html", pageData{Title: "Starting", Refresh: 1, Message: msg, Next: next, User: id.User,
+	render(w, http.StatusServiceUnavailable, "progress.html", pageData{Workspace: ref.Name, Title: "Starting", Refresh: 1, Message: msg, Next: next, User: id.User,
 		Steps: stepViews(started.Steps), Notice: started.Notice})
 }
 
