@@ -5,9 +5,11 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/codehub-dev/codehub/internal/backend"
 	"github.com/codehub-dev/codehub/internal/identity"
+	"github.com/codehub-dev/codehub/internal/session"
 )
 
 // namedFixture is the gateway over capBackend with ProfileSetter and Deleter, alice's
@@ -142,6 +144,15 @@ func TestNamedOrigins(t *testing.T) {
 	}
 	if !found {
 		t.Error("the admin's open of alice/dev was not audited")
+	}
+	// Even a cookie sealed for dev's host but carrying bob (no handoff issues one: defence in
+	// depth) gets him nothing there.
+	forged, err := f.gw.handoffs.codec(f.gw.cfg.Codec, "ws", devName).Seal(session.For(identity.Identity{User: "bob"}, f.clock.Now(), time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp, body := f.do(t, "GET", "/", map[string]string{"Host": devName + "." + mainHost, "Cookie": "codehub_ws=" + forged}); resp.StatusCode != http.StatusForbidden || strings.Contains(body, "workspace:") {
+		t.Fatalf("bob with a cookie for alice/dev's host: %d %q", resp.StatusCode, body)
 	}
 	// Port hosts of a named workspace: owner only.
 	portHost := portLabel(devName, 8000) + "." + mainHost
