@@ -9,6 +9,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/codehub-dev/codehub/internal/agent"
 	"github.com/codehub-dev/codehub/internal/backend"
 )
 
@@ -129,5 +130,35 @@ func TestNamedMainHostLinkInOriginMode(t *testing.T) {
 	}
 	if resp, _ := f.do(t, "GET", "/w/Dev/", hdr); resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("/w/Dev/ on the main host: %d", resp.StatusCode)
+	}
+}
+
+// TestNamedAgentAPI: the agent token of a named workspace names it (agent.Subject): it
+// reads that workspace's status and stops that workspace only; the default workspace's
+// token shape with its credential is refused.
+func TestNamedAgentAPI(t *testing.T) {
+	f, _ := newIdleFixture(t)
+	f.be.mu.Lock()
+	f.be.byUser["alice/dev"] = newUpstream(t, "alice/dev")
+	f.be.running["alice"], f.be.running["alice/dev"] = true, true
+	f.be.mu.Unlock()
+	dev := agent.Token(agent.Subject("alice", "dev"), "cred-of-alice/dev")
+	resp, st := agentReq(t, f, "GET", "/_codehub/agent/v1/status", dev, "")
+	if resp.StatusCode != 200 || st["user"] != "alice" || st["workspace"] != "dev" {
+		t.Fatalf("status of alice/dev: %d %v", resp.StatusCode, st)
+	}
+	for name, tok := range map[string]string{
+		"dev's credential, the default's subject": agent.Token("alice", "cred-of-alice/dev"),
+		"the default's credential, dev's subject": agent.Token(agent.Subject("alice", "dev"), "cred-of-alice"),
+	} {
+		if resp, _ := agentReq(t, f, "GET", "/_codehub/agent/v1/status", tok, ""); resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("%s: %d, want 401", name, resp.StatusCode)
+		}
+	}
+	if resp, _ := agentReq(t, f, "POST", "/_codehub/agent/v1/stop", dev, ""); resp.StatusCode != 200 {
+		t.Fatalf("stop from alice/dev: %d", resp.StatusCode)
+	}
+	if f.be.stops["alice/dev"] != 1 || f.be.stops["alice"] != 0 {
+		t.Fatalf("stops after alice/dev's agent stopped it: %v", f.be.stops)
 	}
 }
