@@ -34,6 +34,13 @@ import (
 // runCodeServer starts a real code-server on loopback: the "pod" of the workspace.
 func runCodeServer(t *testing.T) *url.URL {
 	t.Helper()
+	u, _ := runCodeServerDir(t)
+	return u
+}
+
+// runCodeServerDir is runCodeServer that also returns the folder it serves.
+func runCodeServerDir(t *testing.T) (*url.URL, string) {
+	t.Helper()
 	port := freePort(t)
 	dir := t.TempDir()
 	cmd := exec.Command(testkit.CodeServer(t), "--bind-addr", fmt.Sprintf("127.0.0.1:%d", port), "--auth", "none",
@@ -57,7 +64,7 @@ func runCodeServer(t *testing.T) *url.URL {
 		resp.Body.Close()
 		return resp.StatusCode == 200
 	})
-	return u
+	return u, dir
 }
 
 // TestKubernetesBackendThroughGateway: sign in → the gateway creates alice's Workspace →
