@@ -117,6 +117,9 @@ type Gateway struct {
 	flushDone       chan struct{}
 	flushMu         sync.Mutex
 	accountsDone    chan struct{}
+	// creating serializes the creation of a user's named workspaces (user → *sync.Mutex),
+	// so that concurrent creations cannot pass the limit together (named.go).
+	creating sync.Map
 }
 
 // New returns a gateway and starts handing activity to the backend.

@@ -65,6 +65,7 @@ func (g *Gateway) startWorkspace(ctx context.Context, caller identity.Identity, 
 	default:
 		owner = caller
 		if err != nil && target.Name != "" {
+			defer g.createLock(target.User)()
 			if lerr := g.checkLimit(ctx, target); lerr != nil {
 				g.record(caller.User, "workspace.create", target, via, lerr)
 				return backend.Workspace{}, lerr
@@ -103,6 +104,7 @@ func (g *Gateway) setProfile(ctx context.Context, actor string, ref backend.Ref,
 	return g.optional(ok, actor, "workspace.profile", ref, profile, func() error {
 		if ref.Name != "" {
 			if _, err := g.cfg.Backend.Get(ctx, ref); errors.Is(err, backend.ErrNotFound) {
+				defer g.createLock(ref.User)()
 				if err := g.checkLimit(ctx, ref); err != nil {
 					return err
 				}

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/codehub-dev/codehub/internal/backend"
 	"github.com/codehub-dev/codehub/internal/identity"
@@ -55,9 +56,19 @@ func (g *Gateway) userWorkspaces(ctx context.Context, user string) ([]backend.Wo
 	return out, nil
 }
 
+// createLock holds the creation of user's named workspaces until the returned func is
+// called: a limit check and the creation it allows are one step on this gateway. (Two
+// replicas of a Kubernetes gateway can still each create one at the same moment.)
+func (g *Gateway) createLock(user string) func() {
+	v, _ := g.creating.LoadOrStore(user, &sync.Mutex{})
+	mu := v.(*sync.Mutex)
+	mu.Lock()
+	return mu.Unlock
+}
+
 // checkLimit refuses to create ref when its owner has the most workspaces she may have.
 // The default workspace counts whether or not it exists yet, so a user is never kept out
-// of the one everybody has.
+// of the one everybody has. Callers hold createLock.
 func (g *Gateway) checkLimit(ctx context.Context, ref backend.Ref) error {
 	list, err := g.userWorkspaces(ctx, ref.User)
 	if err != nil {

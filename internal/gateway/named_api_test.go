@@ -3,7 +3,9 @@ package gateway
 import (
 	"context"
 	"errors"
+	"net/http"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/codehub-dev/codehub/internal/backend"
@@ -106,6 +108,52 @@ func TestNamedWorkspaceLimit(t *testing.T) {
 	}
 	if resp, body := f.doBody(t, "POST", "/_codehub/api/v1/workspaces/alice/two/start", owner, ""); resp.StatusCode != 200 {
 		t.Fatalf("after a delete: %d %s", resp.StatusCode, body)
+	}
+	// Concurrent creations cannot pass the limit together: one slot, one creation.
+	if resp, body := f.doBody(t, "DELETE", "/_codehub/api/v1/workspaces/alice/two", owner, ""); resp.StatusCode != 200 {
+		t.Fatalf("delete two: %d %s", resp.StatusCode, body)
+	}
+	codes := make(chan int, 4)
+	var wg sync.WaitGroup
+	for _, name := range []string{"c1", "c2", "c3", "c4"} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Not doBody: t.Fatal belongs to the test's own goroutine.
+			req, _ := http.NewRequest("POST", f.srv.URL+"/_codehub/api/v1/workspaces/alice/"+name+"/start", nil)
+			for k, v := range owner {
+				req.Header.Set(k, v)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				codes <- 0
+				return
+			}
+			resp.Body.Close()
+			codes <- resp.StatusCode
+		}()
+	}
+	wg.Wait()
+	close(codes)
+	created := 0
+	for c := range codes {
+		if c == 200 {
+			created++
+		} else if c != 403 {
+			t.Errorf("a concurrent creation answered %d", c)
+		}
+	}
+	if created != 1 {
+		t.Fatalf("%d of 4 concurrent creations passed a limit with one free slot", created)
+	}
+	if resp, body := f.doBody(t, "POST", "/_codehub/api/v1/workspaces/alice/two/start", owner, ""); resp.StatusCode != 403 {
+		t.Fatalf("after the concurrent creations: %d %s", resp.StatusCode, body)
+	}
+	for _, name := range []string{"c1", "c2", "c3", "c4"} {
+		f.doBody(t, "DELETE", "/_codehub/api/v1/workspaces/alice/"+name, owner, "")
+	}
+	if resp, body := f.doBody(t, "POST", "/_codehub/api/v1/workspaces/alice/two/start", owner, ""); resp.StatusCode != 200 {
+		t.Fatalf("two again: %d %s", resp.StatusCode, body)
 	}
 	// The list names them.
 	resp, body := f.doBody(t, "GET", "/_codehub/api/v1/workspaces", owner, "")
