@@ -228,3 +228,17 @@ func TestNamedAdminPage(t *testing.T) {
 		t.Fatalf("admin stop with a bad name: %d", resp.StatusCode)
 	}
 }
+
+// TestNamedOffWithLimitOne: --max-workspaces 1 offers no named workspace and creates none.
+func TestNamedOffWithLimitOne(t *testing.T) {
+	f, _, _ := namedFixture(t, false)
+	f.gw.cfg.MaxWorkspaces = 1
+	alice := map[string]string{"Cookie": f.cookie("alice")}
+	if _, body := f.do(t, "GET", "/_codehub/", alice); strings.Contains(body, "Create a named workspace") {
+		t.Error("the home page offers named workspaces with a limit of 1")
+	}
+	resp, body := f.post(t, "/_codehub/workspace", alice, form(f.csrf(t, "alice"), "action", "create", "name", "ml", "profile", f.gw.cfg.Profiles.All()[0].Name))
+	if resp.StatusCode == http.StatusSeeOther || !strings.Contains(body, "the most allowed here (1") || f.be.starts["alice/ml"] != 0 {
+		t.Fatalf("create with a limit of 1: %d, starts %d", resp.StatusCode, f.be.starts["alice/ml"])
+	}
+}
