@@ -20,11 +20,12 @@ import (
 // TestBrowserNamedWorkspace: in a real Chromium against the real gateway (local backend,
 // real code-server), alice with a default workspace creates a named one from a profile on
 // the home page, works in it (a file saved there lands in its own home, not the default's),
-// and stops it from the home page; every page passes the accessibility check and the
+// stops it from the home page (the admin page lists it) and deletes it; every page passes the accessibility check and the
 // screenshots go to $CODEHUB_ARTIFACTS.
 func TestBrowserNamedWorkspace(t *testing.T) {
 	state := testkit.TraversableTempDir(t)
 	addUser(t, state, "alice", "alice-password", false)
+	addUser(t, state, "root", "root-password", true)
 	profiles := filepath.Join(t.TempDir(), "profiles.yaml")
 	os.WriteFile(profiles, []byte("profiles:\n- name: standard\n  description: Everyday work\n  default: true\n- name: long\n  description: Stops after 4 h idle\n  idleTimeout: 4h\n"), 0o644)
 	g := startGateway(t, state, "--idle-timeout", "0", "--profiles", profiles)
@@ -101,6 +102,16 @@ func TestBrowserNamedWorkspace(t *testing.T) {
 		t.Fatalf("the default workspace after stopping ml: %q", s)
 	}
 	alice.shot("home-named-stopped")
+
+	// The admin page lists it under its owner, with buttons that name it.
+	root := launchPages(t, g, dir, "root")
+	root.signIn("root", "root-password", "/_codehub/admin")
+	root.waitText("codehub admin")
+	if s, _ := root.Eval(`(() => { const r = document.querySelector('#workspaces tr[data-user="alice"][data-workspace="ml"] .state'); return r ? r.innerText : "" })()`); !strings.HasPrefix(s, "Stopped") {
+		t.Fatalf("the admin page's row of alice/ml says %q:\n%s", s, root.Text())
+	}
+	checkAccessibility(t, root.Browser, "the admin page with a named workspace")
+	root.shot("admin-named")
 
 	// Deleting it says what happens to its files first.
 	alice.click("#delete-ml", "Delete your workspace ml?")
