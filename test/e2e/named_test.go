@@ -276,3 +276,51 @@ func uidOfDir(t *testing.T, dir string) int {
 	}
 	return uid
 }
+
+// TestNamedWorkspaceIdleStop: a named workspace left alone is stopped by the idle timeout
+// while its owner keeps working in her default workspace, which runs on; its open tab's
+// requests do not wake it, a page visit does.
+func TestNamedWorkspaceIdleStop(t *testing.T) {
+	state := testkit.TraversableTempDir(t)
+	addUser(t, state, "alice", "alice-password", false)
+	// CPU never counts: both of alice's workspaces run as her uid, whose busy work would
+	// keep both running (docs/named-workspaces.md).
+	g := startGateway(t, state, "--idle-timeout", "15s", "--busy-cpu", "-1")
+	alice := newLoopbackBrowser(t, g.URL)
+	alice.login(t, "alice", "alice-password")
+	tok := mintToken(t, alice, "cli")
+	alice.openWorkbench(t)
+	if code, body := namedAPI(t, g, tok, "POST", "alice", "ml", "start"); code != 200 {
+		t.Fatalf("create alice/ml: %d %s", code, body)
+	}
+	alice.openWorkbenchAt(t, "/w/ml/")
+	mlPID := func() int {
+		data, _ := os.ReadFile(filepath.Join(state, "workspaces", identity.NamedWorkspaceName("alice", "ml"), "code-server.pid"))
+		var pid int
+		fmt.Sscan(strings.TrimSpace(string(data)), &pid)
+		return pid
+	}
+	first := mlPID()
+	// alice works in her default workspace (page visits are activity) until ml stops.
+	eventually(t, 2*time.Minute, "alice/ml idle-stopped", func() bool {
+		alice.navigate(t, "/")
+		_, body := namedAPI(t, g, tok, "GET", "alice", "ml", "")
+		return strings.Contains(body, `"state":"Stopped"`) && !alive(first)
+	})
+	if s := alice.workspaceState(t); s != "Running" {
+		t.Fatalf("alice's default workspace, in use, after ml's idle stop: %s", s)
+	}
+	if !strings.Contains(g.Stderr.String(), "action=workspace.stop outcome=ok target_user=alice workspace="+identity.NamedWorkspaceName("alice", "ml")) {
+		t.Error("ml's idle stop is not in the audit log under its name")
+	}
+	req, _ := http.NewRequest("GET", g.URL+"/w/ml/", nil)
+	if resp, err := alice.Do(req); err != nil || resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("XHR to the idle-stopped ml: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	alice.openWorkbenchAt(t, "/w/ml/")
+	if pid := mlPID(); pid == first || !alive(pid) {
+		t.Fatalf("the visit did not start ml again (pid %d, before %d)", pid, first)
+	}
+}
