@@ -242,3 +242,45 @@ func TestNamedOffWithLimitOne(t *testing.T) {
 		t.Fatalf("create with a limit of 1: %d, starts %d", resp.StatusCode, f.be.starts["alice/ml"])
 	}
 }
+
+// TestNamedPagesAuthorization: the pages' forms with a workspace name act on the caller's
+// own workspace of that name only (the admin page's on the named user's); see the table
+// of docs/dashboard.md.
+func TestNamedPagesAuthorization(t *testing.T) {
+	f, _, cb := namedFixture(t, false)
+	tok := f.mint(t, "alice")
+	aliceCSRF, rootCSRF := f.csrf(t, "alice"), f.csrf(t, "root")
+	callers := []struct {
+		name string
+		hdr  map[string]string
+		csrf string
+	}{
+		{"anonymous", nil, ""},
+		{"token", tok, aliceCSRF},
+		{"other user", map[string]string{"Cookie": f.cookie("bob")}, aliceCSRF},
+		{"admin", map[string]string{"Cookie": f.cookie("root")}, rootCSRF},
+		{"user", map[string]string{"Cookie": f.cookie("alice")}, aliceCSRF},
+	}
+	rows := []struct {
+		path   string
+		fields []string
+		want   [5]int // anonymous, token, other user, admin, user
+	}{
+		{"/_codehub/workspace", []string{"action", "stop", "name", "dev"}, [5]int{401, 401, 403, 303, 303}},
+		{"/_codehub/workspace", []string{"action", "delete", "name", "dev"}, [5]int{401, 401, 403, 200, 200}}, // the confirmation page
+		{"/_codehub/workspace", []string{"action", "stop", "name", "../dev"}, [5]int{401, 401, 403, 400, 400}},
+		{"/_codehub/admin/workspace", []string{"action", "stop", "user", "alice", "name", "dev"}, [5]int{401, 401, 403, 303, 403}},
+	}
+	for _, row := range rows {
+		for i, c := range callers {
+			resp, body := f.post(t, row.path, c.hdr, form(c.csrf, row.fields...))
+			if resp.StatusCode != row.want[i] {
+				t.Errorf("POST %s %v as %s: %d, want %d\n%.300s", row.path, row.fields, c.name, resp.StatusCode, row.want[i], body)
+			}
+		}
+	}
+	// alice/dev was stopped by alice and by the admin's admin-page form, nothing else of hers.
+	if f.be.stops["alice/dev"] != 2 || f.be.stops["alice"] != 0 || f.be.stops["bob/dev"] != 0 || len(cb.deletes) != 0 {
+		t.Fatalf("stops %v deletes %v", f.be.stops, cb.deletes)
+	}
+}
