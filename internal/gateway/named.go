@@ -187,6 +187,11 @@ func (g *Gateway) serveNamed(w http.ResponseWriter, r *http.Request, id identity
 		http.Redirect(w, r, target, http.StatusMovedPermanently)
 		return
 	}
+	if strings.HasPrefix(rest, Prefix) {
+		// The gateway's own paths are the gateway's, as on a workspace host: never passed on.
+		http.NotFound(w, r)
+		return
+	}
 	ref := backend.Ref{User: id.User, Name: name}
 	if interceptsContent(rest) && g.interceptContent(w, stripped(r, namedPrefix+name), ref.FullName()) {
 		return

@@ -69,6 +69,7 @@ func TestNamedPathRouting(t *testing.T) {
 		{"alice, empty name", alice, "/w//", 404},
 		{"alice, reserved name", alice, "/w/default/", 404},
 		{"alice, none of that name", alice, "/w/other/", 404},
+		{"alice, the gateway's paths under it", alice, "/w/dev/_codehub/api/v1/workspace", 404},
 		{"anonymous", nil, "/w/dev/", 401},
 	} {
 		resp, body := f.do(t, "GET", tt.path, tt.hdr)
