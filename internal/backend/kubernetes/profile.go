@@ -194,7 +194,7 @@ func (b *Backend) SetProfile(ctx context.Context, ref backend.Ref, name string) 
 // Delete deletes the user's Workspace; garbage collection removes every object the operator
 // made for it (owner references). The home PVC goes with it only when its reclaimPolicy is
 // Delete; with Retain (the default) it carries no owner reference and stays, and a new
-// Workspace for the same user mounts it again. ErrNotFound if there is none.
+// Workspace of the same user (and name) mounts it again. ErrNotFound if there is none.
 func (b *Backend) Delete(ctx context.Context, ref backend.Ref) error {
 	ws := &codehubv1.Workspace{}
 	if err := b.cfg.Client.Get(ctx, b.key(ref), ws); err != nil {
@@ -229,5 +229,5 @@ func (b *Backend) DeleteEffect(ctx context.Context, ref backend.Ref) (string, er
 	case workspacebuild.ReclaimPolicy(ws) == codehubv1.ReclaimDelete:
 		return fmt.Sprintf("The workspace and its home volume (PVC %s, reclaimPolicy Delete) are deleted: its files are gone.", workspacebuild.HomeClaimName(ws)), nil
 	}
-	return fmt.Sprintf("The workspace's objects are deleted; its home volume (PVC %s, reclaimPolicy Retain) stays, and a new workspace for the same user mounts it again. An admin deletes it with kubectl delete pvc.", workspacebuild.HomeClaimName(ws)), nil
+	return fmt.Sprintf("The workspace's objects are deleted; its home volume (PVC %s, reclaimPolicy Retain) stays, and a new workspace of the same user and name mounts it again. An admin deletes it with kubectl delete pvc.", workspacebuild.HomeClaimName(ws)), nil
 }
