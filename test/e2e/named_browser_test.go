@@ -67,6 +67,14 @@ func TestBrowserNamedWorkspace(t *testing.T) {
 		t.Fatal(err)
 	}
 	ownLike(t, file, mlHome)
+	// A fresh workbench lists the folder as it is now (the explorer of the open one learns of
+	// a file made behind its back only from the file watcher, which may miss it under load).
+	if err := alice.Do(time.Minute, chromedp.Navigate(g.URL+"/w/ml/")); err != nil {
+		t.Fatal(err)
+	}
+	if err := alice.WaitWorkbench(2 * time.Minute); err != nil {
+		t.Fatal(err)
+	}
 	if err := alice.OpenFile("notes.txt"); err != nil {
 		t.Fatalf("%v\n%s", err, alice.Text())
 	}
