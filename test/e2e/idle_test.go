@@ -213,12 +213,14 @@ func TestIdleTypingKeepsWorkspace(t *testing.T) {
 }
 
 // TestIdleBusyTerminalKeepsWorkspace: a busy loop started in the terminal keeps the
-// workspace running for twice the idle timeout while nobody touches the tab (an untouched
-// tab alone stops after one: TestIdleUntouchedTabStops), and once the loop ends the
-// workspace stops.
+// workspace running for one and a half idle timeouts while nobody touches the tab (an
+// untouched tab alone stops after one: TestIdleUntouchedTabStops), and once the loop ends
+// the workspace stops.
 func TestIdleBusyTerminalKeepsWorkspace(t *testing.T) {
 	t.Parallel() // with the other tests that wait most of their time (see parallelUIDs)
-	const timeout = 30 * time.Second
+	// Signing in and opening a terminal must end before the deadline of the visit: beside
+	// the other parallel tests on 2 cores that took more than 30 s.
+	const timeout = time.Minute
 	g, state := idleSetup(t, timeout, parallelUIDs+1)
 	wb := chromium(t, g)
 	api := apiClient(t, g)
@@ -227,14 +229,15 @@ func TestIdleBusyTerminalKeepsWorkspace(t *testing.T) {
 	if err := wb.OpenTerminal(); err != nil {
 		t.Fatal(err)
 	}
-	busy := 2*timeout + 30*time.Second
+	observe := 3 * timeout / 2
+	busy := observe + 30*time.Second
 	if err := wb.TypeInTerminal(fmt.Sprintf("timeout %d sh -c 'while :; do :; done'", int(busy.Seconds()))); err != nil {
 		t.Fatal(err)
 	}
 	loop := 0
 	eventually(t, time.Minute, "the busy loop", func() bool { loop = busyLoop(uid); return loop != 0 })
 	started := time.Now()
-	for time.Since(started) < 2*timeout {
+	for time.Since(started) < observe {
 		if w := api.info(t); w.State != "Running" || !alive(pid) {
 			t.Fatalf("stopped %s into a busy loop: %+v", time.Since(started).Round(time.Second), w)
 		}
