@@ -21,4 +21,6 @@ export CODEHUB_ARTIFACTS=${CODEHUB_ARTIFACTS:-$PWD/out/test-artifacts}
 for check in scripts/check-*.sh; do [ -x "$check" ] && "$check"; done
 scripts/lint.sh
 # -p 1 on 2 cores: suites that start code-server, Chromium or an apiserver must not starve each other.
-go test -count=1 -p 1 -timeout 40m "$@" ./...
+# -parallel 4: the tests marked parallel mostly wait for real timeouts (the idle tests of
+# test/e2e, the start failures of test/onnode); GOMAXPROCS (2) would run them two by two.
+go test -count=1 -p 1 -parallel 4 -timeout 40m "$@" ./...

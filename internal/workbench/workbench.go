@@ -177,12 +177,17 @@ func insertText(text string) chromedp.Action[chromedp.Void] {
 }
 
 // ClickEditorLine clicks into line i (modulo the visible lines) of the active editor: the
-// cursor moves, as when a person clicks.
+// cursor moves, as when a person clicks. An editor that is open but still fetching its
+// file over the remote connection has no lines yet: they are waited for.
 func (b *Browser) ClickEditorLine(i int) error {
-	xy, err := b.Eval(fmt.Sprintf(`(() => { const l = document.querySelectorAll('.editor-instance .view-lines .view-line');
+	var xy string
+	var err error
+	if werr := Until(time.Minute, "a line in the active editor", func() bool {
+		xy, err = b.Eval(fmt.Sprintf(`(() => { const l = document.querySelectorAll('.editor-instance .view-lines .view-line');
 		if (!l.length) return ""; const r = l[%d %% l.length].getBoundingClientRect(); return (r.left + 40) + "," + (r.top + r.height / 2) })()`, i))
-	if err != nil || xy == "" {
-		return fmt.Errorf("no editor line to click (%v)", err)
+		return err == nil && xy != ""
+	}); werr != nil {
+		return fmt.Errorf("no editor line to click (%v): %w", err, werr)
 	}
 	var x, y float64
 	if _, err := fmt.Sscanf(xy, "%g,%g", &x, &y); err != nil {
@@ -196,23 +201,35 @@ func (b *Browser) Save() error {
 	return b.Do(30*time.Second, chromedp.KeyEvent("s", chromedp.KeyModifiers(chromedp.ModifierCtrl)))
 }
 
-// Command runs a command from the palette (F1, its title, Enter).
+// Command runs a command from the palette (F1, its title, Enter). A command whose
+// precondition is not met yet (the terminal's, until the remote pty host answers) is not
+// listed, and an open palette does not list it later: the palette is closed and opened
+// again until the command shows, for up to two minutes.
 func (b *Browser) Command(title string) error {
 	input := chromedp.CSS(".quick-input-widget input")
-	if err := b.Do(time.Minute, chromedp.KeyEvent(kb.F1), chromedp.WaitVisible(input)); err != nil {
-		return fmt.Errorf("command palette: %w", err)
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		if err := b.Do(time.Minute, chromedp.KeyEvent(kb.F1), chromedp.WaitVisible(input)); err != nil {
+			return fmt.Errorf("command palette: %w", err)
+		}
+		if err := b.Do(time.Minute, chromedp.SendKeys(input, title)); err != nil {
+			return fmt.Errorf("type %q: %w", title, err)
+		}
+		// The list filters asynchronously: wait until the first row is the command.
+		err := Until(15*time.Second, "the command "+title+" in the palette", func() bool {
+			s, err := b.Eval(`(document.querySelector('.quick-input-widget .monaco-list-row') || {}).innerText || ""`)
+			return err == nil && strings.Contains(strings.ToLower(s), strings.ToLower(title))
+		})
+		if err == nil {
+			return b.Do(30*time.Second, chromedp.KeyEvent(kb.Enter))
+		}
+		if time.Now().After(deadline) {
+			return err
+		}
+		if err := b.Do(30*time.Second, chromedp.KeyEvent(kb.Escape)); err != nil {
+			return fmt.Errorf("close the palette: %w", err)
+		}
 	}
-	if err := b.Do(time.Minute, chromedp.SendKeys(input, title)); err != nil {
-		return fmt.Errorf("type %q: %w", title, err)
-	}
-	// The list filters asynchronously: wait until the first row is the command.
-	if err := Until(30*time.Second, "the command "+title+" in the palette", func() bool {
-		s, err := b.Eval(`(document.querySelector('.quick-input-widget .monaco-list-row') || {}).innerText || ""`)
-		return err == nil && strings.Contains(strings.ToLower(s), strings.ToLower(title))
-	}); err != nil {
-		return err
-	}
-	return b.Do(30*time.Second, chromedp.KeyEvent(kb.Enter))
 }
 
 // OpenTerminal creates an integrated terminal and waits for its xterm.

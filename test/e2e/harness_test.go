@@ -26,6 +26,7 @@ import (
 
 	"github.com/codehub-dev/codehub/internal/identity"
 	"github.com/codehub-dev/codehub/internal/testkit"
+	"github.com/codehub-dev/codehub/internal/users"
 )
 
 var (
@@ -201,6 +202,36 @@ func addUser(t *testing.T, stateDir, name, password string, admin bool) {
 	cmd.Stdin = strings.NewReader(password + "\n")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("users add %s: %v\n%s", name, err, out)
+	}
+}
+
+// pinUID gives name the unix uid uid in stateDir's users file before the gateway starts,
+// as AssignUID would have saved it: gateways running side by side would otherwise both
+// hand their first user the lowest free uid.
+func pinUID(t *testing.T, stateDir, name string, uid int64) {
+	t.Helper()
+	path := filepath.Join(stateDir, "users.json")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f struct {
+		Users []users.User `json:"users"`
+	}
+	if err := json.Unmarshal(data, &f); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for i := range f.Users {
+		if f.Users[i].Name == name {
+			f.Users[i].UID, found = &uid, true
+		}
+	}
+	if data, err = json.Marshal(f); err != nil || !found {
+		t.Fatalf("pin uid of %s: found %v, %v", name, found, err)
+	}
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
 	}
 }
 
