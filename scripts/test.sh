@@ -20,7 +20,20 @@ export CODEHUB_CODE_SERVER CODEHUB_CHROMIUM KUBEBUILDER_ASSETS CODEHUB_HELM CODE
 export CODEHUB_ARTIFACTS=${CODEHUB_ARTIFACTS:-$PWD/out/test-artifacts}
 for check in scripts/check-*.sh; do [ -x "$check" ] && "$check"; done
 scripts/lint.sh
-# -p 1 on 2 cores: suites that start code-server, Chromium or an apiserver must not starve each other.
+# The suites that start code-server, Chromium, pods or images (cmd/codehub-init, test/...) run
+# one package at a time (-p 1 on 2 cores: they must not starve each other); beside them, the
+# unit and envtest packages run in their own go test, done within the first minutes.
 # -parallel 4: the tests marked parallel mostly wait for real timeouts (the idle tests of
 # test/e2e, the start failures of test/onnode); GOMAXPROCS (2) would run them two by two.
-go test -count=1 -p 1 -parallel 4 -timeout 40m "$@" ./...
+heavy=$(go list ./... | grep -e '/test/' -e '/cmd/codehub-init$')
+light=$(go list ./... | grep -v -e '/test/' -e '/cmd/codehub-init$')
+light_log=$(mktemp)
+trap 'rm -f "$light_log"' EXIT
+go test -count=1 -p 1 -timeout 20m "$@" $light >"$light_log" 2>&1 &
+light_pid=$!
+heavy_rc=0
+go test -count=1 -p 1 -parallel 4 -timeout 40m "$@" $heavy || heavy_rc=$?
+light_rc=0
+wait "$light_pid" || light_rc=$?
+cat "$light_log"
+[ "$heavy_rc" = 0 ] && [ "$light_rc" = 0 ]
