@@ -92,6 +92,7 @@ func (g *Gateway) renderHome(w http.ResponseWriter, r *http.Request, id identity
 			continue
 		}
 		view.Named = append(view.Named, g.wsView(n, now))
+		data.Title = "Your workspaces"
 		if n.State == backend.StateStarting || n.State == backend.StateStopping {
 			if view.NewToken == "" {
 				data.Refresh = 5

@@ -173,13 +173,13 @@ func TestNamedHomePage(t *testing.T) {
 	f, _, cb := namedFixture(t, false)
 	alice := map[string]string{"Cookie": f.cookie("alice")}
 	_, body := f.do(t, "GET", "/_codehub/", alice)
-	for _, want := range []string{`href="/w/dev/" id="open-dev"`, `id="stop-dev"`, `id="delete-dev"`, `id="create-named"`, "up to 3 workspaces"} {
+	for _, want := range []string{`href="/w/dev/" id="open-dev"`, `id="stop-dev"`, `id="delete-dev"`, `id="create-named"`, "up to 3 workspaces", "<h1>Your workspaces</h1>"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("home page lacks %q", want)
 		}
 	}
-	if _, bobBody := f.do(t, "GET", "/_codehub/", map[string]string{"Cookie": f.cookie("bob")}); strings.Contains(bobBody, "/w/dev/") {
-		t.Error("bob's home page lists alice's workspace dev")
+	if _, bobBody := f.do(t, "GET", "/_codehub/", map[string]string{"Cookie": f.cookie("bob")}); strings.Contains(bobBody, "/w/dev/") || !strings.Contains(bobBody, "<h1>Your workspace</h1>") {
+		t.Error("bob's home page lists alice's workspace dev, or does not speak of his one workspace")
 	}
 	csrf, prof := f.csrf(t, "alice"), f.gw.cfg.Profiles.All()[0].Name
 	resp, _ := f.post(t, "/_codehub/workspace", alice, form(csrf, "action", "create", "name", "ml", "profile", prof))
