@@ -304,9 +304,15 @@ func (b *browser) openWorkbench(t *testing.T) string {
 // answers 302 ./?folder=<the workspace folder of the process that answered>.
 func (b *browser) servedFolder(t *testing.T) string {
 	t.Helper()
+	return b.servedFolderAt(t, "/")
+}
+
+// servedFolderAt is servedFolder for a workspace served at path (a named one's /w/<name>/).
+func (b *browser) servedFolderAt(t *testing.T, path string) string {
+	t.Helper()
 	c := *b.Client
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	req, _ := http.NewRequest("GET", b.base+"/", nil)
+	req, _ := http.NewRequest("GET", b.base+path, nil)
 	req.Header.Set("Accept", "text/html")
 	resp, err := c.Do(req)
 	if err != nil {
@@ -315,7 +321,7 @@ func (b *browser) servedFolder(t *testing.T) string {
 	resp.Body.Close()
 	loc := resp.Header.Get("Location")
 	if resp.StatusCode != http.StatusFound || !strings.HasPrefix(loc, "./?folder=") {
-		t.Fatalf("GET / through the gateway: %d Location %q, want code-server's folder redirect", resp.StatusCode, loc)
+		t.Fatalf("GET %s through the gateway: %d Location %q, want code-server's folder redirect", path, resp.StatusCode, loc)
 	}
 	folder, _ := url.QueryUnescape(strings.TrimPrefix(loc, "./?folder="))
 	return folder

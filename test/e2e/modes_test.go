@@ -1,21 +1,16 @@
 package e2e
 
 import (
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"fmt"
 	"io"
 	"math/big"
-	"net"
 	"net/http"
-	"net/http/cookiejar"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -35,30 +30,8 @@ func TestWorkspaceOriginsRunAsOwner(t *testing.T) {
 	state := testkit.TraversableTempDir(t)
 	addUser(t, state, "alice", "alice-password", false)
 	addUser(t, state, "admin", "admin-password", true)
-	port := freePort(t)
-	base := fmt.Sprintf("vscode.test:%d", port)
-	cert, key := selfSigned(t, "vscode.test", "*.vscode.test")
-	client := func() *http.Client {
-		jar, _ := cookiejar.New(nil)
-		return &http.Client{Jar: jar, Timeout: 60 * time.Second, Transport: &http.Transport{
-			TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, // the test's own self-signed cert
-			DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
-				return (&net.Dialer{}).DialContext(ctx, network, fmt.Sprintf("127.0.0.1:%d", port))
-			},
-		}}
-	}
-	g := startGatewayWith(t, gatewayOptions{stateDir: state, port: port, health: client(), healthURL: "https://" + base + "/_codehub/healthz"},
-		"--idle-timeout", "0", "--tls-cert", cert, "--tls-key", key, "--workspace-origins", base)
-	_ = g
-	signIn := func(user string) *http.Client {
-		c := client()
-		resp, err := c.PostForm("https://"+base+"/_codehub/login", url.Values{"username": {user}, "password": {user + "-password"}, "next": {"/"}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return c
-	}
+	o := startOriginsGateway(t, state)
+	base, client, signIn := o.base, o.client, o.signIn
 	openWorkbench := func(c *http.Client, path string) {
 		t.Helper()
 		eventually(t, 3*time.Minute, "the workbench on the workspace host", func() bool {

@@ -1,14 +1,8 @@
 package e2e
 
 import (
-	"context"
-	"crypto/tls"
-	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"net/http/cookiejar"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -27,29 +21,8 @@ func TestNamedWorkspaceOrigins(t *testing.T) {
 		addUser(t, state, u, u+"-password", false)
 	}
 	addUser(t, state, "admin", "admin-password", true)
-	port := freePort(t)
-	base := fmt.Sprintf("vscode.test:%d", port)
-	cert, key := selfSigned(t, "vscode.test", "*.vscode.test")
-	client := func() *http.Client {
-		jar, _ := cookiejar.New(nil)
-		return &http.Client{Jar: jar, Timeout: 60 * time.Second, Transport: &http.Transport{
-			TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, // the test's own self-signed cert
-			DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
-				return (&net.Dialer{}).DialContext(ctx, network, fmt.Sprintf("127.0.0.1:%d", port))
-			},
-		}}
-	}
-	g := startGatewayWith(t, gatewayOptions{stateDir: state, port: port, health: client(), healthURL: "https://" + base + "/_codehub/healthz"},
-		"--idle-timeout", "0", "--tls-cert", cert, "--tls-key", key, "--workspace-origins", base)
-	signIn := func(user string) *http.Client {
-		c := client()
-		resp, err := c.PostForm("https://"+base+"/_codehub/login", url.Values{"username": {user}, "password": {user + "-password"}, "next": {"/"}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return c
-	}
+	o := startOriginsGateway(t, state)
+	g, base, client, signIn := o.gateway, o.base, o.client, o.signIn
 	visit := func(c *http.Client, rawURL string) (*http.Response, string) {
 		t.Helper()
 		req, _ := http.NewRequest("GET", rawURL, nil)

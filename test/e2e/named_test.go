@@ -240,26 +240,6 @@ func (b *browser) openWorkbenchAt(t *testing.T, path string) {
 	})
 }
 
-// servedFolderAt is servedFolder for a workspace served at path.
-func (b *browser) servedFolderAt(t *testing.T, path string) string {
-	t.Helper()
-	c := *b.Client
-	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	req, _ := http.NewRequest("GET", b.base+path, nil)
-	req.Header.Set("Accept", "text/html")
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	loc := resp.Header.Get("Location")
-	if resp.StatusCode != http.StatusFound || !strings.HasPrefix(loc, "./?folder=") {
-		t.Fatalf("GET %s: %d Location %q, want code-server's folder redirect", path, resp.StatusCode, loc)
-	}
-	folder, _ := url.QueryUnescape(strings.TrimPrefix(loc, "./?folder="))
-	return folder
-}
-
 // uidOfDir is the uid a workspace's code-server runs as, from its pid file.
 func uidOfDir(t *testing.T, dir string) int {
 	t.Helper()
