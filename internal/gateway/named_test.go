@@ -50,6 +50,14 @@ func TestNamedPathRouting(t *testing.T) {
 	if resp.StatusCode != http.StatusMovedPermanently || resp.Header.Get("Location") != "/w/dev/?x=1" {
 		t.Fatalf("/w/dev: %d → %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
+	// code-server's login page is the gateway's: back to the workspace the path was in.
+	for _, path := range []string{"/login", "/w/dev/login"} {
+		resp, _ := f.do(t, "GET", path, alice)
+		loc, _ := resp.Request.URL.Parse(resp.Header.Get("Location"))
+		if want := strings.TrimSuffix(path, "login"); resp.StatusCode != http.StatusSeeOther || loc == nil || loc.Path != want {
+			t.Errorf("GET %s: %d → %v, want %s", path, resp.StatusCode, loc, want)
+		}
+	}
 	hits := dev.hits.Load()
 	for _, tt := range []struct {
 		name string

@@ -134,7 +134,11 @@ func (g *Gateway) interceptContent(w http.ResponseWriter, r *http.Request, works
 		http.Redirect(w, r, main+"/_codehub/logout", http.StatusSeeOther)
 		return true
 	case "/login":
-		http.Redirect(w, r, "/", http.StatusSeeOther)
+		// Relative, as code-server's own redirects are: the browser resolves it against the
+		// URL it asked for, so /w/<name>/login goes back to /w/<name>/, not to the default
+		// workspace at / (r is the request with that prefix already taken off).
+		w.Header().Set("Location", "./")
+		w.WriteHeader(http.StatusSeeOther)
 		return true
 	}
 	port, rest, ok := portPath(r.URL.Path)
