@@ -8,7 +8,6 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"fmt"
-	"io"
 	"math/big"
 	"net/http"
 	"os"
@@ -35,19 +34,11 @@ func TestWorkspaceOriginsRunAsOwner(t *testing.T) {
 	openWorkbench := func(c *http.Client, path string) {
 		t.Helper()
 		eventually(t, 3*time.Minute, "the workbench on the workspace host", func() bool {
-			req, _ := http.NewRequest("GET", "https://"+base+path, nil)
-			req.Header.Set("Accept", "text/html")
-			req.Header.Set("Sec-Fetch-Mode", "navigate")
-			resp, err := c.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
+			resp, body := o.visit(c, "https://"+base+path)
 			if resp.StatusCode == http.StatusForbidden {
 				t.Fatalf("refused: %s", body)
 			}
-			return resp.StatusCode == 200 && strings.Contains(string(body), "vscode-workbench-web-configuration") &&
+			return resp.StatusCode == 200 && strings.Contains(body, "vscode-workbench-web-configuration") &&
 				strings.HasPrefix(resp.Request.URL.Host, identity.WorkspaceName("alice")+".")
 		})
 	}

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -23,19 +22,7 @@ func TestNamedWorkspaceOrigins(t *testing.T) {
 	addUser(t, state, "admin", "admin-password", true)
 	o := startOriginsGateway(t, state)
 	g, base, client, signIn := o.gateway, o.base, o.client, o.signIn
-	visit := func(c *http.Client, rawURL string) (*http.Response, string) {
-		t.Helper()
-		req, _ := http.NewRequest("GET", rawURL, nil)
-		req.Header.Set("Accept", "text/html")
-		req.Header.Set("Sec-Fetch-Mode", "navigate")
-		resp, err := c.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		return resp, string(body)
-	}
+	visit := o.visit
 	mlHost := identity.NamedWorkspaceName("alice", "ml") + "." + base
 	alice := signIn("alice")
 	token := mintTokenWith(t, alice, "https://"+base)

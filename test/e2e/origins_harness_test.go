@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -52,4 +53,19 @@ func (o *originsGateway) signIn(user string) *http.Client {
 	}
 	resp.Body.Close()
 	return c
+}
+
+// visit is a page visit of rawURL with c (what a browser's navigation sends), body read.
+func (o *originsGateway) visit(c *http.Client, rawURL string) (*http.Response, string) {
+	o.t.Helper()
+	req, _ := http.NewRequest("GET", rawURL, nil)
+	req.Header.Set("Accept", "text/html")
+	req.Header.Set("Sec-Fetch-Mode", "navigate")
+	resp, err := c.Do(req)
+	if err != nil {
+		o.t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp, string(body)
 }
