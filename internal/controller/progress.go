@@ -3,13 +3,15 @@ package controller
 import (
 	"context"
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	codehubv1 "github.com/codehub-dev/codehub/api/v1alpha1"
@@ -43,30 +45,83 @@ func (r *Reconciler) currentPod(ctx context.Context, ws *codehubv1.Workspace) (*
 	return newest, nil
 }
 
-// mountEvents are the kubelet's warnings about pod's volumes (FailedMount and its kin),
-// read live (events are not in the cache) and only while the pod is on a node but its
-// container has not started: the only time they explain anything.
-func (r *Reconciler) mountEvents(ctx context.Context, pod *corev1.Pod) ([]corev1.Event, error) {
-	if pod == nil || pod.Spec.NodeName == "" || containerStatus(pod) != nil && containerStatus(pod).State.Running != nil {
+// startEvents are the cluster's warnings that explain a start stuck before code-server's
+// container runs, read live (events are not in the cache) and only when they can explain
+// something: the kubelet's about the pod's volumes (FailedMount and its kin) once the pod is
+// on a node, and the volume controller's about the pod's claims (ProvisioningFailed,
+// FailedBinding) while the scheduler waits for them to be bound.
+func (r *Reconciler) startEvents(ctx context.Context, pod *corev1.Pod) ([]corev1.Event, error) {
+	switch {
+	case pod == nil || containerStatus(pod) != nil && containerStatus(pod).State.Running != nil:
+		return nil, nil
+	case pod.Spec.NodeName != "":
+		return r.warnings(ctx, pod.Namespace, pod.UID, "FailedMount", "FailedAttachVolume", "FailedMapVolume")
+	case !waitsForClaims(pod):
 		return nil, nil
 	}
+	var out []corev1.Event
+	for _, v := range pod.Spec.Volumes {
+		if v.PersistentVolumeClaim == nil {
+			continue
+		}
+		pvc := &corev1.PersistentVolumeClaim{}
+		if err := r.Client.Get(ctx, client.ObjectKey{Namespace: pod.Namespace, Name: v.PersistentVolumeClaim.ClaimName}, pvc); err != nil {
+			if apierrors.IsNotFound(err) {
+				continue
+			}
+			return nil, err
+		}
+		if pvc.Status.Phase == corev1.ClaimBound {
+			continue
+		}
+		evs, err := r.warnings(ctx, pod.Namespace, pvc.UID, "ProvisioningFailed", "FailedBinding")
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, evs...)
+	}
+	return out, nil
+}
+
+// warnings are the Warning events about the object with uid whose reason is one of reasons.
+func (r *Reconciler) warnings(ctx context.Context, namespace string, uid types.UID, reasons ...string) ([]corev1.Event, error) {
 	reader := r.APIReader
 	if reader == nil {
 		reader = r.Client
 	}
 	list := &corev1.EventList{}
-	if err := reader.List(ctx, list, client.InNamespace(pod.Namespace),
-		client.MatchingFieldsSelector{Selector: fields.OneTermEqualSelector("involvedObject.uid", string(pod.UID))}); err != nil {
+	if err := reader.List(ctx, list, client.InNamespace(namespace),
+		client.MatchingFieldsSelector{Selector: fields.OneTermEqualSelector("involvedObject.uid", string(uid))}); err != nil {
 		return nil, err
 	}
 	var out []corev1.Event
 	for _, e := range list.Items {
-		switch e.Reason {
-		case "FailedMount", "FailedAttachVolume", "FailedMapVolume":
+		if e.Type == corev1.EventTypeWarning && slices.Contains(reasons, e.Reason) {
 			out = append(out, e)
 		}
 	}
 	return out, nil
+}
+
+// unboundClaims is in the scheduler's message for a pod whose immediately bound claims are
+// not bound yet: it retries when they are, so until the volume controller says a claim cannot
+// be bound this is a wait (a provisioner at work, the binder a step behind), not a failure.
+const unboundClaims = "unbound immediate PersistentVolumeClaims"
+
+func waitsForClaims(pod *corev1.Pod) bool {
+	c := podCondition(pod, corev1.PodScheduled)
+	return c != nil && c.Status == corev1.ConditionFalse && c.Reason == corev1.PodReasonUnschedulable && strings.Contains(c.Message, unboundClaims)
+}
+
+// latest is the newest of events of kind (nil: none).
+func latest(events []corev1.Event, kind string) *corev1.Event {
+	var out *corev1.Event
+	for i := range events {
+		if e := &events[i]; e.InvolvedObject.Kind == kind && (out == nil || eventTime(*e).After(eventTime(*out))) {
+			out = e
+		}
+	}
+	return out
 }
 
 func containerStatus(pod *corev1.Pod) *corev1.ContainerStatus {
@@ -95,7 +150,7 @@ func timeOf(t metav1.Time) *metav1.Time {
 }
 
 // progress derives the start's status from the workspace's pod (nil: none yet) and its
-// mount events, and the last abnormal end of code-server's container. It is pure: the
+// start events (startEvents), and the last abnormal end of code-server's container. It is pure: the
 // previous status comes from ws.
 func progress(ws *codehubv1.Workspace, pod *corev1.Pod, events []corev1.Event) (*codehubv1.StartStatus, *codehubv1.Termination) {
 	last := ws.Status.LastTermination
@@ -158,6 +213,14 @@ func progress(ws *codehubv1.Workspace, pod *corev1.Pod, events []corev1.Event) (
 		return st, last
 	}
 
+	if waitsForClaims(pod) {
+		if e := latest(events, "PersistentVolumeClaim"); e != nil {
+			st.Reason, st.Message = codehubv1.ReasonUnschedulable, fmt.Sprintf("the volume claim %s cannot be bound: %s", e.InvolvedObject.Name, e.Message)
+		} else {
+			st.Message = "its volume claims are not bound yet"
+		}
+		return st, last
+	}
 	if c := podCondition(pod, corev1.PodScheduled); c != nil && c.Status == corev1.ConditionFalse && c.Reason == corev1.PodReasonUnschedulable {
 		st.Reason, st.Message = codehubv1.ReasonUnschedulable, strings.TrimSpace(c.Message)+requests(pod)
 		return st, last
@@ -184,9 +247,8 @@ func progress(ws *codehubv1.Workspace, pod *corev1.Pod, events []corev1.Event) (
 			return st, last
 		}
 	}
-	if st.Stage == codehubv1.StageCreatingContainer && len(events) > 0 {
-		sort.Slice(events, func(i, j int) bool { return eventTime(events[i]).Before(eventTime(events[j])) })
-		st.Reason, st.Message = codehubv1.ReasonVolumeMountFailed, events[len(events)-1].Message
+	if e := latest(events, "Pod"); st.Stage == codehubv1.StageCreatingContainer && e != nil {
+		st.Reason, st.Message = codehubv1.ReasonVolumeMountFailed, e.Message
 		return st, last
 	}
 	if cs != nil && cs.State.Running != nil && cs.LastTerminationState.Terminated != nil {

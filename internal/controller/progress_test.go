@@ -52,8 +52,17 @@ func waiting(reason, msg string) func(*corev1.Pod) {
 	}
 }
 
+// claimsUnbound is the scheduler's verdict on a pod whose home claim is not bound yet.
+func claimsUnbound(p *corev1.Pod) {
+	p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: corev1.PodReasonUnschedulable,
+		Message: "0/1 nodes are available: pod has unbound immediate PersistentVolumeClaims. not found"}}
+}
+
 func TestProgressStagesAndReasons(t *testing.T) {
-	mountEvent := corev1.Event{Reason: "FailedMount", LastTimestamp: at(3),
+	claimEvent := corev1.Event{Type: corev1.EventTypeWarning, Reason: "ProvisioningFailed", LastTimestamp: at(2),
+		InvolvedObject: corev1.ObjectReference{Kind: "PersistentVolumeClaim", Name: "codehub-alice-home"},
+		Message:        `storageclass.storage.k8s.io "no-such-class" not found`}
+	mountEvent := corev1.Event{Type: corev1.EventTypeWarning, Reason: "FailedMount", LastTimestamp: at(3), InvolvedObject: corev1.ObjectReference{Kind: "Pod", Name: "codehub-alice-1"},
 		Message: `MountVolume.SetUp failed for volume "mount-v3io" : mount command failed, status: Failure, reason: v3io: access key rejected (401 Unauthorized)`}
 	for _, c := range []struct {
 		name                  string
@@ -68,6 +77,9 @@ func TestProgressStagesAndReasons(t *testing.T) {
 			p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: corev1.PodReasonUnschedulable,
 				Message: "0/1 nodes are available: 1 Insufficient cpu. preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod."}}
 		}), nil, codehubv1.StageScheduling, codehubv1.ReasonUnschedulable, "no node can run the workspace: 0/1 nodes are available: 1 Insufficient cpu.", "requests cpu 64, memory 128Mi"},
+		{"claims not bound yet", pod(claimsUnbound), nil, codehubv1.StageScheduling, "", "waiting for a node", "its volume claims are not bound yet"},
+		{"claim cannot be bound", pod(claimsUnbound), []corev1.Event{claimEvent}, codehubv1.StageScheduling, codehubv1.ReasonUnschedulable,
+			"no node can run the workspace: the volume claim codehub-alice-home cannot be bound", `storageclass.storage.k8s.io "no-such-class" not found`},
 		{"creating", pod(waiting("ContainerCreating", "")), nil, codehubv1.StageCreatingContainer, "", "creating the container", ""},
 		{"image missing", pod(waiting("ErrImageNeverPull", `Container image "codehub-workspace:missing" is not present with pull policy of Never`)), nil,
 			codehubv1.StageCreatingContainer, codehubv1.ReasonImageMissing, "the workspace image cannot be had", "is not present with pull policy of Never"},

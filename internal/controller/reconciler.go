@@ -134,8 +134,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	var events []corev1.Event
 	if ws.Spec.Running {
-		if events, err = r.mountEvents(ctx, pod); err != nil {
-			logger.Error(err, "reading the workspace pod's events")
+		if events, err = r.startEvents(ctx, pod); err != nil {
+			logger.Error(err, "reading the events of the workspace pod and its claims")
 		}
 	}
 	start, last := progress(ws, pod, events)
@@ -150,8 +150,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, applyErr
 	}
 	res, err := r.idleStop(ctx, ws)
-	if err == nil && start != nil && start.Stage == codehubv1.StageCreatingContainer && ws.Spec.Running {
-		// Only events tell why a container is not created yet (a volume that does not mount).
+	if err == nil && start != nil && ws.Spec.Running && (start.Stage == codehubv1.StageCreatingContainer || pod != nil && waitsForClaims(pod)) {
+		// Only events tell why a container is not created yet (a volume that does not mount)
+		// or why a claim stays unbound.
 		if res.RequeueAfter == 0 || res.RequeueAfter > eventsRequeue {
 			res.RequeueAfter = eventsRequeue
 		}

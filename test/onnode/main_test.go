@@ -200,6 +200,13 @@ func (c *cluster) down() error {
 // will create (no provisioner here: pre-bound to the claim's name), owned by their uid.
 func (c *cluster) user(t testing.TB, name string, uid int) platformUser {
 	t.Helper()
+	return c.userWith(t, name, uid, true)
+}
+
+// userWith is user, with or without the pre-bound home PV (without: the home claim is
+// left to the storage class, as when an admin points it at a class of their own).
+func (c *cluster) userWith(t testing.TB, name string, uid int, homePV bool) platformUser {
+	t.Helper()
 	u := platformUser{Name: name, Password: name + "-password", UID: uid, GID: uid, Groups: []string{"data-science"}}
 	c.platform.addUser(u)
 	ws := identity.WorkspaceName(name)
@@ -211,6 +218,9 @@ func (c *cluster) user(t testing.TB, name string, uid int) platformUser {
 		if err := os.Chown(d, uid, uid); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if !homePV {
+		return u
 	}
 	pv := &corev1.PersistentVolume{
 		ObjectMeta: metav1.ObjectMeta{Name: "home-" + ws},

@@ -27,8 +27,10 @@ import (
 // why within seconds (not after the Deployment's 600 s progress deadline): the image is not
 // on the node (ErrImageNeverPull), the pod asks for more CPU than the node has, a volume
 // cannot be mounted (the v3io driver refuses the access key), code-server keeps exiting (a
-// NODE_OPTIONS preload that does not exist), and code-server runs out of memory — which the
-// next start, with enough memory, still reports. Each user's Workspace is the chart's
+// NODE_OPTIONS preload that does not exist), code-server runs out of memory — which the
+// next start, with enough memory, still reports —, and the home claim names a storage class
+// that does not exist. A claim that is bound a moment after the pod is first scheduled (every
+// other case here) is a wait, not a failure. Each user's Workspace is the chart's
 // default one (as the gateway would create it) with one thing changed, as an admin might.
 func TestStartFailuresFromTheCluster(t *testing.T) {
 	c := nodeFor(t)
@@ -61,10 +63,17 @@ func TestStartFailuresFromTheCluster(t *testing.T) {
 			s.Resources.Requests[corev1.ResourceMemory] = resource.MustParse("32Mi")
 			s.Resources.Limits[corev1.ResourceMemory] = resource.MustParse("48Mi")
 		}, []string{"code-server ran out of memory (limit 48Mi) and was killed", "it keeps being restarted"}},
+		{"no-class", codehubv1.ReasonUnschedulable, func(s *codehubv1.WorkspaceSpec) {
+			if s.Home.PVC == nil {
+				s.Home.PVC = &codehubv1.HomePVC{}
+			}
+			s.Home.PVC.StorageClassName = ptrTo("no-such-class")
+		}, []string{"no node can run the workspace", "cannot be bound", `"no-such-class" not found`, "▸ Scheduling"}},
 	}
 	for i := range cases {
 		cs := &cases[i]
-		u := c.user(t, cs.user, 3001+i)
+		// A pre-bound PV binds whatever the claim's class: no-class has none.
+		u := c.userWith(t, cs.user, 3001+i, cs.user != "no-class")
 		spec := defaults.DeepCopy()
 		spec.User, spec.UID, spec.GID, spec.Running = u.Name, ptrTo(int64(u.UID)), ptrTo(int64(u.GID)), false
 		cs.change(spec)
@@ -111,7 +120,7 @@ func TestStartFailuresFromTheCluster(t *testing.T) {
 	})
 	for _, cs := range cases {
 		if d, ok := took[cs.user]; ok {
-			t.Logf("measured: first visit → %s on the progress page and in status: %.1fs", cs.reason, d.Seconds())
+			t.Logf("measured: first visit → %s (%s) on the progress page and in status: %.1fs", cs.reason, cs.user, d.Seconds())
 		}
 	}
 
