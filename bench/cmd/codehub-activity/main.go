@@ -37,6 +37,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/codehub-dev/codehub/bench/internal/elapsed"
+
 	"github.com/codehub-dev/codehub/bench/internal/freeport"
 	"github.com/codehub-dev/codehub/internal/identity"
 	"github.com/codehub-dev/codehub/internal/procstat"
@@ -44,11 +46,7 @@ import (
 	"github.com/codehub-dev/codehub/internal/workbench"
 )
 
-var t0 = time.Now()
-
-func logf(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "[activity %7.1fs] %s\n", time.Since(t0).Seconds(), fmt.Sprintf(format, args...))
-}
+var logf = elapsed.Logger("activity")
 
 func main() {
 	codehub := flag.String("codehub", "bin/codehub", "codehub binary (codehub-init beside it)")

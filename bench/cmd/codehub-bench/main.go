@@ -19,15 +19,13 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/codehub-dev/codehub/bench/internal/elapsed"
+
 	"github.com/codehub-dev/codehub/bench/internal/load"
 	"github.com/codehub-dev/codehub/bench/internal/proc"
 )
 
-var t0 = time.Now()
-
-func progress(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "[bench %6.1fs] %s\n", time.Since(t0).Seconds(), fmt.Sprintf(format, args...))
-}
+var progress = elapsed.Logger("bench")
 
 // config is the load plan; --quick shrinks it for iteration.
 type config struct {
@@ -187,7 +185,7 @@ func main() {
 		res.Wake.Skipped = "no real code-server given (--code-server / CODEHUB_CODE_SERVER)"
 	}
 	res.Browser = measureBrowser(ctx, e)
-	res.Elapsed = time.Since(t0).Seconds()
+	res.Elapsed = elapsed.Since().Seconds()
 	if err := writeReport(outDir, res); err != nil {
 		fatal(err)
 	}

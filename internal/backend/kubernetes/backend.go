@@ -55,11 +55,6 @@ type Backend struct {
 	watchDone chan struct{}
 }
 
-var (
-	_ backend.Backend          = (*Backend)(nil)
-	_ backend.ActivityRecorder = (*Backend)(nil)
-)
-
 // New checks cfg and fills its defaults.
 func New(cfg Config) (*Backend, error) {
 	if cfg.Client == nil {

@@ -22,12 +22,6 @@ import (
 // whose definition changed reaches every existing workspace on its next start, and a running
 // pod is never restarted by an edit to the catalog.
 
-var (
-	_ backend.ProfileSetter   = (*Backend)(nil)
-	_ backend.Deleter         = (*Backend)(nil)
-	_ backend.DeleteDescriber = (*Backend)(nil)
-)
-
 // resolve picks the profile of a start (profile.Catalog.Resolve) for the Workspace's owner.
 func (b *Backend) resolve(ctx context.Context, recorded string, id identity.Identity) (profile.Profile, string, error) {
 	p, notice, ok := b.cfg.Profiles.Resolve(recorded, id.Groups, id.Admin, backend.ProfileChecked(ctx))

@@ -13,8 +13,6 @@ import (
 	"github.com/codehub-dev/codehub/internal/workspacebuild"
 )
 
-var _ backend.StopNotifier = (*Backend)(nil)
-
 // NotifyStops calls fn once each time a running Workspace is set to stop by anyone — the
 // operator's idle or maximum-run-time stop above all, but also another gateway replica or
 // kubectl — so this gateway drops its route at once. Without it the route points at a

@@ -42,11 +42,6 @@ func (b *Backend) NotifyStops(fn func(ref backend.Ref, reason string)) {
 	b.mu.Unlock()
 }
 
-var (
-	_ backend.ActivityRecorder = (*Backend)(nil)
-	_ backend.StopNotifier     = (*Backend)(nil)
-)
-
 // checkInterval is how often the backend looks for idle workspaces and samples CPU.
 func (c *Config) checkInterval() time.Duration {
 	if c.CheckInterval > 0 {

@@ -91,8 +91,6 @@ type Backend struct {
 	watchDone chan struct{}
 }
 
-var _ backend.Backend = (*Backend)(nil)
-
 // New prepares the backend and stops code-server processes left behind by a previous
 // gateway that died without cleaning up, so no workspace ever runs twice.
 func New(cfg Config) (*Backend, error) {

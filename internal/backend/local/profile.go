@@ -24,12 +24,6 @@ import (
 // need Kubernetes; the start logs which of them the profile sets and the profiles API lists
 // them per profile (IgnoredProfileFields), so nobody believes a limit is enforced.
 
-var (
-	_ backend.ProfileSetter   = (*Backend)(nil)
-	_ backend.Deleter         = (*Backend)(nil)
-	_ backend.DeleteDescriber = (*Backend)(nil)
-)
-
 // IgnoredProfileFields names the fields of p this backend does not apply.
 func (b *Backend) IgnoredProfileFields(p profile.Profile) []string {
 	out := p.KubernetesOnly()
