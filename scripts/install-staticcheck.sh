@@ -5,19 +5,6 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/versions.env"
-. "$here/lib/cache.sh"
-bin=$cache/bin
-sc=$bin/staticcheck
-installed() { [ -x "$sc" ] && "$sc" -version 2>/dev/null | grep -q "(${STATICCHECK_VERSION#v})"; }
-if [ "${1:-}" = --check ]; then
-  installed && exit 0
-  echo "install-staticcheck: $sc is missing, broken or not $STATICCHECK_VERSION" >&2; exit 1
-fi
-cache_lock staticcheck
-if ! installed; then
-  echo "install-staticcheck: building staticcheck $STATICCHECK_VERSION into $bin" >&2
-  mkdir -p "$bin"
-  GOBIN=$bin go install "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION" >&2
-  installed || { echo "install-staticcheck: $sc does not report $STATICCHECK_VERSION after the build" >&2; exit 1; }
-fi
-echo "$sc"
+. "$here/lib/go-tool.sh"
+reports_version() { "$1" -version 2>/dev/null | grep -q "(${STATICCHECK_VERSION#v})"; }
+go_tool staticcheck honnef.co/go/tools/cmd/staticcheck "$STATICCHECK_VERSION" "$@"
