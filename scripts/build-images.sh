@@ -86,8 +86,7 @@ golang_key=$(hash_text golang-1 "$base_key" "$(go version)" "$(go env GOROOT)")
 distroless_key=$(hash_text distroless-1 "$base_key")
 # Source inputs of each image (what its Dockerfile COPYs); local inputs are added in key_of.
 src_workspace=(images/workspace go.mod go.sum cmd/codehub-init internal/wsinit)
-src_gateway=(images/gateway/Dockerfile go.mod go.sum api cmd internal)
-src_operator=(images/operator/Dockerfile go.mod go.sum api cmd/operator internal)
+src_control_plane=(images/control-plane/Dockerfile go.mod go.sum api cmd internal)
 key_of() {
   case $1 in
     workspace)
@@ -96,8 +95,7 @@ key_of() {
       [ -f "$(dirname "$cs_launcher")/.manifest" ] && cs=$(sha256sum <"$(dirname "$cs_launcher")/.manifest" | cut -c1-32)
       [ -f "$kubectl_bin" ] && kc=$(sha256sum <"$kubectl_bin" | cut -c1-32)
       hash_text "$script_hash" "$(hash_files "${src_workspace[@]}")" "$golang_key" "$base_key" "cs=$cs" "kubectl=$kc" ;;
-    gateway) hash_text "$script_hash" "$(hash_files "${src_gateway[@]}")" "$golang_key" "$distroless_key" ;;
-    operator) hash_text "$script_hash" "$(hash_files "${src_operator[@]}")" "$golang_key" "$distroless_key" ;;
+    gateway | operator) hash_text "$1" "$script_hash" "$(hash_files "${src_control_plane[@]}")" "$golang_key" "$distroless_key" ;;
   esac
 }
 
@@ -236,15 +234,16 @@ EOF
 }
 
 build_image() {
-  local name=$1 key common=() gocaches=()
+  local name=$1 key common=() gocaches=() dockerfile=images/$1/Dockerfile
   key=$(key_of "$name")
+  [ "$name" = workspace ] || dockerfile=images/control-plane/Dockerfile
   common=(--format docker --pull=never --layers --network "${CODEHUB_IMAGE_NETWORK:-none}"
-    --build-arg "TARGETARCH=$(go env GOARCH)" -f "images/$name/Dockerfile")
+    --build-arg "TARGETARCH=$(go env GOARCH)" -f "$dockerfile")
   gocaches=(-v "$(go env GOMODCACHE):/go/pkg/mod" -v "$(go env GOCACHE):/root/.cache/go-build")
   if [ "${CODEHUB_IMAGE_NETWORK:-none}" = host ]; then
     common+=(-v /etc/ssl/certs/ca-certificates.crt:/etc/ssl/certs/ca-certificates.crt:ro)
   fi
-  log "building ${ref[$name]} from images/$name/Dockerfile"
+  log "building ${ref[$name]} from $dockerfile"
   local t0=$SECONDS
   if [ "$name" = workspace ]; then
     offline_context "$out/offline"
@@ -256,8 +255,9 @@ build_image() {
       --label io.codehub.inputs="$key" -t "${ref[$name]}" . >&2)
   else
     # Only the Go stage has RUN steps; the final (distroless) stage gets no mount points.
+    # The second of gateway and operator finds that stage in the layer cache.
     (cd "$repo" && buildah bud --quiet "${common[@]}" "${gocaches[@]}" --build-arg "VERSION=$app_version" \
-      --label io.codehub.inputs="$key" -t "${ref[$name]}" . >&2)
+      --target "$name" --label io.codehub.inputs="$key" -t "${ref[$name]}" . >&2)
   fi
   rm -f "$out/$name.tar" "$out/$name.inputs"
   buildah push --quiet "${ref[$name]}" "docker-archive:$out/$name.tar.tmp:${ref[$name]}" >&2

@@ -5,7 +5,7 @@
 # Exits non-zero on any finding of either, or when a linter cannot run (named in the message).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-dockerfiles=(images/workspace/Dockerfile images/gateway/Dockerfile images/operator/Dockerfile)
+dockerfiles=(images/workspace/Dockerfile images/control-plane/Dockerfile)
 bin=$(scripts/install-npm-tools.sh)
 
 for tool in dockerfile-utils dockerfilelint; do
