@@ -253,9 +253,6 @@ func newUsers() *cobra.Command {
 	list := &cobra.Command{
 		Use: "list", Short: "List users", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := usersOut.check(); err != nil {
-				return err
-			}
 			s, err := open(cmd)
 			if err != nil {
 				return err

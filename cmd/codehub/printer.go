@@ -15,9 +15,10 @@ import (
 // objects (for scripts: the table's columns are for people and may change).
 type output struct{ format string }
 
-// register adds -o/--output to cmd.
+// register adds -o/--output to cmd and refuses a format it does not know before cmd runs.
 func (o *output) register(cmd *cobra.Command) {
 	cmd.Flags().StringVarP(&o.format, "output", "o", "", "output format: json or yaml (default: a table)")
+	cmd.PreRunE = func(*cobra.Command, []string) error { return o.check() }
 }
 
 func (o output) check() error {

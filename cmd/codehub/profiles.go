@@ -21,9 +21,6 @@ func newProfiles() *cobra.Command {
 	list := &cobra.Command{
 		Use: "list", Short: "List profiles (the default first)", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := out.check(); err != nil {
-				return err
-			}
 			ps, err := c.Profiles(cmd.Context())
 			if err != nil {
 				return err

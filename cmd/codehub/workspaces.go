@@ -32,9 +32,6 @@ func newWorkspaces() *cobra.Command {
 		nameFlag(sub, &name)
 		sub.Args = cobra.ExactArgs(1)
 		sub.RunE = func(cmd *cobra.Command, args []string) error {
-			if err := out.check(); err != nil {
-				return err
-			}
 			if err := checkName(name); err != nil {
 				return err
 			}
@@ -54,9 +51,6 @@ func newWorkspaces() *cobra.Command {
 	list := &cobra.Command{
 		Use: "list", Short: "List workspaces (admins see everyone's)", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := listOut.check(); err != nil {
-				return err
-			}
 			ws, err := c.List(cmd.Context())
 			if err != nil {
 				return err
@@ -98,9 +92,6 @@ func newWorkspaceDelete(c *apiclient.Client) *cobra.Command {
 		Short: "Delete a workspace: it is stopped and removed; the answer says what happened to its files",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := out.check(); err != nil {
-				return err
-			}
 			if err := checkName(name); err != nil {
 				return err
 			}
