@@ -23,15 +23,12 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	codehubv1 "github.com/codehub-dev/codehub/api/v1alpha1"
-	"github.com/codehub-dev/codehub/internal/auth"
 	"github.com/codehub-dev/codehub/internal/backend/kubernetes"
 	"github.com/codehub-dev/codehub/internal/controller/ctrltest"
 	gw "github.com/codehub-dev/codehub/internal/gateway"
 	"github.com/codehub-dev/codehub/internal/identity"
-	"github.com/codehub-dev/codehub/internal/session"
 	"github.com/codehub-dev/codehub/internal/testkit"
 	"github.com/codehub-dev/codehub/internal/testkit/kubetest"
-	"github.com/codehub-dev/codehub/internal/users"
 	"github.com/codehub-dev/codehub/internal/workbench"
 	"github.com/codehub-dev/codehub/internal/workspacebuild"
 )
@@ -82,35 +79,22 @@ func newK8sDeployment(t *testing.T, n int, idleTimeout, activityInterval time.Du
 	d := &k8sDeployment{c: kubetest.Client(t)}
 	d.ns = kubetest.Namespace(t, d.c, nil)
 	ctrltest.RunManager(t, d.ns)
-	dir := t.TempDir()
-	store, _ := users.Open(filepath.Join(dir, "users.json"))
-	if err := store.Set("alice", "alice-password", false); err != nil {
-		t.Fatal(err)
-	}
-	key, _ := session.LoadOrCreateKey(filepath.Join(dir, "key"))
-	codec, _ := session.NewCodec(key, gw.CookieName(false))
-	rev, _ := session.LoadRevocations(filepath.Join(dir, "revoked.json"))
+	state := newGatewayState(t, "alice")
 	for range n {
 		kc, err := kubernetes.NewClient(kubetest.Config(t))
 		if err != nil {
 			t.Fatal(err)
 		}
 		cc := &countingClient{Client: kc}
-		be, err := kubernetes.New(kubernetes.Config{
+		be := kubernetesBackend(t, kubernetes.Config{
 			Client: cc, Namespace: d.ns, ActivityInterval: activityInterval,
 			Defaults: codehubv1.WorkspaceSpec{Image: "codehub-workspace:test", IdleTimeout: &metav1.Duration{Duration: idleTimeout}},
 			Endpoint: func(*codehubv1.Workspace) (*url.URL, error) { return endpoint, nil },
 		})
-		if err != nil {
-			t.Fatal(err)
-		}
 		logs := &testkit.Buffer{}
-		g := gw.New(gw.Config{Backend: be, Passwords: auth.Local{Users: store}, Accounts: store, Codec: codec, Revocations: rev,
-			ActivityFlush: time.Second, Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
-		srv := httptest.NewServer(g.Handler())
+		g, srv := state.serve(t, be, gw.Config{ActivityFlush: time.Second,
+			Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 		t.Cleanup(func() {
-			srv.Close()
-			g.Shutdown(context.Background())
 			if t.Failed() {
 				t.Logf("gateway replica %s log:\n%s", srv.URL, logs.String())
 			}

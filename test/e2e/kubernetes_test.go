@@ -4,10 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/cookiejar"
-	"net/http/httptest"
 	"net/url"
 	"os/exec"
 	"path/filepath"
@@ -20,15 +17,12 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	codehubv1 "github.com/codehub-dev/codehub/api/v1alpha1"
-	"github.com/codehub-dev/codehub/internal/auth"
 	"github.com/codehub-dev/codehub/internal/backend/kubernetes"
 	"github.com/codehub-dev/codehub/internal/controller/ctrltest"
 	gw "github.com/codehub-dev/codehub/internal/gateway"
 	"github.com/codehub-dev/codehub/internal/identity"
-	"github.com/codehub-dev/codehub/internal/session"
 	"github.com/codehub-dev/codehub/internal/testkit"
 	"github.com/codehub-dev/codehub/internal/testkit/kubetest"
-	"github.com/codehub-dev/codehub/internal/users"
 )
 
 // runCodeServer starts a real code-server on loopback: the "pod" of the workspace.
@@ -77,37 +71,14 @@ func TestKubernetesBackendThroughGateway(t *testing.T) {
 	ns := kubetest.Namespace(t, c, nil)
 	ctrltest.RunManager(t, ns)
 
-	kc, err := kubernetes.NewClient(kubetest.Config(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	be, err := kubernetes.New(kubernetes.Config{
-		Client: kc, Namespace: ns, ActivityInterval: time.Second,
+	be := kubernetesBackend(t, kubernetes.Config{
+		Namespace: ns, ActivityInterval: time.Second,
 		Defaults: codehubv1.WorkspaceSpec{Image: "codehub-workspace:test"},
 		Endpoint: func(*codehubv1.Workspace) (*url.URL, error) { return cs, nil },
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	store, _ := users.Open(filepath.Join(dir, "users.json"))
-	if err := store.Set("alice", "alice-password", false); err != nil {
-		t.Fatal(err)
-	}
-	key, _ := session.LoadOrCreateKey(filepath.Join(dir, "key"))
-	codec, _ := session.NewCodec(key, gw.CookieName(false))
-	rev, _ := session.LoadRevocations(filepath.Join(dir, "revoked.json"))
-	clock := testkit.NewClock(time.Now())
-	gwy := gw.New(gw.Config{Backend: be, Passwords: auth.Local{Users: store}, Accounts: store, Codec: codec, Revocations: rev,
-		Clock: clock, ActivityFlush: time.Second, Logger: slog.New(slog.DiscardHandler)})
-	srv := httptest.NewServer(gwy.Handler())
-	t.Cleanup(func() {
-		srv.Close()
-		gwy.Shutdown(context.Background())
-	})
+	_, srv := newGatewayState(t, "alice").serve(t, be, gw.Config{Clock: testkit.NewClock(time.Now()), ActivityFlush: time.Second})
 
-	jar, _ := cookiejar.New(nil)
-	b := &browser{Client: &http.Client{Jar: jar, Timeout: 60 * time.Second}, base: srv.URL}
+	b := newBrowser(t, srv.URL)
 	b.login(t, "alice", "alice-password")
 	if resp, body := b.navigate(t, "/"); resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, "Starting your workspace") {
 		t.Fatalf("first visit: %d", resp.StatusCode)

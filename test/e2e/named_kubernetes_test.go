@@ -3,12 +3,8 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net/http"
-	"net/http/cookiejar"
-	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,15 +13,12 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	codehubv1 "github.com/codehub-dev/codehub/api/v1alpha1"
-	"github.com/codehub-dev/codehub/internal/auth"
 	"github.com/codehub-dev/codehub/internal/backend/kubernetes"
 	"github.com/codehub-dev/codehub/internal/controller/ctrltest"
 	gw "github.com/codehub-dev/codehub/internal/gateway"
 	"github.com/codehub-dev/codehub/internal/identity"
-	"github.com/codehub-dev/codehub/internal/session"
 	"github.com/codehub-dev/codehub/internal/testkit"
 	"github.com/codehub-dev/codehub/internal/testkit/kubetest"
-	"github.com/codehub-dev/codehub/internal/users"
 	"github.com/codehub-dev/codehub/internal/workspacebuild"
 )
 
@@ -40,12 +33,8 @@ func TestKubernetesNamedWorkspaceThroughGateway(t *testing.T) {
 	c := kubetest.Client(t)
 	ns := kubetest.Namespace(t, c, nil)
 	ctrltest.RunManager(t, ns)
-	kc, err := kubernetes.NewClient(kubetest.Config(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	be, err := kubernetes.New(kubernetes.Config{
-		Client: kc, Namespace: ns, ActivityInterval: time.Second,
+	be := kubernetesBackend(t, kubernetes.Config{
+		Namespace: ns, ActivityInterval: time.Second,
 		Defaults: codehubv1.WorkspaceSpec{Image: "codehub-workspace:test"},
 		Endpoint: func(ws *codehubv1.Workspace) (*url.URL, error) {
 			if workspacebuild.NamedOf(ws) == "ml" {
@@ -54,29 +43,9 @@ func TestKubernetesNamedWorkspaceThroughGateway(t *testing.T) {
 			return defCS, nil
 		},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	store, _ := users.Open(filepath.Join(dir, "users.json"))
-	for _, u := range []string{"alice", "bob"} {
-		if err := store.Set(u, u+"-password", false); err != nil {
-			t.Fatal(err)
-		}
-	}
-	key, _ := session.LoadOrCreateKey(filepath.Join(dir, "key"))
-	codec, _ := session.NewCodec(key, gw.CookieName(false))
-	rev, _ := session.LoadRevocations(filepath.Join(dir, "revoked.json"))
-	gwy := gw.New(gw.Config{Backend: be, Passwords: auth.Local{Users: store}, Accounts: store, Codec: codec, Revocations: rev,
-		Clock: testkit.NewClock(time.Now()), ActivityFlush: time.Second, Logger: slog.New(slog.DiscardHandler)})
-	srv := httptest.NewServer(gwy.Handler())
-	t.Cleanup(func() {
-		srv.Close()
-		gwy.Shutdown(context.Background())
-	})
+	_, srv := newGatewayState(t, "alice", "bob").serve(t, be, gw.Config{Clock: testkit.NewClock(time.Now()), ActivityFlush: time.Second})
 	login := func(user string) *browser {
-		jar, _ := cookiejar.New(nil)
-		b := &browser{Client: &http.Client{Jar: jar, Timeout: 60 * time.Second}, base: srv.URL}
+		b := newBrowser(t, srv.URL)
 		b.login(t, user, user+"-password")
 		return b
 	}
