@@ -22,11 +22,7 @@ func TestExecsCodeServer(t *testing.T) {
 	codeServer := testkit.CodeServer(t)
 	tmp := t.TempDir()
 	bin := filepath.Join(tmp, "codehub-init")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/codehub-init")
-	build.Dir = testkit.RepoRoot(t)
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	testkit.GoBuild(t, bin, "./cmd/codehub-init")
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	must(t, err)
 	port := l.Addr().(*net.TCPAddr).Port

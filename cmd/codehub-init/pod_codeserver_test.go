@@ -53,11 +53,7 @@ func startPodCodeServer(t *testing.T, o workspacebuild.Options) *podCodeServer {
 	codeServer := testkit.CodeServer(t)
 	tmp := t.TempDir()
 	binDir := filepath.Join(tmp, "bin")
-	build := exec.Command("go", "build", "-o", filepath.Join(binDir, "codehub-init"), "./cmd/codehub-init")
-	build.Dir = testkit.RepoRoot(t)
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	testkit.GoBuild(t, filepath.Join(binDir, "codehub-init"), "./cmd/codehub-init")
 
 	ws := &codehubv1.Workspace{
 		ObjectMeta: metav1.ObjectMeta{Name: identity.WorkspaceName("alice"), Namespace: "default-tenant", UID: "6a1c43f2-2f5e-4d1b-9c36-0d7e8b2f9a10"},

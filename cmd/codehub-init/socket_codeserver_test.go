@@ -27,11 +27,7 @@ func TestLocalSocketCodeServer(t *testing.T) {
 	codeServer := testkit.CodeServer(t)
 	tmp := t.TempDir()
 	bin := filepath.Join(tmp, "codehub-init")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/codehub-init")
-	build.Dir = testkit.RepoRoot(t)
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	testkit.GoBuild(t, bin, "./cmd/codehub-init")
 	args := localSocketArgs(tmp)
 	args[indexOf(args, "--code-server")+1] = codeServer
 	sock := args[indexOf(args, "--socket")+1]

@@ -37,9 +37,7 @@ func freeAddr(t *testing.T) string {
 func TestOperatorBinary(t *testing.T) {
 	ctx := context.Background()
 	bin := filepath.Join(t.TempDir(), "operator")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	testkit.GoBuild(t, bin, "./cmd/operator")
 	c := kubetest.Client(t)
 	ns := kubetest.Namespace(t, c, nil)
 	metrics, probes := freeAddr(t), freeAddr(t)

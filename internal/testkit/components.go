@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -96,4 +97,15 @@ func TraversableTempDir(t testing.TB) string {
 		}
 	}
 	return dir
+}
+
+// GoBuild builds the module's packages (paths like ./cmd/codehub-init) into out: a file
+// for one package, a directory ending in "/" for several.
+func GoBuild(t testing.TB, out string, pkgs ...string) {
+	t.Helper()
+	build := exec.Command("go", append([]string{"build", "-o", out}, pkgs...)...)
+	build.Dir = RepoRoot(t)
+	if b, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build %s: %v\n%s", strings.Join(pkgs, " "), err, b)
+	}
 }

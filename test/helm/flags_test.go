@@ -6,17 +6,15 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/codehub-dev/codehub/internal/testkit"
 )
 
 // buildHelp builds a command of this module and returns its help text.
-func buildHelp(t *testing.T, root, pkg string, helpArgs ...string) string {
+func buildHelp(t *testing.T, pkg string, helpArgs ...string) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), filepath.Base(pkg))
-	build := exec.Command("go", "build", "-o", bin, pkg)
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build %s: %v\n%s", pkg, err, out)
-	}
+	testkit.GoBuild(t, bin, pkg)
 	// Go's flag package exits 2 on -help, cobra 0: only the text matters.
 	out, _ := exec.Command(bin, helpArgs...).CombinedOutput()
 	return string(out)
@@ -46,8 +44,8 @@ func containerArgs(t *testing.T, manifest, deployment string) []string {
 // a crash-looping pod. Renders every scenario plus one with every optional auth value set.
 func TestFlagsExist(t *testing.T) {
 	h := newHelm(t)
-	gatewayHelp := buildHelp(t, h.root, "./cmd/codehub", "serve", "--help")
-	operatorHelp := buildHelp(t, h.root, "./cmd/operator", "-help")
+	gatewayHelp := buildHelp(t, "./cmd/codehub", "serve", "--help")
+	operatorHelp := buildHelp(t, "./cmd/operator", "-help")
 
 	all := append([]scenario{}, scenarios...)
 	all = append(all,
