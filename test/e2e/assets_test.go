@@ -23,11 +23,9 @@ import (
 // (from the code-server tree it runs), and for every encoding what it sends decodes to
 // exactly what code-server itself sends for that URL.
 func TestSharedAssetsMatchCodeServer(t *testing.T) {
-	state := testkit.TraversableTempDir(t)
-	addUser(t, state, "alice", "alice-password", false)
+	state := stateWithUsers(t, "alice")
 	g := startGateway(t, state, "--idle-timeout", "0")
-	alice := newBrowser(t, g.URL)
-	alice.login(t, "alice", "alice-password")
+	alice := g.signIn(t, "alice")
 	html := alice.openWorkbench(t)
 	urls := regexp.MustCompile(`(?:src|href)="(stable-[0-9a-f]{40}/static/[^"]+)"`).FindAllStringSubmatch(html, -1)
 	if len(urls) < 2 {

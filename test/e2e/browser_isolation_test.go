@@ -22,9 +22,7 @@ import (
 // and even alice's own app, on its own origin, cannot use her session.
 func TestBrowserAppsNeverRunWithTheGatewaySession(t *testing.T) {
 	chromium := testkit.Chromium(t)
-	state := testkit.TraversableTempDir(t)
-	addUser(t, state, "alice", "alice-password", false)
-	addUser(t, state, "bob", "bob-password", false)
+	state := stateWithUsers(t, "alice", "bob")
 	g := startGateway(t, state, "--idle-timeout", "0")
 	for _, u := range []string{"alice", "bob"} {
 		b := newBrowser(t, g.URL)

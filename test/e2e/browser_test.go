@@ -19,8 +19,7 @@ import (
 // read in the editor, and no reconnect dialog for 30 s.
 func TestBrowserSignInAndEditFile(t *testing.T) {
 	chromium := testkit.Chromium(t)
-	state := testkit.TraversableTempDir(t)
-	addUser(t, state, "alice", "alice-password", false)
+	state := stateWithUsers(t, "alice")
 	folder := filepath.Join(state, "workspaces", identity.WorkspaceName("alice"), "home", "workspace")
 	if err := os.MkdirAll(folder, 0o700); err != nil {
 		t.Fatal(err)

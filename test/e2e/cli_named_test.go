@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/codehub-dev/codehub/internal/identity"
-	"github.com/codehub-dev/codehub/internal/testkit"
 )
 
 // TestCLINamedWorkspaces drives `codehub workspaces ... --name` against a real gateway
@@ -18,8 +17,7 @@ import (
 // a profile, listed under its name next to the default one, stopped by an admin and
 // deleted alone; unknown and malformed names fail with a non-zero exit that says why.
 func TestCLINamedWorkspaces(t *testing.T) {
-	state := testkit.TraversableTempDir(t)
-	addUser(t, state, "alice", "alice-password", false)
+	state := stateWithUsers(t, "alice")
 	addUser(t, state, "root", "root-password", true)
 	g := startGateway(t, state, "--idle-timeout", "0")
 	aliceTok, rootTok := signedInToken(t, g, "alice", "alice-password"), signedInToken(t, g, "root", "root-password")

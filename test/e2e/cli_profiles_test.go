@@ -14,7 +14,6 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/codehub-dev/codehub/internal/identity"
-	"github.com/codehub-dev/codehub/internal/testkit"
 )
 
 // signedInToken signs user in with a browser session and creates a personal API token.
@@ -30,8 +29,7 @@ func signedInToken(t *testing.T, g *gateway, user, password string) string {
 // and -o json|yaml, start with a profile (its env reaches the workspace), a profile the user
 // may not use, unknown users failing with a non-zero exit that names them, and delete.
 func TestCLIProfilesAndDelete(t *testing.T) {
-	state := testkit.TraversableTempDir(t)
-	addUser(t, state, "alice", "alice-password", false)
+	state := stateWithUsers(t, "alice")
 	addUser(t, state, "root", "root-password", true)
 	profiles := filepath.Join(state, "profiles.yaml")
 	if err := os.WriteFile(profiles, []byte(`profiles:

@@ -10,20 +10,15 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/codehub-dev/codehub/internal/testkit"
 )
 
 // TestCLIWithPersonalToken mints a token through the browser session API, then drives
 // the gateway with `codehub workspaces` and that token: start, list, stop, and a revoked
 // token is refused.
 func TestCLIWithPersonalToken(t *testing.T) {
-	state := testkit.TraversableTempDir(t)
-	addUser(t, state, "alice", "alice-password", false)
-	addUser(t, state, "bob", "bob-password", false)
+	state := stateWithUsers(t, "alice", "bob")
 	g := startGateway(t, state, "--idle-timeout", "0")
-	alice := newBrowser(t, g.URL)
-	alice.login(t, "alice", "alice-password")
+	alice := g.signIn(t, "alice")
 
 	req, _ := http.NewRequest("POST", g.URL+"/_codehub/api/v1/tokens", strings.NewReader(`{"name":"laptop"}`))
 	req.Header.Set("Content-Type", "application/json")

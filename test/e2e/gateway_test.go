@@ -13,7 +13,6 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/codehub-dev/codehub/internal/identity"
-	"github.com/codehub-dev/codehub/internal/testkit"
 )
 
 func wsURL(base string) string {
@@ -38,9 +37,7 @@ func dialWS(t *testing.T, b *browser, origin string, cookie bool) (*websocket.Co
 // checks that each gets a separate code-server, proxied HTTP and WebSocket, and that
 // nothing alice sends ever reaches bob's process.
 func TestTwoUsersGetTheirOwnWorkspaces(t *testing.T) {
-	state := testkit.TraversableTempDir(t)
-	addUser(t, state, "alice", "alice-password", false)
-	addUser(t, state, "bob", "bob-password", false)
+	state := stateWithUsers(t, "alice", "bob")
 	g := startGateway(t, state, "--idle-timeout", "0")
 
 	alice := newBrowser(t, g.URL)
@@ -67,8 +64,7 @@ func TestTwoUsersGetTheirOwnWorkspaces(t *testing.T) {
 	}
 	conn.CloseNow()
 
-	bob := newBrowser(t, g.URL)
-	bob.login(t, "bob", "bob-password")
+	bob := g.signIn(t, "bob")
 	// Wake bob's workspace with a page visit, then wait with the status API (which
 	// never proxies) so bob's process sees no traffic from us yet.
 	bob.navigate(t, "/")
@@ -117,11 +113,9 @@ func TestTwoUsersGetTheirOwnWorkspaces(t *testing.T) {
 // TestUnauthenticatedNeverReachesCodeServer sends requests without a valid session, with
 // and without Upgrade, and checks code-server saw no connection at all.
 func TestUnauthenticatedNeverReachesCodeServer(t *testing.T) {
-	state := testkit.TraversableTempDir(t)
-	addUser(t, state, "alice", "alice-password", false)
+	state := stateWithUsers(t, "alice")
 	g := startGateway(t, state, "--idle-timeout", "0")
-	alice := newBrowser(t, g.URL)
-	alice.login(t, "alice", "alice-password")
+	alice := g.signIn(t, "alice")
 	alice.navigate(t, "/")
 	eventually(t, 2*time.Minute, "alice's workspace to run", func() bool { return alice.workspaceState(t) == "Running" })
 	sock := workspaceSocket(t, state, "alice")
@@ -168,11 +162,9 @@ func TestUnauthenticatedNeverReachesCodeServer(t *testing.T) {
 // TestIdleStopThenWakeKeepsFiles lets a workspace go idle, checks the process is gone,
 // then wakes it with a page visit and reads back a file written before the stop.
 func TestIdleStopThenWakeKeepsFiles(t *testing.T) {
-	state := testkit.TraversableTempDir(t)
-	addUser(t, state, "alice", "alice-password", false)
+	state := stateWithUsers(t, "alice")
 	g := startGateway(t, state, "--idle-timeout", "3s")
-	alice := newBrowser(t, g.URL)
-	alice.login(t, "alice", "alice-password")
+	alice := g.signIn(t, "alice")
 	alice.openWorkbench(t)
 	firstPID := workspacePID(t, state, "alice")
 
@@ -216,11 +208,9 @@ func TestIdleStopThenWakeKeepsFiles(t *testing.T) {
 // open (it must get close code 1001, the workspace must stop, the exit must be 0), then
 // starts a new gateway on the same state dir: the old cookie still signs alice in.
 func TestRestartKeepsSessionAndDrains(t *testing.T) {
-	state := testkit.TraversableTempDir(t)
-	addUser(t, state, "alice", "alice-password", false)
+	state := stateWithUsers(t, "alice")
 	g := startGateway(t, state, "--idle-timeout", "0")
-	alice := newBrowser(t, g.URL)
-	alice.login(t, "alice", "alice-password")
+	alice := g.signIn(t, "alice")
 	alice.openWorkbench(t)
 	pid := workspacePID(t, state, "alice")
 	cookie := alice.sessionCookie()

@@ -192,6 +192,25 @@ func (g *gateway) Stop(t *testing.T) error {
 	return g.exitErr
 }
 
+// stateWithUsers is a new state directory (one the workspaces' uids can traverse) with
+// the local users names, each with the password <name>-password.
+func stateWithUsers(t *testing.T, names ...string) string {
+	t.Helper()
+	state := testkit.TraversableTempDir(t)
+	for _, n := range names {
+		addUser(t, state, n, n+"-password", false)
+	}
+	return state
+}
+
+// signIn is a new browser signed in to g as the local user name (password <name>-password).
+func (g *gateway) signIn(t *testing.T, name string) *browser {
+	t.Helper()
+	b := newBrowser(t, g.URL)
+	b.login(t, name, name+"-password")
+	return b
+}
+
 func addUser(t *testing.T, stateDir, name, password string, admin bool) {
 	t.Helper()
 	args := []string{"users", "add", name, "--password-stdin", "--state-dir", stateDir}

@@ -15,8 +15,6 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-
-	"github.com/codehub-dev/codehub/internal/testkit"
 )
 
 // TestTLSServesHTTP2AndWebSockets: with --tls-cert/--tls-key the gateway negotiates h2
@@ -25,8 +23,7 @@ import (
 // RFC 8441 (Go's server does not by default), are upgraded and carry VS Code's protocol
 // to the real code-server and back.
 func TestTLSServesHTTP2AndWebSockets(t *testing.T) {
-	state := testkit.TraversableTempDir(t)
-	addUser(t, state, "alice", "alice-password", false)
+	state := stateWithUsers(t, "alice")
 	port := freePort(t)
 	base := fmt.Sprintf("https://127.0.0.1:%d", port)
 	cert, key := selfSigned(t, "localhost")

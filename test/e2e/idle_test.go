@@ -51,8 +51,7 @@ func (b *browser) info(t *testing.T) workspaceInfo {
 // pin one of their own, since busy CPU is measured per uid.
 func idleSetup(t *testing.T, d time.Duration, uid int64, extra ...string) (*gateway, string) {
 	t.Helper()
-	state := testkit.TraversableTempDir(t)
-	addUser(t, state, "alice", "alice-password", false)
+	state := stateWithUsers(t, "alice")
 	if uid != 0 {
 		pinUID(t, state, "alice", uid)
 	}
@@ -89,8 +88,7 @@ func chromium(t *testing.T, g *gateway) *workbench.Browser {
 
 // apiClient is a second session of alice's: the API never counts as activity.
 func apiClient(t *testing.T, g *gateway) *browser {
-	b := newBrowser(t, g.URL)
-	b.login(t, "alice", "alice-password")
+	b := g.signIn(t, "alice")
 	return b
 }
 

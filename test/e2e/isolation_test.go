@@ -17,16 +17,13 @@ import (
 	"time"
 
 	"github.com/codehub-dev/codehub/internal/identity"
-	"github.com/codehub-dev/codehub/internal/testkit"
 )
 
 // TestIsolationAttacks is issue #11's table, run as a hostile signed-in user would against
 // a root gateway (one unix uid per workspace) and real code-servers. Every row failed as an
 // attack before the authenticated hop and per-uid workspaces (see docs/security.md).
 func TestIsolationAttacks(t *testing.T) {
-	state := testkit.TraversableTempDir(t)
-	addUser(t, state, "alice", "alice-password", false)
-	addUser(t, state, "bob", "bob-password", false)
+	state := stateWithUsers(t, "alice", "bob")
 	addUser(t, state, "admin", "admin-password", true)
 	g := startGateway(t, state, "--idle-timeout", "0")
 	mport, _ := strconv.Atoi(g.Metrics[strings.LastIndexByte(g.Metrics, ':')+1 : strings.LastIndexByte(g.Metrics, '/')])

@@ -26,8 +26,7 @@ import (
 // handoff to the workspace host carries the whole identity, so a visit there starts the
 // workspace as its owner's uid — also when an admin's visit wakes someone else's.
 func TestWorkspaceOriginsRunAsOwner(t *testing.T) {
-	state := testkit.TraversableTempDir(t)
-	addUser(t, state, "alice", "alice-password", false)
+	state := stateWithUsers(t, "alice")
 	addUser(t, state, "admin", "admin-password", true)
 	o := startOriginsGateway(t, state)
 	base, client, signIn := o.base, o.client, o.signIn
@@ -124,14 +123,12 @@ func TestGatewayWithoutRootServesOnePerson(t *testing.T) {
 		codeServer: filepath.Join(dir, "code-server", filepath.Base(testkit.CodeServer(t)))}
 	g := startGatewayWith(t, opts, "--idle-timeout", "0")
 
-	alice := newBrowser(t, g.URL)
-	alice.login(t, "alice", "alice-password")
+	alice := g.signIn(t, "alice")
 	alice.openWorkbench(t)
 	if ids := processIDs(t, workspacePID(t, state, "alice")); ids != fmt.Sprintf("%d:%d", uid, uid) {
 		t.Fatalf("alice's workspace runs as %s, want the gateway's own user %d", ids, uid)
 	}
-	bob := newBrowser(t, g.URL)
-	bob.login(t, "bob", "bob-password")
+	bob := g.signIn(t, "bob")
 	resp, body := bob.navigate(t, "/")
 	if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "already serves") || !strings.Contains(body, "--shared-unix-user") {
 		t.Fatalf("a second user on a one-person gateway: %d %s", resp.StatusCode, body)

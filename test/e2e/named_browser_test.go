@@ -13,7 +13,6 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/codehub-dev/codehub/internal/identity"
-	"github.com/codehub-dev/codehub/internal/testkit"
 	"github.com/codehub-dev/codehub/internal/workbench"
 )
 
@@ -23,8 +22,7 @@ import (
 // stops it from the home page (the admin page lists it) and deletes it; every page passes the accessibility check and the
 // screenshots go to $CODEHUB_ARTIFACTS.
 func TestBrowserNamedWorkspace(t *testing.T) {
-	state := testkit.TraversableTempDir(t)
-	addUser(t, state, "alice", "alice-password", false)
+	state := stateWithUsers(t, "alice")
 	addUser(t, state, "root", "root-password", true)
 	profiles := filepath.Join(t.TempDir(), "profiles.yaml")
 	os.WriteFile(profiles, []byte("profiles:\n- name: standard\n  description: Everyday work\n  default: true\n- name: long\n  description: Stops after 4 h idle\n  idleTimeout: 4h\n"), 0o644)

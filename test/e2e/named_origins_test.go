@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/codehub-dev/codehub/internal/identity"
-	"github.com/codehub-dev/codehub/internal/testkit"
 )
 
 // TestNamedWorkspaceOrigins: with per-workspace origins (TLS, wildcard host) and real
@@ -15,10 +14,7 @@ import (
 // one-host link /w/<name>/ leads to; another user gets no handoff to it and its host
 // refuses his cookie; an admin may open it (audited).
 func TestNamedWorkspaceOrigins(t *testing.T) {
-	state := testkit.TraversableTempDir(t)
-	for _, u := range []string{"alice", "bob"} {
-		addUser(t, state, u, u+"-password", false)
-	}
+	state := stateWithUsers(t, "alice", "bob")
 	addUser(t, state, "admin", "admin-password", true)
 	o := startOriginsGateway(t, state)
 	g, base, client, signIn := o.gateway, o.base, o.client, o.signIn

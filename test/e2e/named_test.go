@@ -12,16 +12,13 @@ import (
 	"time"
 
 	"github.com/codehub-dev/codehub/internal/identity"
-	"github.com/codehub-dev/codehub/internal/testkit"
 )
 
 // TestNamedWorkspaces runs named workspaces on a root gateway (one unix uid per user) with
 // real code-servers: each has its own home, runs as its owner's uid, is served at
 // /w/<name>/ to its owner only, and no path names anyone else's.
 func TestNamedWorkspaces(t *testing.T) {
-	state := testkit.TraversableTempDir(t)
-	addUser(t, state, "alice", "alice-password", false)
-	addUser(t, state, "bob", "bob-password", false)
+	state := stateWithUsers(t, "alice", "bob")
 	g := startGateway(t, state, "--idle-timeout", "0", "--max-workspaces", "2")
 	alice, bob := newLoopbackBrowser(t, g.URL), newLoopbackBrowser(t, g.URL)
 	alice.login(t, "alice", "alice-password")
@@ -261,8 +258,7 @@ func uidOfDir(t *testing.T, dir string) int {
 // while its owner keeps working in her default workspace, which runs on; its open tab's
 // requests do not wake it, a page visit does.
 func TestNamedWorkspaceIdleStop(t *testing.T) {
-	state := testkit.TraversableTempDir(t)
-	addUser(t, state, "alice", "alice-password", false)
+	state := stateWithUsers(t, "alice")
 	// CPU never counts: both of alice's workspaces run as her uid, whose busy work would
 	// keep both running (docs/named-workspaces.md).
 	g := startGateway(t, state, "--idle-timeout", "15s", "--busy-cpu", "-1")

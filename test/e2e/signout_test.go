@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-
-	"github.com/codehub-dev/codehub/internal/testkit"
 )
 
 // awaitClose reads conn until it ends and returns the close status it ended with.
@@ -57,13 +55,10 @@ func wantSignedOut(t *testing.T, what string, closed <-chan websocket.StatusCode
 // signing out in one tab ends the terminal WebSocket open in another; deleting an account
 // with the CLI ends its open WebSocket, its session and its running workspace.
 func TestSignOutEndsLiveConnections(t *testing.T) {
-	state := testkit.TraversableTempDir(t)
-	addUser(t, state, "alice", "alice-password", false)
-	addUser(t, state, "bob", "bob-password", false)
+	state := stateWithUsers(t, "alice", "bob")
 	g := startGateway(t, state, "--idle-timeout", "0")
 
-	alice := newBrowser(t, g.URL)
-	alice.login(t, "alice", "alice-password")
+	alice := g.signIn(t, "alice")
 	alice.openWorkbench(t)
 	conn, _, err := dialWS(t, alice, g.URL, true)
 	if err != nil {
@@ -78,8 +73,7 @@ func TestSignOutEndsLiveConnections(t *testing.T) {
 	resp.Body.Close()
 	wantSignedOut(t, "sign-out in another tab", closed)
 
-	bob := newBrowser(t, g.URL)
-	bob.login(t, "bob", "bob-password")
+	bob := g.signIn(t, "bob")
 	bob.openWorkbench(t)
 	pid := workspacePID(t, state, "bob")
 	conn, _, err = dialWS(t, bob, g.URL, true)
