@@ -92,6 +92,21 @@ func arrived(t *testing.T, got chan []byte, n int) {
 }
 
 // dialWorkbench opens a workbench connection (VS Code's query) through the gateway.
+// openWorkbench runs alice's workspace at up and opens her workbench connection, closed when
+// the test ends.
+func openWorkbench(t *testing.T, f *fixture, up *upstream) *websocket.Conn {
+	t.Helper()
+	f.be.mu.Lock()
+	f.be.byUser["alice"], f.be.running["alice"] = up, true
+	f.be.mu.Unlock()
+	c, err := dialWorkbench(t, f, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.CloseNow() })
+	return c
+}
+
 func dialWorkbench(t *testing.T, f *fixture, user string) (*websocket.Conn, error) {
 	h := http.Header{"Origin": {f.srv.URL}}
 	if user != "" {
@@ -135,15 +150,7 @@ func send(t *testing.T, c *websocket.Conn, msgs ...[]byte) {
 func TestActivityIsAPersonNotAConnection(t *testing.T) {
 	f, rb := newIdleFixture(t)
 	up, got := wsUpstream(t)
-	f.be.mu.Lock()
-	f.be.byUser["alice"] = up
-	f.be.running["alice"] = true
-	f.be.mu.Unlock()
-	c, err := dialWorkbench(t, f, "alice")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.CloseNow()
+	c := openWorkbench(t, f, up)
 	send(t, c,
 		pmsg(vsproto.TypeControl, []byte(`{"type":"auth","auth":"00000000000000000000","data":"x"}`)),
 		pmsg(vsproto.TypeControl, []byte(`{"type":"connectionType","commit":"c","signedData":"s","desiredConnectionType":1}`)),
@@ -237,15 +244,7 @@ func TestStoppedOrSignedOutTabIsToldToReload(t *testing.T) {
 func TestBackendStopClosesTheTabsConnections(t *testing.T) {
 	f, rb := newIdleFixture(t)
 	up, _ := wsUpstream(t)
-	f.be.mu.Lock()
-	f.be.byUser["alice"] = up
-	f.be.running["alice"] = true
-	f.be.mu.Unlock()
-	c, err := dialWorkbench(t, f, "alice")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.CloseNow()
+	c := openWorkbench(t, f, up)
 	if len(rb.notify) != 1 {
 		t.Fatalf("the gateway registered %d stop notices", len(rb.notify))
 	}
@@ -253,7 +252,7 @@ func TestBackendStopClosesTheTabsConnections(t *testing.T) {
 	rb.notify[0](backend.Default("alice"), "idle")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_, _, err = c.Read(ctx)
+	_, _, err := c.Read(ctx)
 	if code := websocket.CloseStatus(err); code != closeWorkspaceStopped {
 		t.Fatalf("open connection after the stop: %v (close %d), want close %d", err, code, closeWorkspaceStopped)
 	}

@@ -7,10 +7,12 @@ package testkit
 // for it, and `make test` runs it.
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -108,4 +110,27 @@ func GoBuild(t testing.TB, out string, pkgs ...string) {
 	if b, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build %s: %v\n%s", strings.Join(pkgs, " "), err, b)
 	}
+}
+
+// PythonServerAs runs a python3 program as uid (its own group, no supplementary groups)
+// that prints the port it listens on as its first output, and returns that port; the
+// program is killed when the test ends. Tests use it for what a user's shell could start.
+func PythonServerAs(t testing.TB, uid int, program string, args ...string) int {
+	t.Helper()
+	cmd := exec.Command("/usr/bin/python3", append([]string{"-c", program}, args...)...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(uid), NoSetGroups: true}}
+	cmd.Dir = "/"
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	var port int
+	if _, err := fmt.Fscan(out, &port); err != nil {
+		t.Fatalf("python3 server as uid %d: no port printed: %v", uid, err)
+	}
+	return port
 }

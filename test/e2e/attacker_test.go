@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/codehub-dev/codehub/internal/testkit"
 )
 
 // Tools of the isolation tests: what a signed-in user can run in her workspace (a
@@ -70,22 +72,7 @@ s = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
 print(s.server_address[1], flush=True)
 s.serve_forever()
 `
-	cmd := exec.Command("/usr/bin/python3", "-c", program, filepath.Join(dir, "page.html"))
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(uid), NoSetGroups: true}}
-	cmd.Dir = "/"
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	var port int
-	if _, err := fmt.Fscan(out, &port); err != nil {
-		t.Fatalf("app as uid %d: %v", uid, err)
-	}
-	return port
+	return testkit.PythonServerAs(t, uid, program, filepath.Join(dir, "page.html"))
 }
 
 // listenersOf lists the TCP ports (v4 and v6) in LISTEN state owned by uid.

@@ -248,20 +248,5 @@ conns=[]
 while True:
     c,_=s.accept(); conns.append(c)
 `
-	cmd := exec.Command("/usr/bin/python3", "-c", script)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: uid, NoSetGroups: true}}
-	cmd.Dir = "/"
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	var port int
-	if _, err := fmt.Fscan(out, &port); err != nil {
-		t.Fatalf("listener as uid %d: %v", uid, err)
-	}
-	return port
+	return testkit.PythonServerAs(t, int(uid), script)
 }
