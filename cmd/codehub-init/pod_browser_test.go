@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/codehub-dev/codehub/internal/workbench"
+
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
@@ -43,11 +45,7 @@ func TestPodCodeServerChildrenEnv(t *testing.T) {
 	proxy := httptest.NewServer(rp)
 	t.Cleanup(proxy.Close)
 
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1400, 900),
-		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-quic", true),
-	)...)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), workbench.ChromiumOptions(chromium, t.TempDir())...)
 	defer cancelAlloc()
 	ctx, cancel := chromedp.NewContext(allocCtx)
 	defer cancel()

@@ -25,12 +25,21 @@ type Browser struct {
 	cancel []context.CancelFunc
 }
 
-// Launch starts Chromium (path chromium) with a fresh profile in profileDir.
-func Launch(chromium, profileDir string) (*Browser, error) {
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
+// ChromiumOptions are the allocator options of every headless Chromium the tests and
+// benchmarks start: the binary chromium, a profile in profileDir, no sandbox (root), no GPU,
+// a 1400×900 window, no component updates and no QUIC (nothing but the loopback traffic
+// the test makes), then extra.
+func ChromiumOptions(chromium, profileDir string, extra ...chromedp.ExecAllocatorOption) []chromedp.ExecAllocatorOption {
+	return append(append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.DisableGPU,
 		chromedp.UserDataDir(profileDir), chromedp.WindowSize(1400, 900),
 		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-quic", true),
+	), extra...)
+}
+
+// Launch starts Chromium (path chromium) with a fresh profile in profileDir.
+func Launch(chromium, profileDir string) (*Browser, error) {
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), ChromiumOptions(chromium, profileDir,
 		// A hidden tab must not be throttled: the measurement is of a visible, untouched tab.
 		chromedp.Flag("disable-background-timer-throttling", true),
 		chromedp.Flag("disable-renderer-backgrounding", true),

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/codehub-dev/codehub/internal/workbench"
+
 	"github.com/chromedp/chromedp"
 
 	"github.com/codehub-dev/codehub/internal/identity"
@@ -45,9 +47,7 @@ fetch(%q, {method: "POST", credentials: "include", headers: {"Content-Type": "ap
 	outDir := filepath.Join(testkit.RepoRoot(t), "out", "e2e")
 	os.MkdirAll(outDir, 0o755)
 	session := func(user string) (context.Context, func()) {
-		alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
-			chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.UserDataDir(t.TempDir()),
-			chromedp.WindowSize(1200, 800), chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-quic", true))...)
+		alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), workbench.ChromiumOptions(chromium, t.TempDir())...)
 		ctx, cancel := chromedp.NewContext(alloc)
 		ctx, cancelT := context.WithTimeout(ctx, 3*time.Minute)
 		if err := chromedp.Do(ctx, chromedp.Navigate(g.URL+"/_codehub/login"), chromedp.WaitVisible(chromedp.CSS("#username")),

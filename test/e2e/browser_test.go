@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/codehub-dev/codehub/internal/workbench"
+
 	"github.com/chromedp/chromedp"
 
 	"github.com/codehub-dev/codehub/internal/identity"
@@ -34,11 +36,7 @@ func TestBrowserSignInAndEditFile(t *testing.T) {
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1400, 900),
-		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-quic", true),
-	)...)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), workbench.ChromiumOptions(chromium, t.TempDir())...)
 	defer cancelAlloc()
 	ctx, cancel := chromedp.NewContext(allocCtx)
 	defer cancel()

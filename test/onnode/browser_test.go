@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/codehub-dev/codehub/internal/workbench"
+
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
@@ -33,9 +35,7 @@ func (c *cluster) browser(t testing.TB, name string, within time.Duration) *brow
 	t.Helper()
 	chromium := testkit.Chromium(t)
 	rules := fmt.Sprintf("MAP %s %s, MAP %s %s, MAP %s %s, MAP * ~NOTFOUND", mainHost, c.gatewayIP, nodeHost, testnode.NodeIP, platformHost, testnode.NodeIP)
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1400, 900), chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-quic", true),
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), workbench.ChromiumOptions(chromium, t.TempDir(),
 		chromedp.Flag("host-resolver-rules", rules), chromedp.Flag("disable-features", "HttpsUpgrades,HttpsFirstBalancedModeAutoEnable"),
 	)...)
 	ctx, cancelCtx := chromedp.NewContext(alloc)

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/codehub-dev/codehub/internal/workbench"
+
 	"github.com/chromedp/chromedp"
 
 	"github.com/codehub-dev/codehub/bench/internal/freeport"
@@ -87,9 +89,7 @@ func measureBrowser(ctx context.Context, e env) Browser {
 // when signIn) — the cold load — then closes that tab and loads base again in a new tab of
 // the same browser — the warm load: HTTP cache and cookies as a person's browser has them.
 func coldThenWarm(ctx context.Context, chromium, profile, base string, signIn bool, group func() int) []BrowserTrial {
-	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx, append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.UserDataDir(profile),
-		chromedp.WindowSize(1400, 900), chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-quic", true))...)
+	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx, workbench.ChromiumOptions(chromium, profile)...)
 	defer cancelAlloc()
 	browserCtx, cancelBrowser := chromedp.NewContext(alloc)
 	defer cancelBrowser()
