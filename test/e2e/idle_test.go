@@ -234,7 +234,7 @@ func TestIdleTypingKeepsWorkspace(t *testing.T) {
 }
 
 // TestIdleBusyTerminalKeepsWorkspace: a busy loop started in the terminal keeps the
-// workspace running for one and a half idle timeouts while nobody touches the tab (an
+// workspace running past its idle timeout while nobody touches the tab (an
 // untouched tab alone stops after one: TestIdleUntouchedTabStops), and once the loop ends
 // the workspace stops.
 func TestIdleBusyTerminalKeepsWorkspace(t *testing.T) {
@@ -250,8 +250,11 @@ func TestIdleBusyTerminalKeepsWorkspace(t *testing.T) {
 	if err := wb.OpenTerminal(); err != nil {
 		t.Fatal(err)
 	}
-	observe := 3 * timeout / 2
-	busy := observe + 30*time.Second
+	// Without busy CPU counting, the stop would come one timeout and a check interval
+	// (6 s) after the command was typed, before started: watching 20 s past the timeout
+	// is enough to see it. The loop outlives the watch.
+	observe := timeout + 20*time.Second
+	busy := observe + 15*time.Second
 	if err := wb.TypeInTerminal(fmt.Sprintf("timeout %d sh -c 'while :; do :; done'", int(busy.Seconds()))); err != nil {
 		t.Fatal(err)
 	}
