@@ -3,20 +3,13 @@ package e2e
 import (
 	"bytes"
 	"compress/gzip"
-	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/andybalholm/brotli"
-
-	"github.com/codehub-dev/codehub/internal/testkit"
 )
 
 // TestSharedAssetsMatchCodeServer: the gateway serves the workbench's static files itself
@@ -81,23 +74,6 @@ func TestSharedAssetsMatchCodeServer(t *testing.T) {
 // gateway (for comparisons), and returns its base URL.
 func directCodeServer(t *testing.T) string {
 	t.Helper()
-	dir := t.TempDir()
-	port := freePort(t)
-	cmd := exec.Command(testkit.CodeServer(t), "--bind-addr", fmt.Sprintf("127.0.0.1:%d", port), "--auth", "none",
-		"--user-data-dir", filepath.Join(dir, "data"), "--extensions-dir", filepath.Join(dir, "ext"),
-		"--disable-telemetry", "--disable-update-check", dir)
-	cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_CONFIG_HOME="+filepath.Join(dir, "config"))
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	eventually(t, time.Minute, "the direct code-server", func() bool {
-		resp, err := http.Get(base + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-		}
-		return err == nil && resp.StatusCode == 200
-	})
-	return base
+	u, _ := runCodeServerDir(t)
+	return u.String()
 }

@@ -93,11 +93,19 @@ func Stop() {
 
 // Main is the TestMain of every package whose tests use the shared apiserver: it runs the
 // tests, then stops the apiserver (whose etcd and kube-apiserver processes would otherwise
-// outlive the test binary).
+// outlive the test binary), and fails when a test left a process running
+// (testkit.KillLeftoverProcesses).
 func Main(m *testing.M) {
-	code := m.Run()
-	Stop()
-	os.Exit(code)
+	testkit.Main(runThenStop{m})
+}
+
+// runThenStop runs the tests and then stops the shared apiserver, before testkit.Main looks
+// for processes left running.
+type runThenStop struct{ m *testing.M }
+
+func (r runThenStop) Run() int {
+	defer Stop()
+	return r.m.Run()
 }
 
 // Setup is the start of most envtest tests: a context, a plain client and a fresh
