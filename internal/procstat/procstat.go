@@ -19,6 +19,7 @@ const clockTick = 100
 type Proc struct {
 	PID, PPID, PGID int
 	UID             int
+	State           byte   // R, S, D, Z (zombie: ended, not yet reaped), …
 	Start           uint64 // start time in ticks since boot: tells a reused pid apart
 	Ticks           int64  // utime + stime of the process itself (not waited-for children)
 }
@@ -63,7 +64,7 @@ func read(pid int) (Proc, bool) {
 	if len(f) < 20 {
 		return Proc{}, false
 	}
-	p := Proc{PID: pid}
+	p := Proc{PID: pid, State: f[0][0]}
 	p.PPID, _ = strconv.Atoi(f[1])
 	p.PGID, _ = strconv.Atoi(f[2])
 	u, _ := strconv.ParseInt(f[11], 10, 64)

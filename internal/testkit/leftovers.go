@@ -3,11 +3,12 @@ package testkit
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/codehub-dev/codehub/internal/procstat"
 )
 
 // KillLeftoverProcesses ends the processes a test binary left running and names them. Those
@@ -40,31 +41,19 @@ func leftovers() []string {
 	if err != nil {
 		return nil
 	}
-	entries, _ := os.ReadDir("/proc")
 	var out []string
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == os.Getpid() {
+	for _, p := range procstat.Scan() {
+		if p.PID == os.Getpid() || p.State == 'Z' {
 			continue
 		}
-		dir := filepath.Join("/proc", e.Name())
-		if cwd, err := os.Readlink(filepath.Join(dir, "cwd")); err != nil || cwd != here {
+		dir := "/proc/" + strconv.Itoa(p.PID)
+		if cwd, err := os.Readlink(dir + "/cwd"); err != nil || cwd != here {
 			continue
 		}
-		if stat, _ := os.ReadFile(filepath.Join(dir, "stat")); isZombie(stat) {
-			continue
-		}
-		cmdline, _ := os.ReadFile(filepath.Join(dir, "cmdline"))
-		out = append(out, fmt.Sprintf("%d %s", pid, strings.TrimSpace(strings.ReplaceAll(string(cmdline), "\x00", " "))))
+		cmdline, _ := os.ReadFile(dir + "/cmdline")
+		out = append(out, fmt.Sprintf("%d %s", p.PID, strings.TrimSpace(strings.ReplaceAll(string(cmdline), "\x00", " "))))
 	}
 	return out
-}
-
-// isZombie reads the state field of /proc/<pid>/stat (after the parenthesised name).
-func isZombie(stat []byte) bool {
-	s := string(stat)
-	i := strings.LastIndexByte(s, ')')
-	return i >= 0 && i+2 < len(s) && s[i+2] == 'Z'
 }
 
 // Main is the TestMain of packages whose tests start real processes (code-server,
